@@ -1,0 +1,54 @@
+"""The judge contract. A judge scores batches of images and returns one Verdict per metric.
+
+Judges declare their metrics (direction and range) and a version; the runner caches verdicts by
+judge id (name + version + config hash), image hash(es) and case hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+from evalsuite.types import Case, JudgeInput, MetricSpec, Verdict
+
+
+class Judge(ABC):
+    name: ClassVar[str]
+    version: ClassVar[int]
+    metrics: ClassVar[dict[str, MetricSpec]]
+    # "image": one verdict set per (case, seed); "case": one per case across its seeds (seed=-1).
+    granularity: ClassVar[Literal["image", "case"]] = "image"
+    # Whether the judge needs the teacher's image of the same seed (skipped when there is none).
+    needs_teacher: ClassVar[bool] = False
+    # Preferred batch size for the runner.
+    batch_size: ClassVar[int] = 16
+
+    def __init__(self, **config: Any) -> None:
+        self.config: dict[str, Any] = dict(config)
+
+    def applies_to(self, case: Case) -> bool:
+        return True
+
+    @abstractmethod
+    def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:
+        """Score a batch. Must return verdicts (possibly failures) for every applicable metric."""
+
+    def cache_config(self) -> dict[str, Any]:
+        """The part of the config that changes verdicts (override to drop e.g. concurrency)."""
+        return self.config
+
+    def judge_id(self) -> str:
+        blob = json.dumps(self.cache_config(), sort_keys=True, default=str).encode()
+        return f"{self.name}@v{self.version}:{hashlib.sha256(blob).hexdigest()[:12]}"
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "id": self.judge_id(),
+                "config": self.cache_config(),
+                "metrics": {m: {"higher_is_better": s.higher_is_better, "range": list(s.range),
+                                "description": s.description} for m, s in self.metrics.items()}}
+
+    def close(self) -> None:
+        """Release models, pools or clients."""

@@ -1,0 +1,259 @@
+"""Benchmark packs: data on disk (pack.yaml + cases.jsonl + assets/), loaded and validated.
+
+Format (see docs/packs.md):
+  benchmarks/<name>/pack.yaml    name, version, description, judges, defaults {seeds, width, height}
+  benchmarks/<name>/cases.jsonl  one case per line (see `_CASE_FIELDS`)
+  benchmarks/<name>/assets/      edit source images and other files referenced by cases
+
+Every validation error names the file, the line and the field, in one line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evalsuite.types import BackgroundSpec, Case, EvalsuiteError, file_sha256
+
+_CASE_FIELDS = {"id", "kind", "prompt", "seeds", "source", "tags", "expected_text", "background",
+                "width", "height", "questions", "meta"}
+_PACK_FIELDS = {"name", "version", "description", "judges", "defaults", "tags"}
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+@dataclass(frozen=True)
+class Pack:
+    name: str
+    version: int
+    description: str
+    judges: tuple[str, ...]
+    cases: tuple[Case, ...]
+    root: Path
+    hash: str
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    def case(self, case_id: str) -> Case:
+        for c in self.cases:
+            if c.id == case_id:
+                return c
+        raise EvalsuiteError(f"pack '{self.name}' has no case '{case_id}'")
+
+    def select(self, tags: list[str] | None = None, limit: int | None = None,
+               ids: list[str] | None = None) -> "Pack":
+        cases = list(self.cases)
+        if ids:
+            cases = [c for c in cases if c.id in set(ids)]
+        if tags:
+            cases = [c for c in cases if set(tags) & set(c.tags)]
+        if limit is not None:
+            cases = cases[:limit]
+        if not cases:
+            raise EvalsuiteError(f"pack '{self.name}': no case left after selecting tags={tags} limit={limit}")
+        return Pack(self.name, self.version, self.description, self.judges, tuple(cases), self.root,
+                    self.hash, self.defaults)
+
+    def summary(self) -> dict[str, Any]:
+        tags: dict[str, int] = {}
+        for c in self.cases:
+            for t in c.tags:
+                tags[t] = tags.get(t, 0) + 1
+        return {"name": self.name, "version": self.version, "hash": self.hash,
+                "description": self.description, "judges": list(self.judges),
+                "cases": len(self.cases), "images_per_model": sum(len(c.seeds) for c in self.cases),
+                "kinds": sorted({c.kind for c in self.cases}), "tags": tags}
+
+
+def packs_dirs() -> list[Path]:
+    """Where packs are looked up: $EVALSUITE_PACKS (os.pathsep-separated), then the repo's benchmarks/."""
+    dirs = [Path(p) for p in os.environ.get("EVALSUITE_PACKS", "").split(os.pathsep) if p]
+    dirs.append(Path(__file__).resolve().parent.parent / "benchmarks")
+    return dirs
+
+
+def available_packs() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for d in packs_dirs():
+        if d.is_dir():
+            for p in sorted(d.iterdir()):
+                if (p / "pack.yaml").is_file() and p.name not in found:
+                    found[p.name] = p
+    return found
+
+
+def resolve_pack(name_or_path: str) -> Path:
+    p = Path(name_or_path)
+    if (p / "pack.yaml").is_file():
+        return p
+    if p.name == "pack.yaml" and p.is_file():
+        return p.parent
+    packs = available_packs()
+    if name_or_path in packs:
+        return packs[name_or_path]
+    import difflib
+
+    close = difflib.get_close_matches(name_or_path, list(packs), n=1, cutoff=0.5)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    raise EvalsuiteError(f"unknown pack '{name_or_path}'{hint} (known: {', '.join(sorted(packs))})")
+
+
+def load_pack(name_or_path: str | Path) -> Pack:
+    root = resolve_pack(str(name_or_path))
+    meta_path = root / "pack.yaml"
+    try:
+        meta = yaml.safe_load(meta_path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise EvalsuiteError(f"{meta_path}{line}: invalid YAML ({getattr(e, 'problem', e)})") from e
+    if not isinstance(meta, dict):
+        raise EvalsuiteError(f"{meta_path}: expected a mapping with name, version, description, judges")
+    unknown = set(meta) - _PACK_FIELDS
+    if unknown:
+        raise EvalsuiteError(f"{meta_path}: unknown field(s) {sorted(unknown)} (allowed: {sorted(_PACK_FIELDS)})")
+    for key, typ in (("name", str), ("version", int), ("description", str)):
+        if not isinstance(meta.get(key), typ) or isinstance(meta.get(key), bool):
+            raise EvalsuiteError(f"{meta_path}: field '{key}' must be a {typ.__name__}")
+    judges = meta.get("judges", [])
+    if not isinstance(judges, list) or not all(isinstance(j, str) for j in judges):
+        raise EvalsuiteError(f"{meta_path}: field 'judges' must be a list of judge names")
+    from evalsuite.registry import JUDGES
+
+    for j in judges:
+        if j not in JUDGES:
+            JUDGES.get(j)  # raises with "did you mean"
+    defaults = meta.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise EvalsuiteError(f"{meta_path}: field 'defaults' must be a mapping")
+
+    cases_path = root / "cases.jsonl"
+    if not cases_path.is_file():
+        raise EvalsuiteError(f"{cases_path}: missing (a pack needs cases.jsonl)")
+    cases: list[Case] = []
+    seen: dict[str, int] = {}
+    h = hashlib.sha256(meta_path.read_bytes())
+    with open(cases_path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip() or line.lstrip().startswith("//"):
+                continue
+            where = f"{cases_path}:{lineno}"
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise EvalsuiteError(f"{where}: invalid JSON ({e.msg} at column {e.colno})") from e
+            case = _parse_case(raw, where, root, defaults)
+            if case.id in seen:
+                raise EvalsuiteError(f"{where}: field 'id': duplicate id '{case.id}' (first on line {seen[case.id]})")
+            seen[case.id] = lineno
+            cases.append(case)
+            h.update(case.content_hash().encode() + b"|" + ",".join(map(str, case.seeds)).encode())
+    if not cases:
+        raise EvalsuiteError(f"{cases_path}: no cases")
+    return Pack(meta["name"], meta["version"], meta["description"], tuple(judges), tuple(cases),
+                root, h.hexdigest()[:16], defaults)
+
+
+def _parse_case(raw: Any, where: str, root: Path, defaults: dict[str, Any]) -> Case:
+    if not isinstance(raw, dict):
+        raise EvalsuiteError(f"{where}: a case must be a JSON object")
+    unknown = set(raw) - _CASE_FIELDS
+    if unknown:
+        raise EvalsuiteError(f"{where}: unknown field(s) {sorted(unknown)}")
+
+    def need(key: str, typ: type, required: bool = True) -> Any:
+        v = raw.get(key)
+        if v is None:
+            if required:
+                raise EvalsuiteError(f"{where}: field '{key}' is required")
+            return None
+        if not isinstance(v, typ) or (typ is int and isinstance(v, bool)):
+            raise EvalsuiteError(f"{where}: field '{key}' must be {typ.__name__}, got {type(v).__name__}")
+        return v
+
+    cid = need("id", str)
+    if not _ID_RE.match(cid):
+        raise EvalsuiteError(f"{where}: field 'id' '{cid}' must match {_ID_RE.pattern}")
+    kind = need("kind", str)
+    if kind not in ("t2i", "edit"):
+        raise EvalsuiteError(f"{where}: field 'kind' must be 't2i' or 'edit', got '{kind}'")
+    prompt = need("prompt", str)
+    if not prompt.strip():
+        raise EvalsuiteError(f"{where}: field 'prompt' is empty")
+    seeds = raw.get("seeds", defaults.get("seeds", [0]))
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise EvalsuiteError(f"{where}: field 'seeds' must be a non-empty list of non-negative integers")
+    if len(set(seeds)) != len(seeds):
+        raise EvalsuiteError(f"{where}: field 'seeds' has duplicates")
+    tags = need("tags", list, required=False) or []
+    expected = need("expected_text", list, required=False) or []
+    questions = need("questions", list, required=False) or []
+    for key, lst in (("tags", tags), ("expected_text", expected), ("questions", questions)):
+        if not all(isinstance(x, str) and x.strip() for x in lst):
+            raise EvalsuiteError(f"{where}: field '{key}' must be a list of non-empty strings")
+    source: Path | None = None
+    src = need("source", str, required=False)
+    if kind == "edit" and not src:
+        raise EvalsuiteError(f"{where}: field 'source' is required for edit cases")
+    if src:
+        source = (root / src).resolve()
+        if root.resolve() not in source.parents:
+            raise EvalsuiteError(f"{where}: field 'source' '{src}' must be inside the pack folder")
+        if not source.is_file():
+            raise EvalsuiteError(f"{where}: field 'source': file not found: {source}")
+    width = raw.get("width", defaults.get("width"))
+    height = raw.get("height", defaults.get("height"))
+    for key, v in (("width", width), ("height", height)):
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 8 <= v <= 8192):
+            raise EvalsuiteError(f"{where}: field '{key}' must be an integer in [8, 8192]")
+    background = _parse_background(raw.get("background"), where)
+    meta = raw.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise EvalsuiteError(f"{where}: field 'meta' must be an object")
+    return Case(id=cid, kind=kind, prompt=prompt, seeds=tuple(seeds), source=source,
+                tags=tuple(tags), expected_text=tuple(expected), background=background,
+                width=width, height=height, questions=tuple(questions), meta=meta)
+
+
+def parse_color(v: Any, where: str) -> tuple[int, int, int]:
+    if isinstance(v, str):
+        m = re.fullmatch(r"#?([0-9a-fA-F]{6})", v.strip())
+        if not m:
+            raise EvalsuiteError(f"{where}: field 'background.color' '{v}' is not #RRGGBB")
+        x = m.group(1)
+        return (int(x[0:2], 16), int(x[2:4], 16), int(x[4:6], 16))
+    if isinstance(v, list) and len(v) == 3 and all(isinstance(c, int) and 0 <= c <= 255 for c in v):
+        return (v[0], v[1], v[2])
+    raise EvalsuiteError(f"{where}: field 'background.color' must be '#RRGGBB' or [r, g, b] in 0-255")
+
+
+def _parse_background(v: Any, where: str) -> BackgroundSpec | None:
+    if v is None:
+        return None
+    if not isinstance(v, dict) or set(v) - {"color", "region"}:
+        raise EvalsuiteError(f"{where}: field 'background' must be an object with 'color' and/or 'region'")
+    color = parse_color(v["color"], where) if v.get("color") is not None else None
+    region = v.get("region")
+    if region is not None:
+        if (not isinstance(region, list) or len(region) != 4
+                or not all(isinstance(x, (int, float)) and 0 <= x <= 1 for x in region)
+                or not (region[0] < region[2] and region[1] < region[3])):
+            raise EvalsuiteError(f"{where}: field 'background.region' must be [x0, y0, x1, y1] fractions with x0<x1, y0<y1")
+        region = tuple(float(x) for x in region)
+    return BackgroundSpec(color=color, region=region)
+
+
+def pack_asset_hash(pack: Pack) -> str:
+    """Hash over all files in assets/ (for run.json provenance)."""
+    h = hashlib.sha256()
+    assets = pack.root / "assets"
+    if assets.is_dir():
+        for p in sorted(assets.rglob("*")):
+            if p.is_file():
+                h.update(p.relative_to(assets).as_posix().encode() + file_sha256(p).encode())
+    return h.hexdigest()[:16]
