@@ -23,6 +23,9 @@ class Judge(ABC):
     granularity: ClassVar[Literal["image", "case"]] = "image"
     # Whether the judge needs the teacher's image of the same seed (skipped when there is none).
     needs_teacher: ClassVar[bool] = False
+    # Whether the judge uses the teacher's image when there is one (e.g. a noise ratio); such
+    # verdicts are cached per (image, teacher image). needs_teacher implies it.
+    uses_teacher: ClassVar[bool] = False
     # Preferred batch size for the runner.
     batch_size: ClassVar[int] = 16
 

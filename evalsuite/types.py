@@ -181,3 +181,8 @@ def image_sha256(image: Image.Image) -> str:
     h.update(f"{image.mode}:{image.size[0]}x{image.size[1]}:".encode())
     h.update(image.tobytes())
     return h.hexdigest()
+
+
+def group_hash(image_hashes: list[str] | tuple[str, ...]) -> str:
+    """Hash of a set of images (e.g. all seeds of one case) for case-level verdicts."""
+    return hashlib.sha256("|".join(sorted(image_hashes)).encode()).hexdigest()

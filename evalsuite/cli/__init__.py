@@ -1,0 +1,1 @@
+"""The `evalsuite` command line: one module per verb, each with add_parser() and run()."""

@@ -1,0 +1,132 @@
+"""Shared CLI option parsing: key=value options, judge options, default run directories."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from evalsuite.types import EvalsuiteError
+
+
+def parse_value(v: str) -> Any:
+    """'4' -> 4, '1.5' -> 1.5, 'true' -> True, '[1,2]' -> [1, 2], otherwise the string."""
+    try:
+        return json.loads(v)
+    except json.JSONDecodeError:
+        return v
+
+
+def parse_kv(pairs: list[str] | None, flag: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for p in pairs or []:
+        if "=" not in p:
+            raise EvalsuiteError(f"{flag} '{p}': expected KEY=VALUE")
+        k, v = p.split("=", 1)
+        out[k.strip()] = parse_value(v)
+    return out
+
+
+def parse_judge_opts(pairs: list[str] | None) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for k, v in parse_kv(pairs, "--judge-opt").items():
+        if "." not in k:
+            raise EvalsuiteError(f"--judge-opt '{k}': expected JUDGE.KEY=VALUE, e.g. ocr.backend=tesseract")
+        judge, key = k.split(".", 1)
+        out.setdefault(judge, {})[key] = v
+    return out
+
+
+def split_list(s: str | None) -> list[str] | None:
+    if s is None:
+        return None
+    items = [x.strip() for x in s.split(",") if x.strip()]
+    return items or None
+
+
+def slug(s: str) -> str:
+    name = Path(s.rstrip("/")).name if ("/" in s or Path(s).exists()) else s
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "model"
+
+
+def default_run_dir(runs_root: str, pack: str, model: str | None, teacher: str | None) -> Path:
+    """Deterministic, so re-running the same command resumes the same run."""
+    name = f"{slug(pack)}__{slug(model) if model else 'bundled-student'}"
+    if teacher:
+        name += f"__vs__{slug(teacher)}"
+    return Path(runs_root) / name
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("sampler (student = --model, teacher = --teacher)")
+    g.add_argument("--steps", type=int, help="student num_inference_steps (default: the checkpoint's sampler.json)")
+    g.add_argument("--teacher-steps", type=int, help="teacher num_inference_steps")
+    g.add_argument("--guidance", type=float, help="student guidance (true_cfg_scale for Qwen-Image)")
+    g.add_argument("--teacher-guidance", type=float)
+    g.add_argument("--shift", type=float, help="flow-matching scheduler shift (both models)")
+    g.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="both models")
+    g.add_argument("--device", help="cpu, cuda, cuda:1 ... (both models)")
+    g.add_argument("--batch-size", type=int, help="render batch size (both models)")
+    g.add_argument("--lora", help="LoRA weights applied to the student (e.g. a Lightning LoRA on a base)")
+    g.add_argument("--lora-scale", type=float)
+    g.add_argument("--model-opt", action="append", metavar="KEY=VALUE", help="any other student renderer option")
+    g.add_argument("--teacher-opt", action="append", metavar="KEY=VALUE", help="any other teacher renderer option")
+
+
+def model_opts(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    common: dict[str, Any] = {}
+    for key, val in (("shift", args.shift), ("dtype", args.dtype), ("device", args.device),
+                     ("batch_size", args.batch_size)):
+        if val is not None:
+            common[key] = val
+    student = dict(common)
+    teacher = dict(common)
+    if args.steps is not None:
+        student["num_inference_steps"] = args.steps
+    if args.teacher_steps is not None:
+        teacher["num_inference_steps"] = args.teacher_steps
+    if args.guidance is not None:
+        student["guidance_scale"] = args.guidance
+    if args.teacher_guidance is not None:
+        teacher["guidance_scale"] = args.teacher_guidance
+    if args.lora:
+        student["lora"] = args.lora
+    if args.lora_scale is not None:
+        student["lora_scale"] = args.lora_scale
+    student.update(parse_kv(args.model_opt, "--model-opt"))
+    teacher.update(parse_kv(args.teacher_opt, "--teacher-opt"))
+    return student, teacher
+
+
+def add_judge_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--judges", help="comma-separated judge names (default: the pack's judges)")
+    p.add_argument("--judge-opt", action="append", metavar="JUDGE.KEY=VALUE",
+                   help="judge option, e.g. ocr.backend=tesseract, flatbg.grid_threshold=6")
+    try:
+        from judges.vlm import add_arguments as add_vlm
+    except ImportError:
+        return
+    add_vlm(p)
+
+
+def judge_options(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    opts = parse_judge_opts(args.judge_opt)
+    try:
+        from judges.vlm import cli_options
+    except ImportError:
+        return opts
+    for judge, o in cli_options(args).items():
+        opts[judge] = {**o, **opts.get(judge, {})}
+    return opts
+
+
+def add_selection_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--limit", type=int, help="only the first N cases")
+    p.add_argument("--tags", help="only cases with any of these comma-separated tags")
+    p.add_argument("--runs-root", default="runs", help="parent of default run directories (default: runs)")
+    p.add_argument("--run-dir", help="run directory (default: RUNS_ROOT/<pack>__<model>[__vs__<teacher>])")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout, no progress bars")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--retry-failed", action="store_true", help="re-judge verdicts that failed before")

@@ -1,0 +1,93 @@
+"""`evalsuite packs list|show|validate`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from evalsuite.types import EvalsuiteError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("packs", help="list, show and validate benchmark packs")
+    psub = p.add_subparsers(dest="packs_cmd", metavar="CMD")
+    psub.required = True
+    lp = psub.add_parser("list", help="list the available packs")
+    lp.add_argument("--json", action="store_true")
+    lp.set_defaults(func=run_list)
+    sp = psub.add_parser("show", help="show one pack and its cases")
+    sp.add_argument("pack")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=run_show)
+    vp = psub.add_parser("validate", help="validate packs (names or folders); exit 1 on the first error")
+    vp.add_argument("packs", nargs="*", help="default: every available pack")
+    vp.set_defaults(func=run_validate)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from evalsuite.console import console
+    from evalsuite.packs import available_packs, load_pack
+
+    rows = []
+    for name, path in available_packs().items():
+        try:
+            rows.append(load_pack(path).summary() | {"path": str(path)})
+        except EvalsuiteError as e:
+            rows.append({"name": name, "path": str(path), "error": str(e)})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    t = Table(title="packs")
+    for c in ("name", "version", "cases", "images/model", "kinds", "judges", "description"):
+        t.add_column(c)
+    for r in rows:
+        if "error" in r:
+            t.add_row(r["name"], "", "", "", "", "", f"[red]invalid: {r['error']}[/]")
+        else:
+            t.add_row(r["name"], str(r["version"]), str(r["cases"]), str(r["images_per_model"]),
+                      ",".join(r["kinds"]), ",".join(r["judges"]), r["description"])
+    console.print(t)
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from evalsuite.console import console
+    from evalsuite.packs import load_pack
+
+    pack = load_pack(args.pack)
+    if args.json:
+        print(json.dumps({**pack.summary(), "cases": [c.to_dict() for c in pack.cases]}, indent=2,
+                         ensure_ascii=False))
+        return 0
+    s = pack.summary()
+    console.print(f"[bold]{s['name']}[/] v{s['version']} · {s['cases']} cases · hash {s['hash']}\n"
+                  f"{s['description']}\njudges: {', '.join(s['judges'])}\n"
+                  f"tags: {', '.join(f'{k} ({v})' for k, v in sorted(s['tags'].items()))}")
+    t = Table()
+    for c in ("id", "kind", "seeds", "tags", "expected text", "prompt"):
+        t.add_column(c, overflow="fold")
+    for c in pack.cases:
+        t.add_row(c.id, c.kind, ",".join(map(str, c.seeds)), ",".join(c.tags),
+                  " | ".join(c.expected_text), c.prompt)
+    console.print(t)
+    return 0
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from evalsuite.console import console, err_console
+    from evalsuite.packs import available_packs, load_pack
+
+    targets = args.packs or list(available_packs())
+    bad = 0
+    for name in targets:
+        try:
+            pack = load_pack(name)
+            console.print(f"[green]ok[/] {pack.name} v{pack.version}: {len(pack.cases)} cases", highlight=False)
+        except EvalsuiteError as e:
+            err_console.print(f"[red]invalid[/] {e}", highlight=False)
+            bad += 1
+    return 1 if bad else 0

@@ -1,0 +1,69 @@
+"""`evalsuite run`: render a pack with a model (and optionally its teacher), judge, summarise."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from evalsuite.cli import options
+from evalsuite.runner import DEFAULT_PACK, RunConfig, run_eval
+
+EXIT_JUDGE_FAILURES = 3
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="render a pack with --model (and --teacher), judge and summarise",
+                       description="Render every case and seed of a pack with the model under test "
+                       "(and its teacher), score with the pack's judges, store everything in a "
+                       "resumable run directory. With no --model, the bundled tiny student and its "
+                       "teacher are used.")
+    p.add_argument("--model", help="checkpoint: a diffusers pipeline folder, or images:DIR (default: bundled student)")
+    p.add_argument("--teacher", help="reference checkpoint rendered with the same cases and seeds")
+    p.add_argument("--no-teacher", action="store_true", help="with no --model: skip the bundled teacher")
+    p.add_argument("--pack", default=DEFAULT_PACK, help=f"pack name or folder (default: {DEFAULT_PACK})")
+    options.add_model_arguments(p)
+    options.add_judge_arguments(p)
+    options.add_selection_arguments(p)
+    p.set_defaults(func=run)
+
+
+def execute(args: argparse.Namespace, model: str | None, teacher: str | None,
+            student_opts: dict, teacher_opts: dict) -> int:
+    from evalsuite.cli.tables import summary_table, total_failures
+    from evalsuite.console import console, err_console
+
+    run_dir = Path(args.run_dir) if args.run_dir else options.default_run_dir(
+        args.runs_root, args.pack, model, teacher)
+    cfg = RunConfig(run_dir=run_dir, pack=args.pack, model=model, teacher=teacher,
+                    model_opts=student_opts, teacher_opts=teacher_opts,
+                    judges=options.split_list(args.judges), judge_opts=options.judge_options(args),
+                    limit=args.limit, tags=options.split_list(args.tags),
+                    progress=not (args.json or args.no_progress) and err_console.is_terminal,
+                    command="evalsuite " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+                    retry_failed=args.retry_failed)
+    summary = run_eval(cfg)
+    if args.json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        console.print(summary_table(summary))
+        t = summary.get("timing", {})
+        console.print(f"run directory: {run_dir}  ·  rendered {t.get('rendered', 0)} "
+                      f"(cached {t.get('render_cached', 0)}), judged {t.get('judged', 0)} "
+                      f"(cached {t.get('judge_cached', 0)}) in {t.get('wall_s', 0):.1f} s", highlight=False)
+    fails = total_failures(summary)
+    if fails:
+        err_console.print(f"[yellow]{fails} judge failure(s) recorded[/] (not scored as zero; see "
+                          f"{run_dir / 'summary.json'}); re-run with --retry-failed to retry them")
+        return EXIT_JUDGE_FAILURES
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    student_opts, teacher_opts = options.model_opts(args)
+    teacher = args.teacher
+    if args.model is None and args.teacher is None and args.no_teacher:
+        teacher = ""
+    return execute(args, args.model, teacher, student_opts, teacher_opts)

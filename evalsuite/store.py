@@ -1,0 +1,238 @@
+"""The run directory: SQLite results (WAL), content-addressed images, run.json, summary.json.
+
+results.db is the source of truth and is written after every batch, so a killed run loses at most
+the batch in flight and a re-run of the same command resumes. Schema: docs/run-format.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from evalsuite.types import Case, EvalsuiteError, Verdict, image_sha256
+
+FORMAT_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS renders(
+  fingerprint TEXT, case_hash TEXT, seed INT, image_hash TEXT, latency_s REAL,
+  width INT, height INT, created REAL, PRIMARY KEY (fingerprint, case_hash, seed));
+CREATE TABLE IF NOT EXISTS items(
+  role TEXT, case_id TEXT, seed INT, case_hash TEXT, fingerprint TEXT, image_hash TEXT,
+  PRIMARY KEY (role, case_id, seed));
+CREATE TABLE IF NOT EXISTS cases(
+  case_id TEXT PRIMARY KEY, case_hash TEXT, kind TEXT, prompt TEXT, tags TEXT, case_json TEXT);
+CREATE TABLE IF NOT EXISTS verdicts(
+  judge_id TEXT, image_hash TEXT, ref_hash TEXT, case_hash TEXT, seed INT, metric TEXT,
+  judge TEXT, value REAL, ok INT, error TEXT, detail TEXT, created REAL,
+  PRIMARY KEY (judge_id, image_hash, ref_hash, case_hash, seed, metric));
+CREATE INDEX IF NOT EXISTS verdicts_by_image ON verdicts(image_hash);
+"""
+
+
+@dataclass(frozen=True)
+class Item:
+    role: str
+    case_id: str
+    seed: int
+    case_hash: str
+    fingerprint: str
+    image_hash: str
+
+
+class RunStore:
+    """One run directory. Thread-unsafe by design: the runner writes from one thread."""
+
+    def __init__(self, run_dir: Path | str) -> None:
+        self.dir = Path(run_dir)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            (self.dir / "images").mkdir(exist_ok=True)
+        except OSError as e:
+            raise EvalsuiteError(f"{self.dir}: cannot create run directory ({e.strerror})") from e
+        self.db_path = self.dir / "results.db"
+        try:
+            self.db = sqlite3.connect(self.db_path, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
+            row = self.db.execute("SELECT value FROM meta WHERE key='format_version'").fetchone()
+        except sqlite3.DatabaseError as e:
+            raise EvalsuiteError(f"{self.db_path}: not a readable evalsuite results database ({e})") from e
+        if row is None:
+            with self.db:
+                self.db.execute("INSERT INTO meta VALUES('format_version', ?)", (str(FORMAT_VERSION),))
+        elif int(row[0]) != FORMAT_VERSION:
+            raise EvalsuiteError(f"{self.db_path}: run format version {row[0]}, this evalsuite reads {FORMAT_VERSION}")
+
+    # --- images ---------------------------------------------------------------------------
+    def image_path(self, image_hash: str) -> Path:
+        return self.dir / "images" / f"{image_hash}.png"
+
+    def put_image(self, image: Image.Image) -> str:
+        """Store an image content-addressed; atomic (temp file + rename)."""
+        if image.mode not in ("RGB", "RGBA", "L"):
+            image = image.convert("RGB")
+        h = image_sha256(image)
+        path = self.image_path(h)
+        if not path.exists():
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            os.close(fd)
+            image.save(tmp, format="PNG")
+            os.replace(tmp, path)
+        return h
+
+    def load_image(self, image_hash: str) -> Image.Image:
+        path = self.image_path(image_hash)
+        try:
+            with Image.open(path) as im:
+                im.load()
+                return im.copy()
+        except (OSError, FileNotFoundError) as e:
+            raise EvalsuiteError(f"{path}: image missing or unreadable; delete its row or re-run with --force-render") from e
+
+    # --- renders & items ---------------------------------------------------------------------
+    def get_render(self, fingerprint: str, case_hash: str, seed: int) -> str | None:
+        row = self.db.execute(
+            "SELECT image_hash FROM renders WHERE fingerprint=? AND case_hash=? AND seed=?",
+            (fingerprint, case_hash, seed)).fetchone()
+        if row is None or not self.image_path(row[0]).exists():
+            return None
+        return row[0]
+
+    def render_latencies(self, fingerprint: str) -> list[float]:
+        return [r[0] for r in self.db.execute(
+            "SELECT latency_s FROM renders WHERE fingerprint=? AND latency_s IS NOT NULL", (fingerprint,))]
+
+    def add_renders(self, rows: Iterable[tuple[str, str, int, str, float, int, int]]) -> None:
+        now = time.time()
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO renders VALUES(?,?,?,?,?,?,?,?)",
+                [(*r, now) for r in rows])
+
+    def set_items(self, role: str, items: Iterable[Item]) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM items WHERE role=?", (role,))
+            self.db.executemany("INSERT INTO items VALUES(?,?,?,?,?,?)",
+                                [(i.role, i.case_id, i.seed, i.case_hash, i.fingerprint, i.image_hash)
+                                 for i in items])
+
+    def add_item(self, item: Item) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO items VALUES(?,?,?,?,?,?)",
+                            (item.role, item.case_id, item.seed, item.case_hash, item.fingerprint,
+                             item.image_hash))
+
+    def clear_role(self, role: str) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM items WHERE role=?", (role,))
+
+    def items(self, role: str | None = None) -> list[Item]:
+        q = "SELECT role, case_id, seed, case_hash, fingerprint, image_hash FROM items"
+        rows = self.db.execute(q + (" WHERE role=?" if role else "") + " ORDER BY role, case_id, seed",
+                               (role,) if role else ()).fetchall()
+        return [Item(*r) for r in rows]
+
+    def roles(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT role FROM items ORDER BY role")]
+
+    def put_cases(self, cases: Iterable[Case]) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM cases")
+            self.db.executemany(
+                "INSERT INTO cases VALUES(?,?,?,?,?,?)",
+                [(c.id, c.content_hash(), c.kind, c.prompt, json.dumps(list(c.tags)),
+                  json.dumps(c.to_dict(), ensure_ascii=False)) for c in cases])
+
+    # --- verdicts ---------------------------------------------------------------------------
+    def get_verdicts(self, judge_id: str, image_hash: str, ref_hash: str, case_hash: str,
+                     seed: int) -> list[Verdict] | None:
+        rows = self.db.execute(
+            "SELECT metric, judge, value, ok, error, detail FROM verdicts WHERE judge_id=? AND "
+            "image_hash=? AND ref_hash=? AND case_hash=? AND seed=?",
+            (judge_id, image_hash, ref_hash, case_hash, seed)).fetchall()
+        if not rows:
+            return None
+        return [Verdict("", seed, judge, metric, value, bool(ok), error, json.loads(detail or "{}"))
+                for metric, judge, value, ok, error, detail in rows]
+
+    def has_verdicts(self, judge_id: str, include_failed: bool = True) -> set[tuple[str, str, str, int]]:
+        """All (image_hash, ref_hash, case_hash, seed) keys already judged by judge_id.
+
+        With include_failed=False, keys with any failed metric are left out (to be re-judged).
+        """
+        q = ("SELECT image_hash, ref_hash, case_hash, seed FROM verdicts WHERE judge_id=? "
+             "GROUP BY image_hash, ref_hash, case_hash, seed")
+        if not include_failed:
+            q += " HAVING MIN(ok) = 1"
+        return {tuple(r) for r in self.db.execute(q, (judge_id,))}  # type: ignore[misc]
+
+    def add_verdicts(self, judge_id: str, rows: Iterable[tuple[str, str, str, Verdict]]) -> None:
+        """rows: (image_hash, ref_hash, case_hash, verdict)."""
+        now = time.time()
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO verdicts VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(judge_id, ih, rh, ch, v.seed, v.metric, v.judge, v.value, int(v.ok), v.error,
+                  json.dumps(v.detail, default=str, ensure_ascii=False), now)
+                 for ih, rh, ch, v in rows])
+
+    def verdicts_for(self, role: str, judge_ids: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+        """Verdicts of the images of `role` (and case-level verdicts of its cases)."""
+        ids = list(judge_ids) if judge_ids is not None else None
+        q = ("SELECT i.case_id, v.seed, v.judge, v.metric, v.value, v.ok, v.error, v.detail, v.judge_id "
+             "FROM items i JOIN verdicts v ON v.image_hash=i.image_hash AND v.case_hash=i.case_hash "
+             "AND v.seed=i.seed WHERE i.role=?")
+        for row in self.db.execute(q, (role,)):
+            if ids is not None and row[8] not in ids:
+                continue
+            yield {"case_id": row[0], "seed": row[1], "judge": row[2], "metric": row[3],
+                   "value": row[4], "ok": bool(row[5]), "error": row[6],
+                   "detail": json.loads(row[7] or "{}"), "judge_id": row[8]}
+        # case-level verdicts: keyed on the group hash of the role's images per case
+        for case_id, group_hash, case_hash in self.case_groups(role):
+            for row in self.db.execute(
+                    "SELECT judge, metric, value, ok, error, detail, judge_id FROM verdicts "
+                    "WHERE image_hash=? AND case_hash=? AND seed=-1", (group_hash, case_hash)):
+                if ids is not None and row[6] not in ids:
+                    continue
+                yield {"case_id": case_id, "seed": -1, "judge": row[0], "metric": row[1],
+                       "value": row[2], "ok": bool(row[3]), "error": row[4],
+                       "detail": json.loads(row[5] or "{}"), "judge_id": row[6]}
+
+    def case_groups(self, role: str) -> list[tuple[str, str, str]]:
+        """(case_id, group hash of its images for `role`, case_hash)."""
+        from evalsuite.types import group_hash
+
+        groups: dict[str, tuple[str, list[str]]] = {}
+        for it in self.items(role):
+            groups.setdefault(it.case_id, (it.case_hash, []))[1].append(it.image_hash)
+        return [(cid, group_hash(hs), ch) for cid, (ch, hs) in groups.items()]
+
+    # --- json files ---------------------------------------------------------------------------
+    def write_json(self, name: str, data: dict[str, Any]) -> Path:
+        path = self.dir / name
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    def read_json(self, name: str) -> dict[str, Any] | None:
+        path = self.dir / name
+        if not path.exists():
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def close(self) -> None:
+        self.db.close()
