@@ -277,7 +277,11 @@ def _judge_all(store: RunStore, pack: Pack, judge: Judge, items: dict[str, dict[
     if not todo:
         return
     task = progress.task(f"judge {judge.name}", len(todo))
-    for batch in _batches(todo, judge.batch_size):
+    # A judge reports verdicts by (case_id, seed), so a batch holds one role's images only.
+    by_role: dict[str, list[tuple[Case, Item, Item | None]]] = defaultdict(list)
+    for t in todo:
+        by_role[t[1].role].append(t)
+    for batch in (b for group in by_role.values() for b in _batches(group, judge.batch_size)):
         inputs = [JudgeInput(case=case, seed=it.seed, image=store.load_image(it.image_hash),
                              image_hash=it.image_hash, role=it.role,
                              teacher_image=store.load_image(ref.image_hash) if ref else None,

@@ -1,0 +1,82 @@
+"""Fast test doubles for the runner (extras beside the real renderers and judges)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from evalsuite.judge import Judge
+from evalsuite.renderers.base import Renderer
+from evalsuite.types import JudgeInput, MetricSpec, Rendered, RenderRequest, Verdict
+
+
+class PatternRenderer(Renderer):
+    """Deterministic images from (prompt, seed); counts calls; can crash after N batches."""
+
+    name = "pattern"
+    calls: list[int] = []          # batch sizes, shared across instances for assertions
+    crash_after: int | None = None
+
+    def __init__(self, level: int = 0, batch: int = 2) -> None:
+        self.level = level
+        self._batch = batch
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: str, **opts: Any) -> "PatternRenderer":
+        return cls(level=int(ckpt or 0), **opts)
+
+    @property
+    def batch_size(self) -> int:
+        return self._batch
+
+    def render(self, requests: Sequence[RenderRequest]) -> list[Rendered]:
+        if PatternRenderer.crash_after is not None and len(PatternRenderer.calls) >= PatternRenderer.crash_after:
+            raise KeyboardInterrupt("simulated kill")
+        PatternRenderer.calls.append(len(requests))
+        out = []
+        for r in requests:
+            seed = int(hashlib.sha256(f"{r.prompt}|{r.seed}".encode()).hexdigest()[:8], 16)
+            rng = np.random.default_rng(seed)
+            arr = np.full((r.height or 16, r.width or 16, 3), 100 + self.level, np.uint8)
+            arr = np.clip(arr + rng.integers(0, 20, arr.shape), 0, 255).astype(np.uint8)
+            out.append(Rendered(r, Image.fromarray(arr), 0.001))
+        return out
+
+    def fingerprint(self) -> str:
+        return f"pattern-{self.level}"
+
+    def describe(self) -> dict[str, Any]:
+        return {"renderer": self.name, "fingerprint": self.fingerprint(), "nfe": 1}
+
+
+class MeanJudge(Judge):
+    """Mean brightness / 255; fails on cases tagged 'breaks'."""
+
+    name = "mean"
+    version = 1
+    metrics = {"brightness": MetricSpec(True, (0.0, 1.0))}
+    calls: list[int] = []
+
+    def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:
+        MeanJudge.calls.append(len(items))
+        out = []
+        for it in items:
+            if "breaks" in it.case.tags:
+                out.append(Verdict.failure(it, self.name, "brightness", "planted failure"))
+            else:
+                out.append(Verdict(it.case.id, it.seed, self.name, "brightness",
+                                   float(np.asarray(it.image).mean() / 255)))
+        return out
+
+
+class CrashJudge(Judge):
+    name = "crash"
+    version = 1
+    metrics = {"x": MetricSpec(True)}
+
+    def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:
+        raise ConnectionError("judge server unreachable at http://127.0.0.1:9")

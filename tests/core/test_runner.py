@@ -1,0 +1,120 @@
+"""Runner behaviour: caching, resume after a kill, failures recorded as failures, summaries."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+
+from evalsuite.runner import RunConfig, run_eval
+from evalsuite.stats import mean_ci
+from tests.core.conftest import write_pack
+from tests.core.doubles import MeanJudge, PatternRenderer
+
+
+def cfg(tmp_path, pack, **kw):
+    base = dict(run_dir=tmp_path / "run", pack=str(pack), model="pattern:0", teacher="pattern:5",
+                progress=False)
+    base.update(kw)
+    return RunConfig(**base)
+
+
+def test_run_summary_matches_verdicts(tmp_path):
+    pack = write_pack(tmp_path / "p", n=6)
+    s = run_eval(cfg(tmp_path, pack))
+    db = sqlite3.connect(tmp_path / "run" / "results.db")
+    vals = [r[0] for r in db.execute(
+        "SELECT v.value FROM items i JOIN verdicts v ON v.image_hash=i.image_hash WHERE i.role='student'")]
+    assert len(vals) == 12
+    m = s["metrics"]["student"]["mean.brightness"]
+    assert m["n"] == 12 and m["failures"] == 0
+    assert m["mean"] == pytest.approx(np.mean(vals), abs=1e-6)
+    assert m["ci"][0] <= m["mean"] <= m["ci"][1]
+    assert m["per_tag"]["even"]["n"] == 6
+    # teacher is 5 grey levels brighter: the paired delta is ~ -5/255 and significant
+    d = s["deltas"]["mean.brightness"]
+    assert d["mean"] == pytest.approx(-5 / 255, abs=2e-3)
+    assert d["significant"] and not d["student_better"]
+    assert (tmp_path / "run" / "summary.json").exists()
+    run_json = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run_json["pack"]["name"] == "p" and set(run_json["models"]) == {"student", "teacher"}
+    assert len(list((tmp_path / "run" / "images").glob("*.png"))) == 24
+
+
+def test_rerun_with_nothing_changed_does_no_work(tmp_path):
+    pack = write_pack(tmp_path / "p")
+    s1 = run_eval(cfg(tmp_path, pack))
+    n_render, n_judge = len(PatternRenderer.calls), len(MeanJudge.calls)
+    s2 = run_eval(cfg(tmp_path, pack))
+    assert len(PatternRenderer.calls) == n_render and len(MeanJudge.calls) == n_judge
+    assert s2["timing"]["rendered"] == 0 and s2["timing"]["judged"] == 0
+    assert s2["metrics"] == s1["metrics"]
+
+
+def test_changed_teacher_rerenders_only_teacher(tmp_path):
+    pack = write_pack(tmp_path / "p", n=3)
+    run_eval(cfg(tmp_path, pack))
+    before = sum(PatternRenderer.calls)
+    s = run_eval(cfg(tmp_path, pack, teacher="pattern:9"))
+    assert sum(PatternRenderer.calls) - before == 6      # 3 cases x 2 seeds, teacher only
+    assert s["timing"]["render_cached"] == 6
+
+
+def test_resume_after_kill(tmp_path):
+    pack = write_pack(tmp_path / "p", n=6)
+    PatternRenderer.crash_after = 2       # dies in the 3rd batch (batch size 2)
+    with pytest.raises(KeyboardInterrupt):
+        run_eval(cfg(tmp_path, pack, teacher=None))
+    db = sqlite3.connect(tmp_path / "run" / "results.db")
+    assert db.execute("SELECT COUNT(*) FROM renders").fetchone()[0] == 4
+    PatternRenderer.crash_after = None
+    PatternRenderer.calls.clear()
+    s = run_eval(cfg(tmp_path, pack, teacher=None))
+    assert sum(PatternRenderer.calls) == 8                # only the 8 missing images
+    assert s["metrics"]["student"]["mean.brightness"]["n"] == 12
+
+
+def test_determinism_same_scores(tmp_path):
+    pack = write_pack(tmp_path / "p")
+    a = run_eval(cfg(tmp_path, pack, run_dir=tmp_path / "a"))
+    b = run_eval(cfg(tmp_path, pack, run_dir=tmp_path / "b"))
+    assert a["metrics"] == b["metrics"]
+
+
+def test_judge_failures_are_not_zeros(tmp_path):
+    pack = write_pack(tmp_path / "p", n=4, extra=[
+        {"id": "bad", "kind": "t2i", "prompt": "x", "seeds": [0, 1], "tags": ["breaks"]}])
+    s = run_eval(cfg(tmp_path, pack, teacher=None))
+    m = s["metrics"]["student"]["mean.brightness"]
+    assert m["failures"] == 2 and m["n"] == 8
+    ok_vals = [v for v in MeanJudge.calls]  # judged in batches
+    assert sum(ok_vals) == 10
+    db = sqlite3.connect(tmp_path / "run" / "results.db")
+    rows = db.execute("SELECT value, ok, error FROM verdicts WHERE ok=0").fetchall()
+    assert rows == [(None, 0, "planted failure")] * 2
+    assert m["per_tag"]["breaks"] == {"mean": None, "ci": [None, None], "n": 0, "failures": 2}
+
+
+def test_crashing_judge_recorded_and_retried(tmp_path):
+    pack = write_pack(tmp_path / "p", n=2, judges=("mean", "crash"))
+    s = run_eval(cfg(tmp_path, pack, teacher=None))
+    c = s["metrics"]["student"]["crash.x"]
+    assert c["failures"] == 4 and c["n"] == 0 and c["mean"] is None
+    assert "unreachable" in next(iter(c["errors"]))
+    assert s["metrics"]["student"]["mean.brightness"]["n"] == 4   # other judges unaffected
+    s2 = run_eval(cfg(tmp_path, pack, teacher=None))
+    assert s2["timing"]["judged"] == 0                            # failures cached by default
+    s3 = run_eval(cfg(tmp_path, pack, teacher=None, retry_failed=True))
+    assert s3["timing"]["judged"] == 4
+
+
+def test_bootstrap_ci_reference():
+    rng = np.random.default_rng(1)
+    x = rng.normal(3.0, 1.0, 400)
+    m, lo, hi = mean_ci(x)
+    se = x.std(ddof=1) / np.sqrt(len(x))
+    assert m == pytest.approx(x.mean())
+    assert lo == pytest.approx(m - 1.96 * se, abs=0.25 * se)
+    assert hi == pytest.approx(m + 1.96 * se, abs=0.25 * se)
