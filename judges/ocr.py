@@ -1,0 +1,117 @@
+"""OCR typography judge: does the image contain the expected text, and nothing else?
+
+Metrics per image (all in [0, 1], higher is better):
+  word_recall     expected words found among the recognised words (multiset, one-to-one)
+  word_precision  recognised words that were expected (penalises hallucinated text, which
+                  LongText-Bench and OneIG do not); 0 when nothing is read
+  ned             1 - Levenshtein(expected, recognised) / max(len) over the normalised full
+                  strings (expected strings joined in order; OCR lines in reading order)
+  exact_match     1.0 when the normalised full strings are equal, else 0.0
+
+Normalisation (judges.textnorm.TextNorm) is explicit and configurable through the `norm` kwarg,
+e.g. OCRJudge(norm={"casefold": False}). The engine is a separate backend (judges.ocr_backends).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from evalsuite.judge import Judge
+from evalsuite.types import Case, EvalsuiteError, JudgeInput, MetricSpec, Verdict
+from judges.ocr_backends import OCRBackend, OCRResult, make_backend, reading_order
+from judges.textnorm import TextNorm, match_words, ned, ned_string, tokenize
+
+logger = logging.getLogger(__name__)
+
+METRICS = ("word_recall", "word_precision", "ned", "exact_match")
+
+
+def ocr_scores(expected: Sequence[str], recognised: str, norm: TextNorm = TextNorm(),
+               min_word_similarity: float = 1.0) -> dict[str, float]:
+    """The four metrics for one image: a pure function of expected strings and the OCR text."""
+    exp_text = " ".join(expected)
+    m = match_words(tokenize(exp_text, norm), tokenize(recognised, norm), min_word_similarity)
+    ref, hyp = ned_string(exp_text, norm), ned_string(recognised, norm)
+    return {"word_recall": m.recall, "word_precision": m.precision, "ned": ned(ref, hyp),
+            "exact_match": float(ref == hyp)}
+
+
+class OCRJudge(Judge):
+    """Typography judge on an OCR backend (rapidocr by default).
+
+    Config kwargs: backend ("rapidocr" | "paddleocr" | "tesseract"), backend_options (dict passed
+    to the backend, e.g. {"det_model_dir": ..., "rec_model_dir": ...} for paddleocr), norm (dict
+    of TextNorm fields), min_word_similarity (1.0 = exact word match; e.g. 0.8 tolerates one wrong
+    letter in five).
+    """
+
+    name = "ocr"
+    version = 1
+    batch_size = 16
+    metrics = {
+        "word_recall": MetricSpec(True, (0.0, 1.0), "fraction of expected words read"),
+        "word_precision": MetricSpec(True, (0.0, 1.0), "fraction of read words that were expected"),
+        "ned": MetricSpec(True, (0.0, 1.0), "1 - normalised edit distance of the full text"),
+        "exact_match": MetricSpec(True, (0.0, 1.0), "normalised full text equal"),
+    }
+
+    def __init__(self, backend: str = "rapidocr", backend_options: dict[str, Any] | None = None,
+                 norm: dict[str, Any] | None = None, min_word_similarity: float = 1.0,
+                 **extra: Any) -> None:
+        if extra:
+            raise EvalsuiteError(f"ocr judge: unknown setting(s) {sorted(extra)}; known: backend, "
+                                 f"backend_options, norm, min_word_similarity")
+        try:
+            self.norm = TextNorm.from_config(norm)
+        except ValueError as e:
+            raise EvalsuiteError(f"ocr judge: {e}") from e
+        if not 0.0 < float(min_word_similarity) <= 1.0:
+            raise EvalsuiteError(f"ocr judge: min_word_similarity must be in (0, 1], got {min_word_similarity}")
+        super().__init__(backend=backend, backend_options=dict(backend_options or {}),
+                         norm=self.norm.to_dict(), min_word_similarity=float(min_word_similarity))
+        self._backend: OCRBackend | None = None
+
+    @property
+    def backend(self) -> OCRBackend:
+        """The OCR backend, built on first use (model load happens on the first read)."""
+        if self._backend is None:
+            self._backend = make_backend(self.config["backend"], **self.config["backend_options"])
+        return self._backend
+
+    def applies_to(self, case: Case) -> bool:
+        return any(t.strip() for t in case.expected_text)
+
+    def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:
+        verdicts: list[Verdict] = []
+        try:
+            results = self.backend.read([it.image for it in items])
+        except Exception as e:   # engine-level failure: every item fails, nothing is scored 0
+            if isinstance(e, EvalsuiteError):
+                raise
+            logger.warning("ocr backend failed on a batch of %d: %s", len(items), e)
+            results = None
+            batch_error = f"{type(e).__name__}: {e}"
+        for i, it in enumerate(items):
+            if results is None:
+                verdicts += [Verdict.failure(it, self.name, m, batch_error) for m in METRICS]
+                continue
+            try:
+                verdicts += self._verdicts(it, results[i])
+            except Exception as e:   # noqa: BLE001 - one bad item must not sink the batch
+                verdicts += [Verdict.failure(it, self.name, m, f"{type(e).__name__}: {e}") for m in METRICS]
+        return verdicts
+
+    def _verdicts(self, it: JudgeInput, res: OCRResult) -> list[Verdict]:
+        lines = reading_order(res.lines)
+        text = " ".join(ln.text for ln in lines)
+        scores = ocr_scores(it.case.expected_text, text, self.norm, self.config["min_word_similarity"])
+        detail = {"text": text, "expected": list(it.case.expected_text),
+                  "lines": [{"text": ln.text, "box": ln.box, "score": round(ln.score, 4)} for ln in lines]}
+        return [Verdict(it.case.id, it.seed, self.name, m, float(v), detail=detail) for m, v in scores.items()]
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None

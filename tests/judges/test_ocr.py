@@ -1,0 +1,180 @@
+"""OCR judge against images rendered with PIL with known text, on the real rapidocr engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from evalsuite.types import EvalsuiteError
+from judges.ocr import METRICS, OCRJudge
+from judges.ocr_backends import OCRBackend, OCRLine, OCRResult, prepare, unmap_box
+from tests.judges.conftest import cjk_font, latin_fonts, make_case, make_item, render_text
+
+WORDS = ["HELLO", "Garden", "open 24", "SALE", "Bakery", "NOVEMBER", "Quick Fox", "2026"]
+COLOURS = [((0, 0, 0), (255, 255, 255)), ((250, 250, 250), (30, 40, 120)),
+           ((200, 20, 20), (245, 235, 200)), ((20, 90, 30), (210, 230, 250))]
+
+
+def by_metric(verdicts, case_id=None, seed=None):
+    out = {}
+    for v in verdicts:
+        if (case_id is None or v.case_id == case_id) and (seed is None or v.seed == seed):
+            out[v.metric] = v
+    return out
+
+
+def test_reads_known_words_in_several_fonts_sizes_colours(ocr_judge: OCRJudge) -> None:
+    fonts = latin_fonts()
+    assert len(fonts) >= 2, "need at least two TrueType fonts installed"
+    items = []
+    for i, word in enumerate(WORDS):
+        font = fonts[i % len(fonts)]
+        fg, bg = COLOURS[i % len(COLOURS)]
+        size = (360, 120) if i % 2 else (256, 80)
+        fs = [28, 40, 24, 48][i % 4]
+        img = render_text(word, size=size, font=font, font_size=fs, fg=fg, bg=bg)
+        items.append(make_item(make_case(f"w{i}", [word]), img, seed=i))
+    verdicts = ocr_judge.score(items)
+    assert len(verdicts) == len(items) * len(METRICS)
+    assert all(v.ok for v in verdicts)
+    for i, word in enumerate(WORDS):
+        m = by_metric(verdicts, f"w{i}", i)
+        assert m["word_recall"].value == 1.0, (word, m["word_recall"].detail["text"])
+        assert m["word_precision"].value == 1.0, (word, m["word_recall"].detail["text"])
+        assert m["ned"].value == 1.0 and m["exact_match"].value == 1.0
+
+
+def test_two_lines_in_reading_order_with_boxes(ocr_judge: OCRJudge) -> None:
+    img = render_text("OPEN DAILY\nFRESH BREAD", size=(400, 200), font=latin_fonts()[0], font_size=40)
+    [it] = [make_item(make_case("two", ["OPEN DAILY", "FRESH BREAD"]), img)]
+    m = by_metric(ocr_judge.score([it]))
+    assert m["exact_match"].value == 1.0, m["ned"].detail["text"]
+    d = m["word_recall"].detail
+    assert d["text"].replace(" ", "").upper() == "OPENDAILYFRESHBREAD"
+    ys = [min(p[1] for p in ln["box"]) for ln in d["lines"]]
+    assert ys == sorted(ys) and len(d["lines"]) >= 2
+    for ln in d["lines"]:   # boxes are in original pixel coordinates, inside the image
+        assert all(0 <= x <= 400 and 0 <= y <= 200 for x, y in ln["box"])
+        assert 0.5 <= ln["score"] <= 1.0
+
+
+def test_partial_text_and_hallucination(ocr_judge: OCRJudge) -> None:
+    font = latin_fonts()[0]
+    missing = render_text("GREEN", size=(320, 96), font=font, font_size=40)
+    extra = render_text("CAT AND DOG", size=(400, 96), font=font, font_size=40)
+    wrong = render_text("ZEBRA", size=(320, 96), font=font, font_size=40)
+    items = [make_item(make_case("missing", ["GREEN TEA"]), missing),
+             make_item(make_case("extra", ["CAT"]), extra),
+             make_item(make_case("wrong", ["MOUSE"]), wrong)]
+    v = ocr_judge.score(items)
+    m = by_metric(v, "missing")
+    assert m["word_recall"].value == 0.5 and m["word_precision"].value == 1.0
+    assert m["ned"].value == pytest.approx(1 - 3 / 8) and m["exact_match"].value == 0.0
+    m = by_metric(v, "extra")
+    assert m["word_recall"].value == 1.0 and m["word_precision"].value == pytest.approx(1 / 3)
+    m = by_metric(v, "wrong")
+    assert m["word_recall"].value == 0.0 and m["word_precision"].value == 0.0
+    assert m["ned"].value < 0.5
+
+
+def test_blank_image_scores_zero_not_failure(ocr_judge: OCRJudge) -> None:
+    blank = Image.new("RGB", (256, 128), (240, 240, 240))
+    m = by_metric(ocr_judge.score([make_item(make_case("blank", ["HELLO"]), blank)]))
+    assert all(v.ok for v in m.values())
+    assert m["word_recall"].value == 0.0 and m["word_precision"].value == 0.0
+    assert m["ned"].value == 0.0 and m["word_recall"].detail["lines"] == []
+
+
+def test_small_image_is_upscaled_and_padded(ocr_judge: OCRJudge) -> None:
+    img = render_text("CAFE", size=(96, 32), font=latin_fonts()[0], font_size=20)
+    m = by_metric(ocr_judge.score([make_item(make_case("small", ["CAFE"]), img)]))
+    assert m["exact_match"].value == 1.0, m["ned"].detail["text"]
+    for ln in m["ned"].detail["lines"]:
+        assert all(0 <= x <= 96 and 0 <= y <= 32 for x, y in ln["box"])
+
+
+def test_text_touching_the_border(ocr_judge: OCRJudge) -> None:
+    img = render_text("EDGE", size=(200, 60), font=latin_fonts()[0], font_size=44, pos=(0.0, 0.05))
+    m = by_metric(ocr_judge.score([make_item(make_case("edge", ["EDGE"]), img)]))
+    assert m["word_recall"].value == 1.0, m["ned"].detail["text"]
+
+
+def test_chinese_text(ocr_judge: OCRJudge) -> None:
+    font = cjk_font()
+    if font is None:
+        pytest.skip("no CJK font installed (e.g. apt-get install fonts-wqy-microhei); Chinese OCR untested")
+    items = [make_item(make_case(f"zh{i}", [t]), render_text(t, size=(360, 110), font=font, font_size=44))
+             for i, t in enumerate(["你好世界", "春节快乐", "欢迎光临"])]
+    v = ocr_judge.score(items)
+    for i in range(3):
+        m = by_metric(v, f"zh{i}")
+        assert m["word_recall"].value == 1.0 and m["exact_match"].value == 1.0, m["ned"].detail["text"]
+    # Half the characters missing: CJK is scored by character.
+    img = render_text("你好", size=(360, 110), font=font, font_size=44)
+    m = by_metric(ocr_judge.score([make_item(make_case("zh-half", ["你好世界"]), img)]))
+    assert m["word_recall"].value == 0.5 and m["ned"].value == 0.5
+
+
+def test_applies_only_to_cases_with_expected_text() -> None:
+    j = OCRJudge()
+    assert j.applies_to(make_case("a", ["HI"]))
+    assert not j.applies_to(make_case("b", []))
+    assert not j.applies_to(make_case("c", ["  "]))
+    assert j._backend is None   # nothing built until the first score call
+
+
+def test_config_is_part_of_the_cache_key_and_bad_config_is_one_line() -> None:
+    assert OCRJudge().judge_id() != OCRJudge(norm={"casefold": False}).judge_id()
+    assert OCRJudge().judge_id() == OCRJudge().judge_id()
+    with pytest.raises(EvalsuiteError, match="unknown normalisation"):
+        OCRJudge(norm={"lower": True})
+    with pytest.raises(EvalsuiteError, match="did you mean 'tesseract'"):
+        OCRJudge(backend="tesserct").backend
+    with pytest.raises(EvalsuiteError, match="det_model_dir"):
+        OCRJudge(backend="paddleocr").backend
+
+
+class _Broken(OCRBackend):
+    name = "broken"
+
+    def read(self, images):
+        raise RuntimeError("engine crashed")
+
+
+class _Fixed(OCRBackend):
+    """Test double returning a fixed reading per image."""
+    name = "fixed"
+
+    def __init__(self, texts):
+        self.texts = texts
+
+    def read(self, images):
+        return [OCRResult([OCRLine(t, [[0, 0], [1, 0], [1, 1], [0, 1]], 0.9)]) for t in self.texts[:len(images)]]
+
+
+def test_engine_failure_is_a_failed_verdict_not_a_zero() -> None:
+    j = OCRJudge()
+    j._backend = _Broken()
+    img = Image.new("RGB", (64, 64))
+    v = j.score([make_item(make_case("x", ["HI"]), img)])
+    assert len(v) == 4 and all(not x.ok and x.value is None and "engine crashed" in x.error for x in v)
+
+
+def test_scores_follow_the_backend_reading() -> None:
+    j = OCRJudge()
+    j._backend = _Fixed(["hello wrld", "HELLO WORLD"])
+    img = Image.new("RGB", (64, 64))
+    v = j.score([make_item(make_case("a", ["Hello World"]), img, seed=1),
+                 make_item(make_case("a", ["Hello World"]), img, seed=2)])
+    assert by_metric(v, "a", 1)["word_recall"].value == 0.5
+    assert by_metric(v, "a", 2)["exact_match"].value == 1.0
+
+
+def test_prepare_and_unmap_roundtrip() -> None:
+    rgb = np.full((32, 96, 3), (10, 200, 30), np.uint8)
+    p = prepare(rgb, min_side=64, pad=16)
+    assert p.scale == 2.0 and p.array.shape == (32 * 2 + 32, 96 * 2 + 32, 3)
+    assert tuple(p.array[0, 0]) == (30, 200, 10)   # BGR, edge colour padding
+    box = [[16 + 20, 16 + 10], [16 + 60, 16 + 10], [16 + 60, 16 + 30], [16 + 20, 16 + 30]]
+    assert unmap_box(box, p, 96, 32) == [[10.0, 5.0], [30.0, 5.0], [30.0, 15.0], [10.0, 15.0]]
