@@ -25,6 +25,7 @@ from evalsuite.types import BackgroundSpec, Case, EvalsuiteError, file_sha256
 _CASE_FIELDS = {"id", "kind", "prompt", "seeds", "source", "tags", "expected_text", "background",
                 "width", "height", "questions", "meta"}
 _PACK_FIELDS = {"name", "version", "description", "judges", "defaults", "tags"}
+_DEFAULT_FIELDS = {"seeds", "width", "height"}
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
@@ -103,34 +104,86 @@ def resolve_pack(name_or_path: str) -> Path:
     raise EvalsuiteError(f"unknown pack '{name_or_path}'{hint} (known: {', '.join(sorted(packs))})")
 
 
+def _yaml_key_lines(text: str) -> dict[str, int]:
+    """1-based line of each top-level key of pack.yaml, and of each `judges` item as 'judges[i]'."""
+    lines: dict[str, int] = {}
+    node = yaml.compose(text)
+    if not isinstance(node, yaml.MappingNode):
+        return lines
+    for key, value in node.value:
+        k = str(key.value)
+        lines[k] = key.start_mark.line + 1
+        if isinstance(value, yaml.SequenceNode):
+            for i, item in enumerate(value.value):
+                lines[f"{k}[{i}]"] = item.start_mark.line + 1
+        elif isinstance(value, yaml.MappingNode):
+            for sub_key, _ in value.value:
+                lines[f"{k}.{sub_key.value}"] = sub_key.start_mark.line + 1
+    return lines
+
+
+def _did_you_mean(word: str, choices: Any) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.5)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
 def load_pack(name_or_path: str | Path) -> Pack:
     root = resolve_pack(str(name_or_path))
     meta_path = root / "pack.yaml"
+    text = meta_path.read_text(encoding="utf-8")
     try:
-        meta = yaml.safe_load(meta_path.read_text(encoding="utf-8"))
+        meta = yaml.safe_load(text)
+        key_lines = _yaml_key_lines(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise EvalsuiteError(f"{meta_path}{line}: invalid YAML ({getattr(e, 'problem', e)})") from e
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())
+        raise EvalsuiteError(f"{meta_path}{line}: invalid YAML ({problem})") from e
     if not isinstance(meta, dict):
-        raise EvalsuiteError(f"{meta_path}: expected a mapping with name, version, description, judges")
-    unknown = set(meta) - _PACK_FIELDS
-    if unknown:
-        raise EvalsuiteError(f"{meta_path}: unknown field(s) {sorted(unknown)} (allowed: {sorted(_PACK_FIELDS)})")
+        raise EvalsuiteError(f"{meta_path}:1: expected a mapping with name, version, description, judges")
+
+    def at(key: str) -> str:
+        """`pack.yaml:LINE` for a key (falls back to the parent key, then line 1)."""
+        line = key_lines.get(key) or key_lines.get(key.split(".")[0].split("[")[0]) or 1
+        return f"{meta_path}:{line}"
+
+    for key in meta:
+        if key not in _PACK_FIELDS:
+            raise EvalsuiteError(f"{at(str(key))}: unknown field '{key}'{_did_you_mean(str(key), _PACK_FIELDS)} "
+                                 f"(allowed: {', '.join(sorted(_PACK_FIELDS))})")
     for key, typ in (("name", str), ("version", int), ("description", str)):
+        if key not in meta:
+            raise EvalsuiteError(f"{meta_path}:1: field '{key}' is required")
         if not isinstance(meta.get(key), typ) or isinstance(meta.get(key), bool):
-            raise EvalsuiteError(f"{meta_path}: field '{key}' must be a {typ.__name__}")
+            raise EvalsuiteError(f"{at(key)}: field '{key}' must be {typ.__name__}, "
+                                 f"got {type(meta.get(key)).__name__}")
     judges = meta.get("judges", [])
     if not isinstance(judges, list) or not all(isinstance(j, str) for j in judges):
-        raise EvalsuiteError(f"{meta_path}: field 'judges' must be a list of judge names")
+        raise EvalsuiteError(f"{at('judges')}: field 'judges' must be a list of judge names")
     from evalsuite.registry import JUDGES
 
-    for j in judges:
+    for i, j in enumerate(judges):
         if j not in JUDGES:
-            JUDGES.get(j)  # raises with "did you mean"
+            raise EvalsuiteError(f"{at(f'judges[{i}]')}: field 'judges': unknown judge '{j}'"
+                                 f"{_did_you_mean(j, JUDGES.names())} (known: {', '.join(JUDGES.names())})")
     defaults = meta.get("defaults") or {}
     if not isinstance(defaults, dict):
-        raise EvalsuiteError(f"{meta_path}: field 'defaults' must be a mapping")
+        raise EvalsuiteError(f"{at('defaults')}: field 'defaults' must be a mapping")
+    for key in defaults:
+        if key not in _DEFAULT_FIELDS:
+            raise EvalsuiteError(f"{at(f'defaults.{key}')}: unknown field 'defaults.{key}'"
+                                 f"{_did_you_mean(str(key), _DEFAULT_FIELDS)} (allowed: {', '.join(sorted(_DEFAULT_FIELDS))})")
+    if "seeds" in defaults:
+        _check_seeds(defaults["seeds"], at("defaults.seeds"), "defaults.seeds")
+    for key in ("width", "height"):
+        if key in defaults:
+            _check_size(defaults[key], at(f"defaults.{key}"), f"defaults.{key}")
+    tag_docs = meta.get("tags")
+    if tag_docs is not None and (not isinstance(tag_docs, dict)
+                                 or not all(isinstance(k, str) and isinstance(v, str) for k, v in tag_docs.items())):
+        raise EvalsuiteError(f"{at('tags')}: field 'tags' must be a mapping of tag name to description")
 
     cases_path = root / "cases.jsonl"
     if not cases_path.is_file():
@@ -148,6 +201,11 @@ def load_pack(name_or_path: str | Path) -> Pack:
             except json.JSONDecodeError as e:
                 raise EvalsuiteError(f"{where}: invalid JSON ({e.msg} at column {e.colno})") from e
             case = _parse_case(raw, where, root, defaults)
+            if tag_docs is not None:
+                for t in case.tags:
+                    if t not in tag_docs:
+                        raise EvalsuiteError(f"{where}: field 'tags': tag '{t}' is not declared in pack.yaml"
+                                             f"{_did_you_mean(t, tag_docs)} (declared: {', '.join(sorted(tag_docs))})")
             if case.id in seen:
                 raise EvalsuiteError(f"{where}: field 'id': duplicate id '{case.id}' (first on line {seen[case.id]})")
             seen[case.id] = lineno
@@ -162,9 +220,10 @@ def load_pack(name_or_path: str | Path) -> Pack:
 def _parse_case(raw: Any, where: str, root: Path, defaults: dict[str, Any]) -> Case:
     if not isinstance(raw, dict):
         raise EvalsuiteError(f"{where}: a case must be a JSON object")
-    unknown = set(raw) - _CASE_FIELDS
-    if unknown:
-        raise EvalsuiteError(f"{where}: unknown field(s) {sorted(unknown)}")
+    for key in raw:
+        if key not in _CASE_FIELDS:
+            raise EvalsuiteError(f"{where}: unknown field '{key}'{_did_you_mean(key, _CASE_FIELDS)} "
+                                 f"(allowed: {', '.join(sorted(_CASE_FIELDS))})")
 
     def need(key: str, typ: type, required: bool = True) -> Any:
         v = raw.get(key)
@@ -177,8 +236,8 @@ def _parse_case(raw: Any, where: str, root: Path, defaults: dict[str, Any]) -> C
         return v
 
     cid = need("id", str)
-    if not _ID_RE.match(cid):
-        raise EvalsuiteError(f"{where}: field 'id' '{cid}' must match {_ID_RE.pattern}")
+    if not _ID_RE.fullmatch(cid):
+        raise EvalsuiteError(f"{where}: field 'id' {cid!r} must match {_ID_RE.pattern}")
     kind = need("kind", str)
     if kind not in ("t2i", "edit"):
         raise EvalsuiteError(f"{where}: field 'kind' must be 't2i' or 'edit', got '{kind}'")
@@ -186,10 +245,7 @@ def _parse_case(raw: Any, where: str, root: Path, defaults: dict[str, Any]) -> C
     if not prompt.strip():
         raise EvalsuiteError(f"{where}: field 'prompt' is empty")
     seeds = raw.get("seeds", defaults.get("seeds", [0]))
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
-        raise EvalsuiteError(f"{where}: field 'seeds' must be a non-empty list of non-negative integers")
-    if len(set(seeds)) != len(seeds):
-        raise EvalsuiteError(f"{where}: field 'seeds' has duplicates")
+    _check_seeds(seeds, where, "seeds")
     tags = need("tags", list, required=False) or []
     expected = need("expected_text", list, required=False) or []
     questions = need("questions", list, required=False) or []
@@ -200,6 +256,8 @@ def _parse_case(raw: Any, where: str, root: Path, defaults: dict[str, Any]) -> C
     src = need("source", str, required=False)
     if kind == "edit" and not src:
         raise EvalsuiteError(f"{where}: field 'source' is required for edit cases")
+    if src and kind != "edit":
+        raise EvalsuiteError(f"{where}: field 'source' is only for edit cases (kind is '{kind}')")
     if src:
         source = (root / src).resolve()
         if root.resolve() not in source.parents:
@@ -209,8 +267,8 @@ def _parse_case(raw: Any, where: str, root: Path, defaults: dict[str, Any]) -> C
     width = raw.get("width", defaults.get("width"))
     height = raw.get("height", defaults.get("height"))
     for key, v in (("width", width), ("height", height)):
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 8 <= v <= 8192):
-            raise EvalsuiteError(f"{where}: field '{key}' must be an integer in [8, 8192]")
+        if v is not None:
+            _check_size(v, where, key)
     background = _parse_background(raw.get("background"), where)
     meta = raw.get("meta") or {}
     if not isinstance(meta, dict):
@@ -220,14 +278,27 @@ def _parse_case(raw: Any, where: str, root: Path, defaults: dict[str, Any]) -> C
                 width=width, height=height, questions=tuple(questions), meta=meta)
 
 
+def _check_seeds(seeds: Any, where: str, key: str) -> None:
+    if not isinstance(seeds, list) or not seeds or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise EvalsuiteError(f"{where}: field '{key}' must be a non-empty list of non-negative integers")
+    if len(set(seeds)) != len(seeds):
+        raise EvalsuiteError(f"{where}: field '{key}' has duplicates")
+
+
+def _check_size(v: Any, where: str, key: str) -> None:
+    if not isinstance(v, int) or isinstance(v, bool) or not 8 <= v <= 8192:
+        raise EvalsuiteError(f"{where}: field '{key}' must be an integer in [8, 8192], got {v!r}")
+
+
 def parse_color(v: Any, where: str) -> tuple[int, int, int]:
     if isinstance(v, str):
         m = re.fullmatch(r"#?([0-9a-fA-F]{6})", v.strip())
         if not m:
-            raise EvalsuiteError(f"{where}: field 'background.color' '{v}' is not #RRGGBB")
+            raise EvalsuiteError(f"{where}: field 'background.color' {v!r} is not #RRGGBB")
         x = m.group(1)
         return (int(x[0:2], 16), int(x[2:4], 16), int(x[4:6], 16))
-    if isinstance(v, list) and len(v) == 3 and all(isinstance(c, int) and 0 <= c <= 255 for c in v):
+    if isinstance(v, list) and len(v) == 3 and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in v):
         return (v[0], v[1], v[2])
     raise EvalsuiteError(f"{where}: field 'background.color' must be '#RRGGBB' or [r, g, b] in 0-255")
 
@@ -235,13 +306,17 @@ def parse_color(v: Any, where: str) -> tuple[int, int, int]:
 def _parse_background(v: Any, where: str) -> BackgroundSpec | None:
     if v is None:
         return None
-    if not isinstance(v, dict) or set(v) - {"color", "region"}:
+    if not isinstance(v, dict):
         raise EvalsuiteError(f"{where}: field 'background' must be an object with 'color' and/or 'region'")
+    for key in v:
+        if key not in ("color", "region"):
+            raise EvalsuiteError(f"{where}: unknown field 'background.{key}'"
+                                 f"{_did_you_mean(key, ('color', 'region'))} (allowed: color, region)")
     color = parse_color(v["color"], where) if v.get("color") is not None else None
     region = v.get("region")
     if region is not None:
         if (not isinstance(region, list) or len(region) != 4
-                or not all(isinstance(x, (int, float)) and 0 <= x <= 1 for x in region)
+                or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x <= 1 for x in region)
                 or not (region[0] < region[2] and region[1] < region[3])):
             raise EvalsuiteError(f"{where}: field 'background.region' must be [x0, y0, x1, y1] fractions with x0<x1, y0<y1")
         region = tuple(float(x) for x in region)
