@@ -1,0 +1,142 @@
+"""Flat-background judge: grain, colour and grid artefacts on backgrounds that should be flat.
+
+The flat region is case.background.region when the pack gives one, else estimated from the image
+(pixels near the dominant colour and locally smooth, text and objects excluded with a margin; see
+judges.noise.estimate_flat_mask). Metrics (all lower is better):
+
+  sigma        wavelet-MAD noise sigma in the region (as skimage's estimate_sigma, averaged over
+               channels), 0-255 units
+  hf_energy    mean squared first-level wavelet detail in the region, 0-255^2 units
+  color_error  CIEDE2000 between the region's median colour and background.color (only when the
+               case gives a colour)
+  sigma_ratio  (sigma + eps) / (teacher sigma + eps) on the same-seed teacher image (only when a
+               teacher image is present; eps = 0.1 so two clean images give 1, not 0/0)
+  grid_score   FFT power at 2/4/8/16-px lattice frequencies relative to neighbouring bins (white
+               noise ~1; periodic patch/latent grids >> 1)
+  grid_flag    1.0 when grid_score > grid_threshold (default 4), else 0.0
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from evalsuite.judge import Judge
+from evalsuite.types import Case, EvalsuiteError, JudgeInput, MetricSpec, Verdict
+from judges import noise
+
+logger = logging.getLogger(__name__)
+
+SIGMA_EPS = 0.1
+
+
+def flat_metrics(img: np.ndarray, region: tuple[float, float, float, float] | None = None,
+                 color: tuple[int, int, int] | None = None, smooth: int = 5, dilate: int = 4,
+                 min_fraction: float = 0.02, grid_threshold: float = 4.0,
+                 refine_region: bool = False) -> tuple[dict[str, float], dict[str, Any]]:
+    """All flat-background metrics for one HxWx3 0-255 image (pure function).
+
+    Returns (metrics, detail). Raises ValueError when no usable flat region is found.
+    """
+    h, w = img.shape[:2]
+    if region is not None:
+        mask = noise.region_mask((h, w), region)
+        if refine_region:
+            mask &= noise.estimate_flat_mask(img, smooth=smooth, dilate=dilate)
+        source = "spec" if not refine_region else "spec+estimate"
+    else:
+        mask = noise.estimate_flat_mask(img, smooth=smooth, dilate=dilate)
+        source = "estimate"
+    frac = float(mask.mean())
+    if frac < min_fraction or mask.sum() < 256:
+        raise ValueError(f"no flat background region found ({frac:.1%} of the image, need "
+                         f"{min_fraction:.0%} and 256 px; {source})")
+    med = noise.median_color(img, mask)
+    out = {"sigma": noise.wavelet_sigma(img, mask), "hf_energy": noise.hf_energy(img, mask)}
+    gs, per = noise.grid_score(img, mask)
+    out["grid_score"] = gs
+    out["grid_flag"] = float(gs > grid_threshold)
+    if color is not None:
+        out["color_error"] = noise.ciede2000(med, color)
+    detail = {"region": source, "flat_fraction": round(frac, 4),
+              "median_color": [round(float(v), 1) for v in med],
+              "grid_per_period": {str(p): round(v, 3) for p, v in per.items()},
+              # the fundamental period: the longest one whose new frequencies are elevated
+              "grid_period": max((p for p, v in per.items() if v > grid_threshold), default=None)}
+    return out, detail
+
+
+class FlatBackgroundJudge(Judge):
+    """Noise, colour and grid artefacts on flat backgrounds (cases with a background spec).
+
+    Config kwargs: smooth (blur px for the mask), dilate (margin px around text/objects),
+    min_fraction (smallest usable flat region), grid_threshold, refine_region (also exclude
+    text/objects inside a region given by the case).
+    """
+
+    name = "flatbg"
+    version = 1
+    batch_size = 16
+    metrics = {
+        "sigma": MetricSpec(False, (0.0, None), "wavelet-MAD noise sigma on the flat region (0-255)"),
+        "hf_energy": MetricSpec(False, (0.0, None), "mean squared level-1 wavelet detail (0-255^2)"),
+        "color_error": MetricSpec(False, (0.0, None), "CIEDE2000 to the requested colour"),
+        "sigma_ratio": MetricSpec(False, (0.0, None), "sigma relative to the same-seed teacher image"),
+        "grid_score": MetricSpec(False, (0.0, None), "periodic 2/4/8/16-px grid energy vs neighbours"),
+        "grid_flag": MetricSpec(False, (0.0, 1.0), "1 when a periodic grid artefact is detected"),
+    }
+
+    def __init__(self, smooth: int = 5, dilate: int = 4, min_fraction: float = 0.02,
+                 grid_threshold: float = 4.0, refine_region: bool = False, **extra: Any) -> None:
+        if extra:
+            raise EvalsuiteError(f"flatbg judge: unknown setting(s) {sorted(extra)}; known: smooth, "
+                                 f"dilate, min_fraction, grid_threshold, refine_region")
+        if int(smooth) < 1 or int(dilate) < 0 or not 0 < float(min_fraction) < 1:
+            raise EvalsuiteError(f"flatbg judge: need smooth >= 1, dilate >= 0, 0 < min_fraction < 1 "
+                                 f"(got {smooth}, {dilate}, {min_fraction})")
+        super().__init__(smooth=int(smooth), dilate=int(dilate), min_fraction=float(min_fraction),
+                         grid_threshold=float(grid_threshold), refine_region=bool(refine_region))
+
+    def applies_to(self, case: Case) -> bool:
+        return case.background is not None
+
+    def _metrics_for(self, item: JudgeInput) -> list[str]:
+        bg = item.case.background
+        names = ["sigma", "hf_energy", "grid_score", "grid_flag"]
+        if bg is not None and bg.color is not None:
+            names.append("color_error")
+        if item.teacher_image is not None:
+            names.append("sigma_ratio")
+        return names
+
+    def _one(self, image: Any, case: Case) -> tuple[dict[str, float], dict[str, Any]]:
+        bg = case.background
+        c = self.config
+        return flat_metrics(noise.as_rgb_float(image), bg.region if bg else None, bg.color if bg else None,
+                            smooth=c["smooth"], dilate=c["dilate"], min_fraction=c["min_fraction"],
+                            grid_threshold=c["grid_threshold"], refine_region=c["refine_region"])
+
+    def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:
+        verdicts: list[Verdict] = []
+        for it in items:
+            names = self._metrics_for(it)
+            try:
+                vals, detail = self._one(it.image, it.case)
+            except Exception as e:   # noqa: BLE001 - recorded as a failed verdict, never a zero
+                err = f"{type(e).__name__}: {e}" if not isinstance(e, ValueError) else str(e)
+                verdicts += [Verdict.failure(it, self.name, m, err) for m in names]
+                continue
+            if it.teacher_image is not None:
+                try:
+                    tvals, tdetail = self._one(it.teacher_image, it.case)
+                    vals["sigma_ratio"] = (vals["sigma"] + SIGMA_EPS) / (tvals["sigma"] + SIGMA_EPS)
+                    detail["teacher_sigma"] = round(tvals["sigma"], 4)
+                except Exception as e:   # noqa: BLE001
+                    verdicts.append(Verdict.failure(it, self.name, "sigma_ratio", f"teacher image: {e}"))
+            for m in names:
+                if m in vals:
+                    verdicts.append(Verdict(it.case.id, it.seed, self.name, m, float(vals[m]), detail=detail))
+        return verdicts
