@@ -1,0 +1,122 @@
+"""Run reading and paired comparison: deltas, win rates, per tag, sweeps and recipe verdicts."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evalsuite.cli.main import main
+from evalsuite.compare import (Side, best_checkpoints, compare_sides, load_run, load_sweep, parse_side,
+                               recipe_verdicts, sweep_curves)
+from evalsuite.types import EvalsuiteError
+from tests.reports.make_run import judge_id, make_run, make_sweep
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("cmp")
+    return {"a": make_run(root / "a", n_cases=20, seed=0),
+            "b": make_run(root / "b", n_cases=20, seed=0, quality={"student": 0.3})}
+
+
+def test_load_run_reads_the_documented_format(runs):
+    r = load_run(runs["a"])
+    assert r.roles == ["teacher", "student"]
+    assert len(r.items["student"]) == 40 and len(r.cases) == 20
+    assert r.failures("student", "vlm-t2i.overall") == 8      # every 5th case, 2 seeds
+    assert len(r.values("student", "diversity.lpips_spread")) == 20 and all(
+        k[1] == -1 for k in r.values("student", "diversity.lpips_spread"))
+    assert r.higher_is_better("ocr.word_recall") and not r.higher_is_better("flatbg.noise_sigma")
+    assert r.latency_ms == {"teacher": pytest.approx(654.0), "student": pytest.approx(47.0)}
+    assert r.source_path("case-0000") is not None and r.source_path("case-0005") is None
+
+
+def test_stale_verdicts_are_ignored(runs, tmp_path):
+    import shutil
+    d = tmp_path / "stale"
+    shutil.copytree(runs["a"], d)
+    r0 = load_run(d)
+    (cid, seed), ih = next(iter(r0.items["student"].items()))
+    chash = r0.cases[cid]["case_hash"]
+    db = sqlite3.connect(d / "results.db")
+    with db:
+        # an older judge version, and a verdict judged against a teacher image that is not this run's
+        db.execute("INSERT INTO verdicts VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                   ("ocr@v0:old", ih, "", chash, seed, "word_recall", "ocr", 0.123, 1, None, "{}", 0))
+        db.execute("INSERT INTO verdicts VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                   (judge_id("flatbg"), ih, "not-the-teacher", chash, seed, "noise_sigma", "flatbg", 99.0, 1, None, "{}", 0))
+    db.close()
+    r = load_run(d)
+    assert r.values("student", "ocr.word_recall") == r0.values("student", "ocr.word_recall")
+    assert 99.0 not in r.values("student", "flatbg.noise_sigma").values()
+
+
+def test_paired_delta_and_win_rate_match_a_direct_computation(runs):
+    a, b = Side("a", load_run(runs["a"])), Side("b", load_run(runs["b"]))
+    deltas = {d.key: d for d in compare_sides(a, b)}
+    d = deltas["ocr.word_recall"]
+    va, vb = a.values("ocr.word_recall"), b.values("ocr.word_recall")
+    keys = sorted(va)
+    diff = np.array([vb[k] - va[k] for k in keys])
+    assert d.n == 40 and d.delta == pytest.approx(diff.mean())
+    assert (d.wins, d.losses, d.ties) == (int((diff > 0).sum()), int((diff < 0).sum()), int((diff == 0).sum()))
+    assert d.better == "a" and d.ci[1] < 0
+    # per tag: the four content tags partition the cases
+    assert sum(t.n for name, t in d.per_tag.items() if name in ("single-word", "multi-word", "small-text", "number")) == 40
+    # identical runs: zero delta, not significant
+    same = {x.key: x for x in compare_sides(a, Side("a2", load_run(runs["a"])))}
+    assert same["ocr.word_recall"].delta == 0 and same["ocr.word_recall"].better is None
+
+
+def test_parse_side_roles(runs):
+    s = parse_side(f"{runs['a']}@teacher")
+    assert s.role == "teacher" and s.label == "a@teacher"
+    with pytest.raises(EvalsuiteError, match="no role 'judge'"):
+        parse_side(f"{runs['a']}@judge")
+
+
+def test_compare_cli_json_and_errors(runs, tmp_path, capsys):
+    rc = main(["compare", str(runs["a"]), str(runs["b"]), "--json", "--metrics", "ocr.*", "--per-tag",
+               "--markdown", str(tmp_path / "c.md")])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    keys = [m["key"] for m in out["comparisons"][0]["metrics"]]
+    assert keys == ["ocr.ned", "ocr.word_recall"]
+    assert out["comparisons"][0]["metrics"][1]["better"] == "a"
+    assert "| ocr.word_recall |" in (tmp_path / "c.md").read_text()
+    assert main(["compare", str(runs["a"])]) == 2
+    assert main(["compare", str(runs["a"]), str(tmp_path / "missing")]) == 2
+
+
+@pytest.fixture(scope="module")
+def sweeps(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("sweeps")
+    mixed = make_sweep(root / "mixed", "mixed", [100, 200, 300], n_cases=30, start_quality=0.3, end_quality=0.45, seed=5)
+    clean = make_sweep(root / "clean", "clean-only", [100, 200, 300], n_cases=30, start_quality=0.4, end_quality=0.95)
+    return mixed, clean
+
+
+def test_sweep_curves_and_best_checkpoint(sweeps):
+    s = load_sweep(sweeps[1])
+    curves = sweep_curves(s)["ocr.word_recall"]["clean-only"]
+    assert [p["step"] for p in curves] == [100, 200, 300]
+    assert curves[-1]["mean"] > curves[0]["mean"]
+    best = {(b.key, b.recipe): b for b in best_checkpoints(s)}
+    assert best[("ocr.word_recall", "clean-only")].step == 300
+    # lower is better for noise, which falls with training in make_sweep
+    noise = best[("flatbg.noise_sigma", "clean-only")]
+    assert noise.step == 300 and noise.mean == pytest.approx(min(p["mean"] for p in sweep_curves(s)["flatbg.noise_sigma"]["clean-only"]))
+    assert s.teacher_values("ocr.word_recall") is not None
+
+
+def test_recipe_verdict_sentence(sweeps, capsys):
+    verdicts = {v.key: v for v in recipe_verdicts([load_sweep(p) for p in sweeps])}
+    v = verdicts["ocr.word_recall"]
+    assert (v.a, v.b) == ("mixed", "clean-only") and v.delta.better == "b"
+    assert v.sentence().startswith("clean-only beats mixed on ocr.word_recall by +")
+    assert main(["compare", str(sweeps[0]), str(sweeps[1])]) == 0
+    assert "clean-only beats mixed on ocr.word_recall" in capsys.readouterr().out.replace("\n", "")
