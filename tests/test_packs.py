@@ -1,0 +1,376 @@
+"""The shipped benchmark packs and the pack loader's validation.
+
+Shipped packs: each loads, covers the categories the issue asks for, and is internally consistent
+(quoted text in prompts = expected text, plain-background prompts carry a background spec, edit
+sources really are flat where the spec says so, sizes suit Qwen-Image). Malformed packs built in
+tmp_path: each raises EvalsuiteError with one line naming the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from evalsuite.packs import Pack, load_pack
+from evalsuite.types import EvalsuiteError, JudgeInput, image_sha256
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / "benchmarks"
+SHIPPED = ("typography", "flat-background", "edit", "t2i-general")
+QUOTED = re.compile(r'"([^"]+)"')
+PLAIN_BG = re.compile(r"\b(plain|solid|seamless|pure)\b[\w\s-]{0,30}\b(background|backdrop|canvas|wall|surface)\b"
+                      r"|[纯白]色背景|白色背景")
+
+
+def is_cjk(s: str) -> bool:
+    return any(0x4E00 <= ord(ch) <= 0x9FFF for ch in s)
+
+
+@pytest.fixture(scope="module")
+def packs() -> dict[str, Pack]:
+    return {name: load_pack(BENCH / name) for name in SHIPPED}
+
+
+def tag_counts(pack: Pack) -> Counter:
+    return Counter(t for c in pack.cases for t in c.tags)
+
+
+# --- shipped packs ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_pack_loads_and_declares_judges(name: str, packs: dict[str, Pack]) -> None:
+    pack = packs[name]
+    assert pack.name == name and pack.version >= 1 and pack.description.strip()
+    assert pack.judges, "a pack must name its default judges"
+    assert not {"vlm-t2i", "vlm-edit", "vlm-pairwise", "vlm-yesno"} & set(pack.judges), \
+        "VLM judges are opt-in (--judges), not pack defaults"
+    assert pack.defaults.get("width") == 512 and pack.defaults.get("height") == 512
+    # Re-loading gives the same content hash: the pack hash is deterministic.
+    assert load_pack(BENCH / name).hash == pack.hash
+    # Every tag used is declared with a description in pack.yaml (the loader enforces it).
+    assert set(tag_counts(pack)) <= set(pack.summary()["tags"])
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_sizes_suit_qwen_image(name: str, packs: dict[str, Pack]) -> None:
+    """Qwen-Image needs sides divisible by 16 (VAE factor 8 x patch 2)."""
+    for c in packs[name].cases:
+        assert c.width and c.height and c.width % 16 == 0 and c.height % 16 == 0, c.id
+        assert 256 <= min(c.width, c.height) and max(c.width, c.height) <= 1024, c.id
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_case_has_yes_no_questions(name: str, packs: dict[str, Pack]) -> None:
+    for c in packs[name].cases:
+        assert len(c.questions) >= 2, c.id
+        assert all(q.endswith("?") for q in c.questions), c.id
+        assert len(set(c.questions)) == len(c.questions), c.id
+
+
+def test_typography_covers_categories(packs: dict[str, Pack]) -> None:
+    pack = packs["typography"]
+    counts = tag_counts(pack)
+    for tag in ("single-word", "multi-word", "multi-line", "numbers", "small-text", "chinese"):
+        assert counts[tag] >= 5, f"typography has only {counts[tag]} '{tag}' cases"
+    assert 35 <= len(pack.cases) <= 50
+    assert {c.kind for c in pack.cases} == {"t2i"}
+    assert all(c.seeds == (0, 1) for c in pack.cases)
+    for c in pack.cases:
+        assert c.expected_text, c.id
+        if "multi-line" in c.tags:
+            assert len(c.expected_text) >= 2, f"{c.id}: multi-line needs one entry per line"
+        if "chinese" in c.tags:
+            assert any(is_cjk(t) for t in c.expected_text), c.id
+        if "numbers" in c.tags:
+            assert any(ch.isdigit() for t in c.expected_text for ch in t), c.id
+    assert sum(c.background is not None for c in pack.cases) >= 10
+
+
+@pytest.mark.parametrize("name", ["typography", "t2i-general", "flat-background"])
+def test_quoted_prompt_text_is_the_expected_text(name: str, packs: dict[str, Pack]) -> None:
+    """Whatever a t2i prompt puts in quotes must be written, so it is the expected text, in order."""
+    for c in packs[name].cases:
+        quoted = QUOTED.findall(c.prompt)
+        if c.expected_text or quoted:
+            assert tuple(quoted) == c.expected_text, c.id
+
+
+@pytest.mark.parametrize("name", ["typography", "flat-background"])
+def test_plain_background_prompts_have_a_background_spec(name: str, packs: dict[str, Pack]) -> None:
+    n = 0
+    for c in packs[name].cases:
+        if PLAIN_BG.search(c.prompt):
+            n += 1
+            assert c.background is not None and c.background.color is not None, c.id
+    assert n >= 10
+
+
+def test_flat_background_pack(packs: dict[str, Pack]) -> None:
+    pack = packs["flat-background"]
+    counts = tag_counts(pack)
+    assert 25 <= len(pack.cases) <= 40
+    for tag in ("product-shot", "logo", "flat-illustration"):
+        assert counts[tag] >= 5, tag
+    assert counts["dark"] >= 5 and counts["light"] >= 5
+    for c in pack.cases:
+        if "gradient" in c.tags:
+            assert c.background is None, f"{c.id}: a gradient has no flat colour"
+        else:
+            assert c.background is not None and c.background.color is not None, c.id
+    assert sum(c.background is not None and c.background.region is not None for c in pack.cases) >= 15
+
+
+def test_edit_pack_categories_and_sources(packs: dict[str, Pack]) -> None:
+    pack = packs["edit"]
+    counts = tag_counts(pack)
+    assert 20 <= len(pack.cases) <= 30
+    assert {c.kind for c in pack.cases} == {"edit"}
+    for tag in ("recolour-background", "recolour-object", "replace-text", "add-element",
+                "remove-element", "style"):
+        assert counts[tag] >= 2, tag
+    assets = (pack.root / "assets").resolve()
+    for c in pack.cases:
+        assert c.source is not None and assets in c.source.parents, c.id
+        with Image.open(c.source) as im:
+            assert im.mode == "RGB" and max(im.size) <= 512, c.id
+        if "replace-text" in c.tags:
+            assert c.expected_text, f"{c.id}: a text replacement has known text"
+    # Every asset is used by some case.
+    used = {c.source.name for c in pack.cases}
+    assert used == {p.name for p in assets.glob("*.png")}
+
+
+def test_edit_backgrounds_match_the_sources(packs: dict[str, Pack]) -> None:
+    """Where an edit keeps the background, the spec's region of the source is exactly its colour."""
+    checked = 0
+    for c in packs["edit"].cases:
+        if c.background is None or c.background.color is None or c.background.region is None:
+            continue
+        if {"recolour-background", "style", "remove-element"} & set(c.tags):
+            continue   # the source's background differs from the result's by design
+        a = np.asarray(Image.open(c.source).convert("RGB"))
+        h, w = a.shape[:2]
+        x0, y0, x1, y1 = c.background.region
+        region = a[int(y0 * h):int(y1 * h), int(x0 * w):int(x1 * w)].reshape(-1, 3)
+        assert region.size and (region == np.array(c.background.color)).all(), c.id
+        checked += 1
+    assert checked >= 12
+
+
+@pytest.mark.skipif(not Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf").is_file(),
+                    reason="DejaVu fonts not installed")
+def test_edit_assets_are_reproducible(tmp_path: Path) -> None:
+    """scripts/make_edit_assets.py redraws the committed PNGs pixel for pixel."""
+    spec = importlib.util.spec_from_file_location("make_edit_assets", REPO / "scripts" / "make_edit_assets.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    try:
+        written = mod.make_all(tmp_path)
+    except SystemExit as e:   # no CJK font on this machine
+        pytest.skip(str(e))
+    assert len(written) == len(list((BENCH / "edit" / "assets").glob("*.png")))
+    for p in written:
+        with Image.open(p) as new, Image.open(BENCH / "edit" / "assets" / p.name) as old:
+            assert image_sha256(new) == image_sha256(old), p.name
+
+
+def test_t2i_general_balanced_categories(packs: dict[str, Pack]) -> None:
+    pack = packs["t2i-general"]
+    counts = tag_counts(pack)
+    assert counts["portrait"] == counts["landscape"] == counts["text-centric"] >= 10
+    assert counts["portrait"] + counts["landscape"] + counts["text-centric"] == len(pack.cases)
+    assert all(len(c.seeds) >= 4 for c in pack.cases), "diversity needs several seeds"
+    for c in pack.cases:
+        assert bool(c.expected_text) == ("text-centric" in c.tags), c.id
+    shapes = Counter((c.width > c.height) - (c.width < c.height) for c in pack.cases)
+    assert shapes[1] >= 5 and shapes[-1] >= 5 and shapes[0] >= 5, "wide, tall and square cases"
+
+
+@pytest.mark.slow
+def test_edit_expected_text_separates_edited_from_unedited(packs: dict[str, Pack]) -> None:
+    """With the real OCR judge on the *source* images: text an edit must keep is read (recall 1),
+    and the new text of a replace-text edit is not there yet (recall < 1), so the check can fail."""
+    from evalsuite.registry import JUDGES
+
+    judge = JUDGES.get("ocr")()
+    try:
+        items = [JudgeInput(c, 0, Image.open(c.source).convert("RGB"), f"src-{c.id}")
+                 for c in packs["edit"].cases if c.expected_text]
+        recall = {v.case_id: v.value for v in judge.score(items) if v.metric == "word_recall"}
+    finally:
+        judge.close()
+    for it in items:
+        c = it.case
+        if "replace-text" in c.tags:
+            assert recall[c.id] < 1.0, f"{c.id}: the unedited source already shows {c.expected_text}"
+        else:
+            assert recall[c.id] == 1.0, f"{c.id}: OCR does not read {c.expected_text} in the source"
+
+
+# --- malformed packs -------------------------------------------------------------------------
+
+GOOD_YAML = """name: tiny
+version: 1
+description: a test pack
+judges: [ocr, flatbg]
+defaults:
+  seeds: [0, 1]
+  width: 64
+  height: 64
+"""
+GOOD = {"id": "a", "kind": "t2i", "prompt": 'the word "HI"', "expected_text": ["HI"]}
+
+
+def make_pack(root: Path, yaml_text: str = GOOD_YAML, lines: list[str] | None = None) -> Path:
+    pack = root / "tiny"
+    (pack / "assets").mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (32, 32), "white").save(pack / "assets" / "src.png")
+    Image.new("RGB", (32, 32), "white").save(root / "outside.png")
+    (pack / "pack.yaml").write_text(yaml_text, encoding="utf-8")
+    if lines is None:
+        lines = [json.dumps(GOOD)]
+    (pack / "cases.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return pack
+
+
+def case_line(**kw: object) -> str:
+    d = dict(GOOD)
+    for k, v in kw.items():
+        if v is None:
+            d.pop(k, None)
+        else:
+            d[k] = v
+    return json.dumps(d, ensure_ascii=False)
+
+
+EDIT = {"kind": "edit", "source": "assets/src.png"}
+BAD_CASES = {
+    # name: (lines of cases.jsonl, bad line number, words the message must contain)
+    "bad-json": ([case_line(), '{"id": "b", "kind": "t2i", "prompt": "x",}'], 2, ["invalid JSON", "column"]),
+    "not-an-object": ([case_line(), '["b", "t2i"]'], 2, ["JSON object"]),
+    "missing-prompt": ([case_line(), case_line(id="b", prompt=None)], 2, ["'prompt'", "required"]),
+    "missing-id": ([case_line(id=None)], 1, ["'id'", "required"]),
+    "wrong-type-seeds": ([case_line(seeds="0")], 1, ["'seeds'", "non-negative integers"]),
+    "bool-seed": ([case_line(seeds=[True])], 1, ["'seeds'"]),
+    "duplicate-seed": ([case_line(seeds=[1, 1])], 1, ["'seeds'", "duplicates"]),
+    "wrong-type-tags": ([case_line(tags="poster")], 1, ["'tags'", "must be list"]),
+    "wrong-type-expected": ([case_line(expected_text="HI")], 1, ["'expected_text'", "must be list"]),
+    "empty-question": ([case_line(questions=[""])], 1, ["'questions'"]),
+    "unknown-field": ([case_line(), case_line(id="b", promt="x")], 2, ["'promt'", "did you mean 'prompt'"]),
+    "duplicate-id": ([case_line(), case_line(id="b"), case_line()], 3, ["'id'", "duplicate", "line 1"]),
+    "bad-id": ([case_line(id="a b")], 1, ["'id'", "'a b'"]),
+    "id-with-newline": ([case_line(id="a\n")], 1, ["'id'"]),
+    "bad-kind": ([case_line(kind="img2img")], 1, ["'kind'", "img2img"]),
+    "edit-without-source": ([case_line(kind="edit")], 1, ["'source'", "required"]),
+    "missing-asset": ([case_line(**{**EDIT, "id": "e", "source": "assets/nope.png"})], 1, ["'source'", "not found", "nope.png"]),
+    "source-outside-pack": ([case_line(**{**EDIT, "source": "../outside.png"})], 1, ["'source'", "inside the pack"]),
+    "source-on-t2i": ([case_line(source="assets/src.png")], 1, ["'source'", "only for edit"]),
+    "bad-colour": ([case_line(background={"color": "#12345G"})], 1, ["'background.color'", "#12345G"]),
+    "bad-colour-list": ([case_line(background={"color": [0, 300, 0]})], 1, ["'background.color'"]),
+    "bad-region": ([case_line(background={"region": [0.5, 0, 0.2, 1]})], 1, ["'background.region'"]),
+    "unknown-background-key": ([case_line(background={"colour": "#FFFFFF"})], 1, ["'background.colour'", "did you mean 'color'"]),
+    "bad-width": ([case_line(width=4)], 1, ["'width'"]),
+    "empty-prompt": ([case_line(prompt="  ")], 1, ["'prompt'", "empty"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_CASES))
+def test_malformed_case_names_file_line_field(name: str, tmp_path: Path) -> None:
+    lines, lineno, words = BAD_CASES[name]
+    pack = make_pack(tmp_path, lines=lines)
+    with pytest.raises(EvalsuiteError) as ei:
+        load_pack(pack)
+    msg = str(ei.value)
+    assert "\n" not in msg, msg
+    assert msg.startswith(f"{pack / 'cases.jsonl'}:{lineno}: "), msg
+    for w in words:
+        assert w in msg, (w, msg)
+
+
+BAD_YAML = {
+    # name: (pack.yaml text, bad line, words)
+    "unknown-judge": (GOOD_YAML.replace("judges: [ocr, flatbg]", "judges:\n  - ocr\n  - flatbgg"), 6,
+                      ["'judges'", "unknown judge 'flatbgg'", "did you mean 'flatbg'"]),
+    "unknown-field": (GOOD_YAML + "judge: [ocr]\n", 9, ["unknown field 'judge'", "did you mean 'judges'"]),
+    "wrong-type-version": (GOOD_YAML.replace("version: 1", "version: one"), 2, ["'version'", "must be int"]),
+    "missing-name": (GOOD_YAML.replace("name: tiny\n", ""), 1, ["'name'", "required"]),
+    "judges-not-list": (GOOD_YAML.replace("judges: [ocr, flatbg]", "judges: ocr"), 4, ["'judges'", "list"]),
+    "bad-default-key": (GOOD_YAML.replace("  seeds: [0, 1]", "  seed: [0, 1]"), 6, ["'defaults.seed'", "did you mean 'seeds'"]),
+    "bad-default-seeds": (GOOD_YAML.replace("  seeds: [0, 1]", "  seeds: [-1]"), 6, ["'defaults.seeds'"]),
+    "bad-default-width": (GOOD_YAML.replace("  width: 64", "  width: big"), 7, ["'defaults.width'"]),
+    "invalid-yaml": (GOOD_YAML.replace("judges: [ocr, flatbg]", "judges: [ocr, flatbg"), 5, ["invalid YAML"]),
+    "tags-not-mapping": (GOOD_YAML + "tags: [poster]\n", 9, ["'tags'", "mapping"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_YAML))
+def test_malformed_pack_yaml_names_file_line_field(name: str, tmp_path: Path) -> None:
+    text, lineno, words = BAD_YAML[name]
+    pack = make_pack(tmp_path, yaml_text=text)
+    with pytest.raises(EvalsuiteError) as ei:
+        load_pack(pack)
+    msg = str(ei.value)
+    assert "\n" not in msg, msg
+    assert msg.startswith(f"{pack / 'pack.yaml'}:{lineno}: "), msg
+    for w in words:
+        assert w in msg, (w, msg)
+
+
+def test_undeclared_tag_did_you_mean(tmp_path: Path) -> None:
+    pack = make_pack(tmp_path, GOOD_YAML + "tags:\n  single-word: one word\n",
+                     [case_line(tags=["single-word"]), case_line(id="b", tags=["singel-word"])])
+    with pytest.raises(EvalsuiteError) as ei:
+        load_pack(pack)
+    msg = str(ei.value)
+    assert msg.startswith(f"{pack / 'cases.jsonl'}:2: field 'tags'") and "did you mean 'single-word'" in msg
+
+
+def test_valid_pack_parses_every_field(tmp_path: Path) -> None:
+    """The happy path: defaults fill seeds and size, a case overrides them, comments are skipped."""
+    lines = [case_line(tags=["t"], background={"color": "#FFF8E7", "region": [0, 0, 1, 0.25]},
+                       questions=["Is it there?"]),
+             "// a comment line",
+             "",
+             case_line(id="e", prompt="make it blue", expected_text=None, seeds=[7], width=48,
+                       height=32, **EDIT, meta={"note": "x"})]
+    pack = load_pack(make_pack(tmp_path, lines=lines))
+    a, e = pack.cases
+    assert a.seeds == (0, 1) and (a.width, a.height) == (64, 64) and a.tags == ("t",)
+    assert a.background.color == (255, 248, 231) and a.background.region == (0.0, 0.0, 1.0, 0.25)
+    assert a.questions == ("Is it there?",) and a.expected_text == ("HI",)
+    assert e.kind == "edit" and e.seeds == (7,) and (e.width, e.height) == (48, 32)
+    assert e.source == (tmp_path / "tiny" / "assets" / "src.png").resolve() and e.meta == {"note": "x"}
+    assert pack.summary()["images_per_model"] == 3
+    # Any change to a case changes the pack hash; re-loading the same files does not.
+    h = pack.hash
+    assert load_pack(tmp_path / "tiny").hash == h
+    (tmp_path / "tiny" / "cases.jsonl").write_text(case_line(prompt='the word "HO"') + "\n")
+    assert load_pack(tmp_path / "tiny").hash != h
+
+
+def test_cli_validate_reports_one_line_and_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from evalsuite.cli.main import main
+
+    good = make_pack(tmp_path / "g")
+    bad = make_pack(tmp_path / "b", lines=[case_line(), case_line(id="x", promt="y")])
+    assert main(["packs", "validate", str(good)]) == 0
+    assert main(["packs", "validate", str(good), str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad / 'cases.jsonl'}:2:" in " ".join(err.split()) and "promt" in err
+
+
+def test_shipped_packs_hash_is_stable_across_runs(packs: dict[str, Pack]) -> None:
+    """The pack hash covers pack.yaml and every case; it is what run.json records."""
+    for name, pack in packs.items():
+        h = hashlib.sha256((BENCH / name / "pack.yaml").read_bytes())
+        for c in pack.cases:
+            h.update(c.content_hash().encode() + b"|" + ",".join(map(str, c.seeds)).encode())
+        assert h.hexdigest()[:16] == pack.hash
