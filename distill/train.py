@@ -1,0 +1,367 @@
+"""The training loops: teachers (rectified flow) and students (few-step distillation).
+
+Read top to bottom: data batches → teacher loop → student loop. Every checkpoint is a complete
+TinyFlowPipeline folder (EMA weights, safetensors) with `train_config.json` and `sampler.json`,
+so `evalsuite run --model CKPT` and `evalsuite sweep` can evaluate it directly.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from diffusers import FlowMatchEulerDiscreteScheduler
+
+from distill import data
+from distill.config import REPO_ROOT, Recipe, TeacherConfig, interp, teacher_weights, to_json
+from distill.modeling import TinyTextEncoder, build_unet, fold, velocity
+from distill.pipeline import TinyFlowPipeline, sigma_grid
+
+logger = logging.getLogger(__name__)
+
+
+# --- data -------------------------------------------------------------------------------------
+def pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
+    names = list(weights)
+    p = np.array([weights[n] for n in names], dtype=np.float64)
+    return names[int(rng.choice(len(names), p=p / p.sum()))]
+
+
+def batch_keys(seed: int, step: int, size: int, categories: dict[str, float],
+               edit_fraction: float) -> list[tuple[int, str, str]]:
+    """Sample keys (index, category, task) of one batch; a pure function of (seed, step)."""
+    rng = np.random.default_rng([seed, step, 99])
+    keys = []
+    for i in range(size):
+        task = "edit" if rng.random() < edit_fraction else "t2i"
+        keys.append((step * size + i, pick(rng, categories), task))
+    return keys
+
+
+def collate(samples: list[data.Sample]) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+    """Samples → (prompts, folded targets, folded sources with zeros for t2i)."""
+    tgt = torch.from_numpy(np.stack([data.to_tensor_array(s.target) for s in samples]))
+    src = torch.stack([torch.from_numpy(data.to_tensor_array(s.source)) if s.source is not None
+                       else torch.zeros(3, data.HEIGHT, data.WIDTH) for s in samples])
+    return [s.prompt for s in samples], fold(tgt), fold(src)
+
+
+# --- shared helpers ---------------------------------------------------------------------------
+def new_pipeline(channels: tuple[int, ...] = (32, 64, 128)) -> TinyFlowPipeline:
+    attn_levels = 1
+    n = len(channels)
+    unet = build_unet(
+        channels=channels,
+        down_block_types=["DownBlock2D"] * (n - attn_levels) + ["CrossAttnDownBlock2D"] * attn_levels,
+        up_block_types=["CrossAttnUpBlock2D"] * attn_levels + ["UpBlock2D"] * (n - attn_levels))
+    text = TinyTextEncoder(vocab=data.vocabulary())
+    return TinyFlowPipeline(unet=unet, text_encoder=text,
+                            scheduler=FlowMatchEulerDiscreteScheduler(shift=1.0))
+
+
+def resolve(path: str) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else REPO_ROOT / p
+
+
+@torch.no_grad()
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for pe, pm in zip(ema.parameters(), model.parameters()):
+        pe.lerp_(pm.detach(), 1.0 - decay)
+
+
+def save_checkpoint(pipe: TinyFlowPipeline, out: Path, cfg: Any, step: int,
+                    sampler: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
+    """Write a complete pipeline folder + train_config.json; written to a temp name then renamed,
+    so a watcher never sees a half-written checkpoint."""
+    final = out / f"step-{step:06d}"
+    tmp = out / f".tmp-step-{step:06d}"
+    pipe.save_pretrained(tmp, sampler=sampler)
+    meta = {"kind": type(cfg).__name__, "step": step, "config": json.loads(to_json(cfg))}
+    meta.update(extra or {})
+    (tmp / "train_config.json").write_text(json.dumps(meta, indent=2) + "\n")
+    if final.exists():
+        import shutil
+        shutil.rmtree(final)
+    tmp.rename(final)
+    logger.info("checkpoint %s", final)
+    return final
+
+
+def lr_at(step: int, base: float, warmup: int) -> float:
+    return base * min(1.0, (step + 1) / max(1, warmup))
+
+
+# --- teacher loop -----------------------------------------------------------------------------
+def train_teacher(cfg: TeacherConfig, log: Callable[[str], None] = print) -> Path:
+    """Rectified-flow training with CFG dropout; returns the last checkpoint folder."""
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    out = resolve(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.init:
+        pipe = TinyFlowPipeline.from_pretrained(resolve(cfg.init))
+    else:
+        pipe = new_pipeline(cfg.channels)
+    model = torch.nn.ModuleDict({"unet": pipe.unet, "text": pipe.text_encoder}).train()
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    sampler = {"num_inference_steps": cfg.num_inference_steps, "guidance_scale": cfg.guidance_scale}
+    ema_pipe = TinyFlowPipeline(unet=ema["unet"], text_encoder=ema["text"], scheduler=pipe.scheduler)
+
+    t_start = last_ckpt_t = time.time()
+    last = out
+    step = 0
+    for step in range(cfg.max_steps):
+        keys = batch_keys(cfg.seed, step, cfg.batch_size, cfg.categories, cfg.edit_fraction)
+        prompts, x0, src = collate([data.make_sample(cfg.seed, i, c, t) for i, c, t in keys])
+        drop = torch.rand(len(prompts), generator=gen) < cfg.cfg_dropout
+        prompts = ["" if d else p for p, d in zip(prompts, drop.tolist())]
+        noise = torch.randn(x0.shape, generator=gen)
+        u = torch.rand(len(prompts), generator=gen)
+        sigma = torch.where(torch.rand(len(prompts), generator=gen) < 0.2, u,
+                            torch.sigmoid(torch.randn(len(prompts), generator=gen)))
+        s = sigma.view(-1, 1, 1, 1)
+        xt = (1 - s) * x0 + s * noise
+        text, mask = model["text"].encode(prompts)
+        v = velocity(model["unet"], xt, sigma, src, text, mask)
+        loss = torch.nn.functional.mse_loss(v, noise - x0)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg.lr, cfg.warmup_steps)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        ema_update(ema, model, min(cfg.ema, (1 + step) / (10 + step)))
+        now = time.time()
+        if step % 25 == 0:
+            log(f"teacher {cfg.name} step {step} loss {loss.item():.4f} "
+                f"{(step + 1) / (now - t_start):.2f} steps/s")
+        out_of_time = (now - t_start) / 60 >= cfg.max_minutes
+        if now - last_ckpt_t >= cfg.checkpoint_minutes * 60 or out_of_time:
+            last = save_checkpoint(ema_pipe, out, cfg, step + 1, sampler)
+            last_ckpt_t = now
+        if out_of_time:
+            break
+    else:
+        last = save_checkpoint(ema_pipe, out, cfg, step + 1, sampler)
+    return last
+
+
+# --- student loop -----------------------------------------------------------------------------
+BANK_SEED = 1234
+PoolKey = tuple[str, str, int]  # (category, task, n): the n-th sample of that category/task
+
+
+def pool_keys(recipe: Recipe) -> list[PoolKey]:
+    """The recipe's `budget` unique samples, split by task mixture and category weights.
+
+    Keys are prefixes of fixed per-(category, task) streams, so recipes that differ only in
+    composition share samples (and cached teacher trajectories)."""
+    t2i_w, edit_w = recipe.t2i_edit
+    n_edit = round(recipe.budget * edit_w / (t2i_w + edit_w))
+    n_t2i = recipe.budget - n_edit
+    cats = {c: w for c, w in recipe.categories.items() if w > 0}
+    total = sum(cats.values())
+    raw = {c: n_t2i * w / total for c, w in cats.items()}
+    counts = {c: int(math.floor(v)) for c, v in raw.items()}
+    for c in sorted(raw, key=lambda c: raw[c] - counts[c], reverse=True)[: n_t2i - sum(counts.values())]:
+        counts[c] += 1
+    keys: list[PoolKey] = [(c, "t2i", n) for c, k in counts.items() for n in range(k)]
+    keys += [("typography", "edit", n) for n in range(n_edit)]
+    return keys
+
+
+def key_sample(key: PoolKey) -> data.Sample:
+    return data.make_sample(BANK_SEED, key[2], key[0], key[1])  # type: ignore[arg-type]
+
+
+def key_noise(key: PoolKey) -> torch.Tensor:
+    """Folded starting noise of a pool sample, a pure function of the key."""
+    import zlib
+    g = torch.Generator().manual_seed(zlib.crc32(f"{BANK_SEED}/{key[0]}/{key[1]}/{key[2]}".encode()))
+    return fold(torch.randn((1, 3, data.HEIGHT, data.WIDTH), generator=g))[0]
+
+
+def folder_id(path: Path) -> str:
+    """Content id of a pipeline folder (hash of its weight files)."""
+    import hashlib
+    h = hashlib.sha256()
+    for f in sorted(path.rglob("*.safetensors")):
+        h.update(f.relative_to(path).as_posix().encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+class TrajectoryBank:
+    """Teacher ODE states at the student's grid for pool samples, cached on disk per teacher.
+
+    The teacher integrates `steps` Euler steps with CFG; the fine grid subdivides each student
+    segment evenly, so states at the student's grid points are exact teacher states."""
+
+    def __init__(self, pipe: TinyFlowPipeline, path: Path, student_grid: torch.Tensor, steps: int,
+                 guidance: float, cache_root: Path) -> None:
+        self.pipe, self.guidance = pipe, guidance
+        nfe = len(student_grid) - 1
+        k = steps // nfe
+        fine = [student_grid[i] + (student_grid[i + 1] - student_grid[i]) * j / k
+                for i in range(nfe) for j in range(k)] + [student_grid[-1]]
+        self.fine = torch.stack([torch.as_tensor(f) for f in fine]).float()
+        self.every = k
+        self.dir = cache_root / f"{folder_id(path)}-s{steps}-g{guidance:g}-n{nfe}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.mem: dict[PoolKey, torch.Tensor] = {}
+
+    def _file(self, category: str, task: str) -> Path:
+        return self.dir / f"{category}-{task}.pt"
+
+    def load(self) -> None:
+        for f in self.dir.glob("*.pt"):
+            category, task = f.stem.split("-")
+            for n, t in torch.load(f).items():
+                self.mem[(category, task, n)] = t
+
+    def _persist(self, keys: list[PoolKey]) -> None:
+        for category, task in {(k[0], k[1]) for k in keys}:
+            f = self._file(category, task)
+            stored = torch.load(f) if f.exists() else {}
+            stored.update({k[2]: v for k, v in self.mem.items() if k[0] == category and k[1] == task})
+            tmp = f.with_suffix(f".tmp{id(self)}")
+            torch.save(stored, tmp)
+            tmp.replace(f)
+
+    def fill(self, keys: list[PoolKey], batch: int = 32, log: Callable[[str], None] = print) -> None:
+        """Compute the missing trajectories (in batches), saving to disk every few batches."""
+        missing = [k for k in keys if k not in self.mem]
+        t0 = time.time()
+        for b in range(0, len(missing), batch):
+            part = missing[b: b + batch]
+            samples = [key_sample(k) for k in part]
+            prompts, _, src = collate(samples)
+            noise = torch.stack([key_noise(k) for k in part])
+            states = self.pipe.integrate(noise, prompts, src, self.fine, self.guidance)
+            grid_states = torch.stack(states[:: self.every], dim=1).half()  # [B, nfe+1, ...]
+            for k, st in zip(part, grid_states):
+                self.mem[k] = st.clone()
+            done = b + len(part)
+            if (b // batch) % 8 == 7 or done == len(missing):
+                self._persist(part if done < len(missing) else missing)
+                log(f"bank {self.dir.name}: {done}/{len(missing)} trajectories "
+                    f"({done / max(time.time() - t0, 1e-9):.1f}/s)")
+
+    def get(self, key: PoolKey) -> torch.Tensor:
+        return self.mem[key].float()
+
+
+def train_student(recipe: Recipe, log: Callable[[str], None] = print,
+                  cache_root: Path | None = None) -> Path:
+    """Few-step distillation: trajectory-segment velocity regression onto teacher ODE states at
+    the student's grid (optionally + a direct phase backpropagating through all student steps),
+    with a per-sample teacher drawn from the normalised schedule lambda_m(progress)."""
+    torch.set_num_threads(recipe.threads)
+    torch.manual_seed(recipe.seed)
+    out = resolve(recipe.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cache_root = cache_root or REPO_ROOT / "distill" / "runs" / "bank"
+    pipe = TinyFlowPipeline.from_pretrained(resolve(recipe.init))
+    grid = sigma_grid(pipe.scheduler, recipe.nfe)
+    keys = pool_keys(recipe)
+    log(f"student {recipe.name}: {len(keys)} pool samples, nfe {recipe.nfe}, "
+        f"{len(recipe.teachers)} teacher(s)")
+
+    banks = []
+    for t in recipe.teachers:
+        tpath = resolve(t.path)
+        tpipe = TinyFlowPipeline.from_pretrained(tpath)
+        tpipe.unet.eval().requires_grad_(False)
+        tpipe.text_encoder.eval().requires_grad_(False)
+        bank = TrajectoryBank(tpipe, tpath, grid, recipe.teacher_steps, recipe.teacher_guidance,
+                              cache_root)
+        bank.load()
+        used = max(w for _, w in t.schedule) > 0
+        needed = [k for k in keys if used and k[1] in t.tasks
+                  and (k[1] == "edit" or k[0] in t.categories)]
+        bank.fill(needed, log=log)
+        banks.append(bank)
+
+    model = torch.nn.ModuleDict({"unet": pipe.unet, "text": pipe.text_encoder}).train()
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    ema_pipe = TinyFlowPipeline(unet=ema["unet"], text_encoder=ema["text"], scheduler=pipe.scheduler)
+    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.0)
+    sampler = {"num_inference_steps": recipe.nfe, "guidance_scale": 1.0}
+    samples: dict[PoolKey, tuple[str, torch.Tensor]] = {}
+    dsig = grid[1:] - grid[:-1]
+    extra = {"recipe": recipe.name}
+    save_checkpoint(ema_pipe, out, recipe, 0, sampler, extra)
+    log_f = (out / "train_log.jsonl").open("a")
+    t_start = time.time()
+    t_window, steps_window = t_start, 0
+    last = out
+    for step in range(recipe.steps):
+        progress = step / recipe.steps
+        rng = np.random.default_rng([recipe.seed, step])
+        batch = [keys[i] for i in rng.choice(len(keys), recipe.batch_size)]
+        states, prompts, srcs, who = [], [], [], []
+        for k in batch:
+            w = teacher_weights(recipe.teachers, progress, k[1], k[0])
+            m = int(rng.choice(len(w), p=np.asarray(w)))
+            if k not in samples:
+                s = key_sample(k)
+                samples[k] = (s.prompt, collate([s])[2][0])
+            states.append(banks[m].get(k))
+            prompts.append(samples[k][0])
+            srcs.append(samples[k][1])
+            who.append(m)
+        st = torch.stack(states)                                  # [B, nfe+1, C, H, W]
+        src = torch.stack(srcs)
+        n, nfe = len(batch), recipe.nfe
+        text, mask = model["text"].encode(prompts)
+        x_in = st[:, :nfe].flatten(0, 1)
+        target = ((st[:, 1:] - st[:, :-1]) / dsig.view(1, -1, 1, 1, 1)).flatten(0, 1)
+        sig = grid[:nfe].repeat(n)
+        rep = lambda t: t.repeat_interleave(nfe, dim=0)  # noqa: E731
+        v = velocity(model["unet"], x_in, sig, rep(src), rep(text), rep(mask))
+        loss = torch.nn.functional.mse_loss(v, target)
+        direct = torch.zeros(())
+        if recipe.objective == "trajectory+direct" and progress >= recipe.direct_from:
+            x = st[:, 0]
+            for i in range(nfe):
+                x = x + dsig[i] * velocity(model["unet"], x, grid[i].expand(n), src, text, mask)
+            direct = torch.nn.functional.mse_loss(x, st[:, -1])
+            loss = loss + direct
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, recipe.lr, 20)
+        opt.step()
+        ema_update(ema, model, min(recipe.ema, (1 + step) / (10 + step)))
+        steps_window += 1
+        now = time.time()
+        if step % 10 == 0 or step == recipe.steps - 1:
+            rate = steps_window / max(now - t_window, 1e-9)
+            counts = np.bincount(who, minlength=len(banks)).tolist()
+            rec = {"step": step, "loss": round(loss.item(), 5), "direct": round(direct.item(), 5),
+                   "steps_per_s": round(rate, 4), "time": round(now - t_start, 2),
+                   "teacher_counts": counts}
+            log_f.write(json.dumps(rec) + "\n")
+            log_f.flush()
+            log(f"student {recipe.name} " + json.dumps(rec))
+            t_window, steps_window = now, 0
+        if (step + 1) % recipe.checkpoint_every == 0 or step == recipe.steps - 1:
+            last = save_checkpoint(ema_pipe, out, recipe, step + 1, sampler, extra)
+        if (now - t_start) / 60 >= recipe.max_minutes:
+            last = save_checkpoint(ema_pipe, out, recipe, step + 1, sampler, extra)
+            break
+    log_f.close()
+    return last
