@@ -1,0 +1,128 @@
+"""The HTML report as a file: self-contained, escaped, numbers that match the run (no browser)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evalsuite.cli.main import main
+from evalsuite.compare import load_run
+from evalsuite.types import EvalsuiteError
+from reports.html import Options, build_report
+from tests.reports.make_run import make_run, make_sweep
+
+EVIL = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2"> & "quotes" </textarea>\u2028'
+
+
+def _data(html: str) -> dict:
+    m = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S)
+    assert m, "report data block missing"
+    return json.loads(m.group(1))
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    return make_run(tmp_path_factory.mktemp("rep") / "run", n_cases=10, prompts={3: EVIL})
+
+
+def test_report_is_self_contained_and_matches_the_run(run_dir, tmp_path):
+    out = tmp_path / "r.html"
+    info = build_report([str(run_dir)], out)
+    html = out.read_text(encoding="utf-8")
+    assert info.bytes == out.stat().st_size and info.rows == 20 and info.cases == 10
+    # no network: every src/href is a data: URL (or an in-page anchor)
+    refs = re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', html)
+    assert refs and all(r.startswith("data:") or r.startswith("#") for r in refs)
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html
+    data = _data(html)
+    assert [ln["label"] for ln in data["lanes"]] == ["source", "teacher", "student"]
+    assert len(data["rows"]) == 20
+    # every image referenced by a row is embedded once, as a data URL script block
+    ids = {c[k] for r in data["rows"] for c in r["cells"] if c for k in ("img", "crop") if c.get(k)}
+    for iid in ids:
+        assert re.search(rf'<script type="text/plain" id="{iid}">data:image/(png|webp);base64,', html)
+    # summary numbers are the run's: mean of the student's OCR recall with its CI
+    run = load_run(run_dir)
+    vals = list(run.values("student", "ocr.word_recall").values())
+    row = re.search(r"<tr><td>ocr.word_recall</td>.*?</tr>", html, re.S).group(0)
+    assert f"{np.mean(vals):.4g} [" in row and "n=20" in row
+    # judge failures are counted, not scored as zero
+    assert "Judge failures: 4" in html and "unparseable reply" in html
+    # latency and NFE per model
+    models = re.search(r'<table class="t" id="models">.*?</table>', html, re.S).group(0)
+    assert "654.0" in models and "47.0" in models and "<td>64</td>" in models
+
+
+def test_user_strings_are_escaped(run_dir, tmp_path):
+    out = tmp_path / "r.html"
+    build_report([str(run_dir)], out, Options(title="<b>title</b>"))
+    html = out.read_text(encoding="utf-8")
+    assert "<script>window.__pwned" not in html and "<img src=x" not in html
+    assert "<b>title</b>" not in html and "&lt;b&gt;title&lt;/b&gt;" in html
+    assert "\u2028" not in html
+    data = _data(html)
+    assert next(r["prompt"] for r in data["rows"] if r["case"] == "case-0003") == EVIL
+    # the only executable script carries the CSP nonce
+    csp = re.search(r"script-src 'nonce-([0-9a-f]+)'", html).group(1)
+    scripts = re.findall(r"<script([^>]*)>", html)
+    executable = [s for s in scripts if "type=" not in s]
+    assert executable == [f' nonce="{csp}"']
+
+
+def test_thumbnails_and_crops(run_dir, tmp_path):
+    out = tmp_path / "r.html"
+    build_report([str(run_dir)], out, Options(thumb_size=32, thumb_format="jpeg", crop_size=16))
+    data = _data(out.read_text(encoding="utf-8"))
+    cell = data["rows"][4]["cells"][2]
+    # the crop is native pixels inside the case's background region (top 30% of 64x48)
+    x0, y0, x1, y1 = cell["box"]
+    assert (x1 - x0, y1 - y0) == (16, 14) and y1 <= 15
+    assert data["images"][cell["crop"]] == {"w": 16, "h": 14}
+    assert data["images"][cell["img"]] == {"w": 64, "h": 48}      # original size, shown from a thumbnail
+    html = out.read_text(encoding="utf-8")
+    assert f'id="{cell["img"]}">data:image/jpeg' in html and f'id="{cell["crop"]}">data:image/png' in html
+
+
+def test_multi_run_and_sweep_reports(run_dir, tmp_path):
+    other = make_run(tmp_path / "other", n_cases=10, quality={"student": 0.2}, seed=3,
+                     fingerprints={"teacher": "fp-teacher-x"})
+    out = tmp_path / "two.html"
+    build_report([str(run_dir), f"{other}@student"], out)
+    data = _data(out.read_text(encoding="utf-8"))
+    assert [ln["label"] for ln in data["lanes"]] == ["source", "run: teacher", "run: student", "other: student"]
+    sw = make_sweep(tmp_path / "sweep", "clean-only", [100, 200, 300, 400, 500], n_cases=4)
+    out = tmp_path / "sweep.html"
+    build_report([str(sw)], out, Options(max_checkpoints=3))
+    html = out.read_text(encoding="utf-8")
+    data = _data(html)
+    labels = [ln["label"] for ln in data["lanes"]]
+    assert labels == ["source", "sweep: teacher", "clean-only/step-000100", "clean-only/step-000300",
+                      "clean-only/step-000500"]
+    assert data["lanes"][-1]["target"]
+    assert html.count('<svg class="chart"') == 5 and html.count('class="ref"') == 5
+
+
+def test_cli_report_and_errors(run_dir, tmp_path, capsys):
+    out = tmp_path / "cli.html"
+    assert main(["report", str(run_dir), "-o", str(out), "--thumb-size", "0"]) == 0
+    assert out.exists() and "report:" in capsys.readouterr().out
+    assert main(["report", str(tmp_path / "missing"), "-o", str(out)]) == 2
+    assert main(["report", f"{run_dir}@nobody", "-o", str(out)]) == 2
+    with pytest.raises(EvalsuiteError, match="thumb-format"):
+        build_report([str(run_dir)], out, Options(thumb_format="gif"))
+
+
+def test_reports_package_imports_no_models():
+    import subprocess
+    import sys
+
+    code = ("import sys, reports.html, evalsuite.cli.report, evalsuite.gate, evalsuite.compare; "
+            "bad = [m for m in ('torch', 'diffusers', 'transformers', 'judges', 'rapidocr') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=Path(__file__).resolve().parents[2])
+    assert r.returncode == 0, r.stdout + r.stderr
