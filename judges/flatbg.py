@@ -80,6 +80,7 @@ class FlatBackgroundJudge(Judge):
     name = "flatbg"
     version = 1
     batch_size = 16
+    uses_teacher = True   # sigma_ratio when the same-seed teacher image exists; optional
     metrics = {
         "sigma": MetricSpec(False, (0.0, None), "wavelet-MAD noise sigma on the flat region (0-255)"),
         "hf_energy": MetricSpec(False, (0.0, None), "mean squared level-1 wavelet detail (0-255^2)"),

@@ -38,7 +38,7 @@ def _db2() -> tuple[np.ndarray, np.ndarray]:
     """db2 decomposition low/high-pass filters (PyWavelets' values)."""
     import pywt
     w = pywt.Wavelet("db2")
-    return np.asarray(w.dec_lo, np.float64), np.asarray(w.dec_hi, np.float64)
+    return np.asarray(w.dec_lo, np.float32), np.asarray(w.dec_hi, np.float32)
 
 
 def _filt_down(x: np.ndarray, f: np.ndarray, axis: int) -> np.ndarray:
@@ -49,7 +49,7 @@ def _filt_down(x: np.ndarray, f: np.ndarray, axis: int) -> np.ndarray:
     for k, c in enumerate(f):
         sl = [slice(None)] * x.ndim
         sl[axis] = slice(k, k + 2 * m - 1, 2)
-        term = c * x[tuple(sl)]
+        term = x[tuple(sl)] * c
         out = term if out is None else out + term
     return out
 
@@ -58,7 +58,7 @@ def detail_coeffs(channel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     """First-level db2 detail subbands (LH, HL, HH) without boundary extension; coefficient
     (i, j) depends on pixels [2i:2i+4, 2j:2j+4] only."""
     lo, hi = _db2()
-    x = channel.astype(np.float64)
+    x = channel.astype(np.float32, copy=False)
     rl, rh = _filt_down(x, lo, 1), _filt_down(x, hi, 1)
     return _filt_down(rh, lo, 0), _filt_down(rl, hi, 0), _filt_down(rh, hi, 0)
 
@@ -66,15 +66,92 @@ def detail_coeffs(channel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
 def hh_coeffs(channel: np.ndarray) -> np.ndarray:
     """First-level db2 diagonal detail (HH) only: the band used for the noise estimate."""
     _, hi = _db2()
-    return _filt_down(_filt_down(channel.astype(np.float64), hi, 1), hi, 0)
+    return _filt_down(_filt_down(channel.astype(np.float32, copy=False), hi, 1), hi, 0)
 
 
 def coeff_mask(mask: np.ndarray) -> np.ndarray:
     """Which first-level coefficients have their whole 4x4 support inside `mask`."""
     if mask.shape[0] < 4 or mask.shape[1] < 4:
         return np.zeros((0, 0), bool)
-    win = sliding_window_view(mask, (4, 4))[::2, ::2]
-    return win.all(axis=(-1, -2))
+
+    def and4(x: np.ndarray, axis: int) -> np.ndarray:
+        n = (x.shape[axis] - 4) // 2 + 1
+        out = None
+        for k in range(4):
+            sl = [slice(None)] * 2
+            sl[axis] = slice(k, k + 2 * n - 1, 2)
+            out = x[tuple(sl)] if out is None else out & x[tuple(sl)]
+        return out
+
+    return and4(and4(mask, 1), 0)
+
+
+def _bbox(mask: np.ndarray) -> tuple[slice, slice]:
+    """Bounding box of a mask, rounded out to even offsets (keeps the wavelet grid aligned)."""
+    ys = np.flatnonzero(mask.any(axis=1))
+    xs = np.flatnonzero(mask.any(axis=0))
+    if len(ys) == 0:
+        return slice(0, 0), slice(0, 0)
+    return slice(ys[0] // 2 * 2, ys[-1] + 1), slice(xs[0] // 2 * 2, xs[-1] + 1)
+
+
+def _block_coeffs(x: np.ndarray, with_hf: bool) -> list[np.ndarray]:
+    """First-level db2 coefficients on disjoint 4x4 blocks only (every other coefficient row and
+    column): a quarter of the work, and the coefficients are independent. Returns [HH] or
+    [LH, HL, HH]."""
+    lo, hi = _db2()
+    a, b = x.shape[0] // 4, x.shape[1] // 4
+    blocks = x[:4 * a, :4 * b].reshape(a, 4, b, 4)
+    rh = blocks @ hi                      # (a, 4, b): horizontal high-pass
+    hh = np.einsum("ikj,k->ij", rh, hi)
+    if not with_hf:
+        return [hh]
+    rl = blocks @ lo
+    return [np.einsum("ikj,k->ij", rh, lo), np.einsum("ikj,k->ij", rl, hi), hh]
+
+
+def _block_mask(mask: np.ndarray) -> np.ndarray:
+    """Which disjoint 4x4 blocks lie entirely inside `mask`."""
+    a, b = mask.shape[0] // 4, mask.shape[1] // 4
+    m = mask[:4 * a, :4 * b]
+    r = m[:, 0::4] & m[:, 1::4] & m[:, 2::4] & m[:, 3::4]
+    return r[0::4] & r[1::4] & r[2::4] & r[3::4]
+
+
+def noise_stats(img: np.ndarray, mask: np.ndarray | None = None, min_coeffs: int = 16,
+                with_hf: bool = True, dense_limit: int = 400_000) -> tuple[float, float]:
+    """(sigma, hf_energy) over the masked first-level db2 coefficients, in one pass.
+
+    sigma: median |HH| / 0.6745 per channel, averaged over channels (0-255 units).
+    hf_energy: mean squared LH/HL/HH coefficient over channels (0-255^2 units); it equals
+    sigma^2 for white noise, and unlike the MAD it also counts sparse speckles and fine texture.
+    Regions larger than `dense_limit` pixels use the coefficients of disjoint 4x4 blocks only
+    (a quarter of them, still >= 25k): same statistics, a quarter of the time.
+    Raises ValueError when fewer than `min_coeffs` coefficients lie inside the mask.
+    """
+    img = img if img.ndim == 3 else img[..., None]
+    if mask is not None:
+        ys, xs = _bbox(mask)
+        img, mask = img[ys, xs], mask[ys, xs]
+    full = np.ones(img.shape[:2], bool) if mask is None else mask
+    sparse = img.shape[0] * img.shape[1] > dense_limit
+    cm = _block_mask(full) if sparse else coeff_mask(full)
+    n = int(cm.sum())
+    if n < min_coeffs:
+        raise ValueError(f"flat region too small for a noise estimate ({n} wavelet coefficients)")
+    sig, hf = [], 0.0
+    for ch in range(img.shape[2]):
+        x = img[..., ch].astype(np.float32, copy=False)
+        if sparse:
+            bands = _block_coeffs(x, with_hf)
+        else:
+            bands = list(detail_coeffs(x)) if with_hf else [hh_coeffs(x)]
+        if with_hf:
+            for bd in bands:
+                v = bd[cm].astype(np.float64)
+                hf += float(v @ v) / n
+        sig.append(float(np.median(np.abs(bands[-1][cm]))) / MAD_TO_SIGMA)
+    return float(np.mean(sig)), hf / (3 * img.shape[2])
 
 
 def wavelet_sigma(img: np.ndarray, mask: np.ndarray | None = None, min_coeffs: int = 16) -> float:
@@ -82,29 +159,12 @@ def wavelet_sigma(img: np.ndarray, mask: np.ndarray | None = None, min_coeffs: i
 
     Raises ValueError when fewer than `min_coeffs` coefficients lie inside the mask.
     """
-    img = img if img.ndim == 3 else img[..., None]
-    cm = coeff_mask(np.ones(img.shape[:2], bool) if mask is None else mask)
-    if cm.sum() < min_coeffs:
-        raise ValueError(f"flat region too small for a noise estimate ({int(cm.sum())} wavelet coefficients)")
-    sig = [float(np.median(np.abs(hh_coeffs(img[..., c])[cm]))) / MAD_TO_SIGMA for c in range(img.shape[2])]
-    return float(np.mean(sig))
+    return noise_stats(img, mask, min_coeffs, with_hf=False)[0]
 
 
 def hf_energy(img: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """Mean squared first-level detail coefficient (LH, HL, HH, all channels) inside the mask.
-
-    0-255^2 units; equals sigma^2 for white noise, and unlike the MAD sigma it also counts sparse
-    speckles and fine texture.
-    """
-    img = img if img.ndim == 3 else img[..., None]
-    cm = coeff_mask(np.ones(img.shape[:2], bool) if mask is None else mask)
-    if not cm.any():
-        raise ValueError("flat region too small for high-frequency energy")
-    tot = 0.0
-    for c in range(img.shape[2]):
-        for band in detail_coeffs(img[..., c]):
-            tot += float(np.mean(band[cm] ** 2))
-    return tot / (3 * img.shape[2])
+    """Mean squared first-level detail coefficient (LH, HL, HH, all channels) inside the mask."""
+    return noise_stats(img, mask, min_coeffs=1)[1]
 
 
 def residual_std(img: np.ndarray) -> float:
@@ -117,7 +177,9 @@ def residual_std(img: np.ndarray) -> float:
 
 def median_color(img: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     """Per-channel median colour of the masked pixels (RGB, 0-255)."""
-    px = img.reshape(-1, img.shape[-1]) if mask is None else img[mask]
+    step = 2 if img.shape[0] * img.shape[1] > 250_000 else 1   # a quarter of the pixels is plenty
+    sub = img[::step, ::step]
+    px = sub.reshape(-1, img.shape[-1]) if mask is None else sub[mask[::step, ::step]]
     return np.median(px, axis=0)
 
 
@@ -151,22 +213,40 @@ def dominant_color(blurred: np.ndarray, step: float = 8.0) -> np.ndarray:
     return np.median(blurred[near], axis=0) if near.any() else c0
 
 
+def downsample(img: np.ndarray, k: int) -> np.ndarray:
+    """Mean of k x k blocks (the bottom/right remainder is dropped)."""
+    if k <= 1:
+        return img
+    h, w = img.shape[0] // k, img.shape[1] // k
+    acc = np.zeros((h, w) + img.shape[2:], np.float32)
+    for a in range(k):
+        for b in range(k):
+            acc += img[a:h * k:k, b:w * k:k]
+    return acc / (k * k)
+
+
 def estimate_flat_mask(img: np.ndarray, smooth: int = 5, dilate: int = 4,
-                       min_color_tol: float = 10.0, min_grad_tol: float = 6.0) -> np.ndarray:
+                       min_color_tol: float = 10.0, min_grad_tol: float = 6.0,
+                       work_side: int = 384) -> np.ndarray:
     """Pixels of the flat background: close to the dominant colour and locally smooth.
 
-    The image is box-blurred (`smooth` px) so noise does not break the mask; a pixel is flat when
-    its blurred colour lies within a noise-adaptive distance of the dominant colour and its blurred
-    gradient is small. Everything else (text, objects, their anti-aliased rims) is excluded and
-    the exclusion grown by `dilate` px.
+    Works on a block-averaged copy whose long side is at most `work_side` px (the mask needs no
+    fine detail, and averaging suppresses noise), box-blurred to `smooth` full-res px. A pixel is
+    flat when its blurred colour lies within a noise-adaptive distance of the dominant colour and
+    its blurred gradient is small. Everything else (text, objects, their anti-aliased rims) is
+    excluded and the exclusion grown by `dilate` px (plus one block when downsampled).
     """
-    b = ndimage.uniform_filter(img, size=(smooth, smooth, 1), mode="nearest")
-    c = dominant_color(b)
-    d = np.linalg.norm(b - c, axis=-1)
-    # Noise-adaptive colour tolerance: a robust whole-image sigma (the MAD ignores the few text
-    # edges), shrunk by the blur, and ~5x the spread of a 3-channel blurred-noise distance.
-    sig = float(np.median([np.median(np.abs(hh_coeffs(img[..., c]))) for c in range(img.shape[2])])) / MAD_TO_SIGMA
-    tol_c = max(min_color_tol, 5.0 * np.sqrt(3.0) * sig / smooth)
+    h, w = img.shape[:2]
+    k = max(1, int(np.ceil(max(h, w) / work_side)))
+    small = downsample(img, k)
+    sm = max(1, int(round(smooth / k)))
+    b = ndimage.uniform_filter(small, size=(sm, sm, 1), mode="nearest") if sm > 1 else small
+    dom = dominant_color(b)
+    d = np.sqrt(((b - dom) ** 2).sum(-1))
+    # Noise-adaptive colour tolerance: a robust sigma of the working image (the MAD ignores the
+    # few text edges), shrunk by the blur, times ~5x the spread of a 3-channel noise distance.
+    sig = float(np.median([np.median(np.abs(hh_coeffs(small[..., ch]))) for ch in range(small.shape[2])]))
+    tol_c = max(min_color_tol, 5.0 * np.sqrt(3.0) * sig / MAD_TO_SIGMA / sm)
     gy = np.abs(np.diff(b, axis=0, append=b[-1:])).sum(-1)
     gx = np.abs(np.diff(b, axis=1, append=b[:, -1:])).sum(-1)
     g = np.maximum(gx, gy)
@@ -174,46 +254,79 @@ def estimate_flat_mask(img: np.ndarray, smooth: int = 5, dilate: int = 4,
     med_g = float(np.median(g[cand])) if cand.any() else 0.0
     tol_g = max(min_grad_tol, 5.0 * med_g)
     nonflat = (~cand) | (g > tol_g)
-    if dilate > 0:
-        nonflat = ndimage.maximum_filter(nonflat.astype(np.uint8), size=2 * dilate + 1) > 0
-    return ~nonflat
+    r = int(np.ceil(dilate / k)) + (1 if k > 1 else 0)
+    if r > 0:
+        nonflat = ndimage.maximum_filter(nonflat.astype(np.uint8), size=2 * r + 1) > 0
+    if k == 1:
+        return ~nonflat
+    full = np.zeros((h, w), bool)
+    up = np.repeat(np.repeat(~nonflat, k, axis=0), k, axis=1)
+    full[:up.shape[0], :up.shape[1]] = up
+    return full
 
 
-def _masked_highpass(x: np.ndarray, m: np.ndarray, size: int = 17) -> np.ndarray:
-    """x minus its masked local mean (box of `size` px), zero outside the mask."""
+def _masked_highpass(x: np.ndarray, m: np.ndarray, den: np.ndarray, size: int = 17) -> np.ndarray:
+    """x minus its masked local mean (box of `size` px; den = box mean of m), zero outside m."""
     num = ndimage.uniform_filter(x * m, size=size, mode="nearest")
-    den = ndimage.uniform_filter(m, size=size, mode="nearest")
-    return np.where(m > 0, x - num / np.maximum(den, 1e-6), 0.0)
+    return np.where(m > 0, x - num / np.maximum(den, 1e-6), 0.0).astype(np.float32)
+
+
+def _best_window(mask: np.ndarray, hh: int, ww: int) -> tuple[int, int]:
+    """Top-left corner of the hh x ww window (among the corners and centre of the mask's bounding
+    box) that holds the most masked pixels."""
+    ys, xs = _bbox(mask)
+    y0, y1, x0, x1 = ys.start, ys.stop, xs.start, xs.stop
+    best, arg = -1, (y0, x0)
+    cy, cx = (y0 + y1 - hh) // 2, (x0 + x1 - ww) // 2
+    for ty, tx in dict.fromkeys(((y0, x0), (y0, x1 - ww), (y1 - hh, x0), (y1 - hh, x1 - ww), (cy, cx))):
+        ty = int(np.clip(ty, 0, mask.shape[0] - hh))
+        tx = int(np.clip(tx, 0, mask.shape[1] - ww))
+        n = int(np.count_nonzero(mask[ty:ty + hh, tx:tx + ww]))
+        if n > best:
+            best, arg = n, (ty, tx)
+    return arg
+
+
+def _rpower_at(power: np.ndarray, fy: np.ndarray, fx: np.ndarray, hh: int, ww: int) -> np.ndarray:
+    """Power at full-spectrum bins (fy, fx) read from a one-sided (rfft2) power spectrum."""
+    fy, fx = fy % hh, fx % ww
+    flip = fx > ww // 2
+    fy = np.where(flip, (-fy) % hh, fy)
+    fx = np.where(flip, ww - fx, fx)
+    return power[fy, fx]
 
 
 def grid_score(img: np.ndarray, mask: np.ndarray | None = None, periods: tuple[int, ...] = GRID_PERIODS,
-               radius: int = 2, floor_sigma: float = 0.5) -> tuple[float, dict[int, float]]:
+               radius: int = 2, floor_sigma: float = 0.5, max_side: int = 512) -> tuple[float, dict[int, float]]:
     """Periodic-grid artefact score: for each period P, the spectral power at the P-px lattice
     frequencies (a/P, b/P) that are not on the P/2 lattice, relative to the mean power of their
     neighbouring frequency bins; the score is the maximum over P. White noise gives ~1; a grid of
     period P gives >> 1 at P (and usually at its divisors, from its harmonics).
 
-    The analysed window is the mask's bounding box cropped to a multiple of 16 px (so every lattice
-    frequency falls on an exact FFT bin); pixels outside the mask contribute zero after a masked
-    local-mean high-pass. `floor_sigma` sets a noise floor (0-255 units) so that a perfectly clean
-    image does not produce 0/0. A period is skipped when the window is shorter than 4P.
+    The analysed window lies in the mask's bounding box, is at most `max_side` px a side, and is a
+    multiple of 16 px (so every lattice frequency falls on an exact FFT bin); pixels outside the
+    mask contribute zero after a masked local-mean high-pass. `floor_sigma` sets a noise floor
+    (0-255 units) so that a perfectly clean image does not produce 0/0. A period is skipped when
+    the window is shorter than 4P.
     """
+    from scipy import fft as sfft
     img = img if img.ndim == 3 else img[..., None]
     m = np.ones(img.shape[:2], bool) if mask is None else mask
-    ys, xs = np.nonzero(m)
-    if len(ys) == 0:
+    ys, xs = _bbox(m)
+    if ys.stop <= ys.start:
         raise ValueError("empty region for the grid score")
-    y0, x0 = ys.min(), xs.min()
-    hh = (ys.max() + 1 - y0) // 16 * 16
-    ww = (xs.max() + 1 - x0) // 16 * 16
+    hh = min(ys.stop - ys.start, max_side) // 16 * 16
+    ww = min(xs.stop - xs.start, max_side) // 16 * 16
     if hh < 8 or ww < 8:
         raise ValueError("flat region too small for the grid score")
-    sub = img[y0:y0 + hh, x0:x0 + ww].astype(np.float64)
-    sm = m[y0:y0 + hh, x0:x0 + ww].astype(np.float64)
-    power = np.zeros((hh, ww))
+    y0, x0 = _best_window(m, hh, ww)
+    sub = img[y0:y0 + hh, x0:x0 + ww].astype(np.float32)
+    sm = m[y0:y0 + hh, x0:x0 + ww].astype(np.float32)
+    den = ndimage.uniform_filter(sm, size=17, mode="nearest")
+    power = np.zeros((hh, ww // 2 + 1), np.float64)
     for c in range(sub.shape[2]):
-        r = _masked_highpass(sub[..., c], sm)
-        power += np.abs(np.fft.fft2(r)) ** 2
+        f = sfft.rfft2(_masked_highpass(sub[..., c], sm, den))
+        power += f.real.astype(np.float64) ** 2 + f.imag.astype(np.float64) ** 2
     n_in = max(float(sm.sum()), 1.0)
     floor = sub.shape[2] * floor_sigma ** 2 * n_in
     offs = [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1) if (dy, dx) != (0, 0)]
@@ -226,8 +339,8 @@ def grid_score(img: np.ndarray, mask: np.ndarray | None = None, periods: tuple[i
         pts = [(a, b) for a in range(p) for b in range(p) if a % 2 or b % 2]
         fy = np.array([a * hh // p for a, b in pts])
         fx = np.array([b * ww // p for a, b in pts])
-        peak = power[fy, fx]
-        neigh = np.mean([power[(fy + dy) % hh, (fx + dx) % ww] for dy, dx in offs], axis=0)
+        peak = _rpower_at(power, fy, fx, hh, ww)
+        neigh = np.mean([_rpower_at(power, fy + dy, fx + dx, hh, ww) for dy, dx in offs], axis=0)
         per[p] = float(peak.mean() / max(float(np.maximum(neigh, floor).mean()), 1e-12))
     if not per:
         raise ValueError("flat region too small for the grid score")

@@ -117,22 +117,37 @@ class Prepared:
     pad: int
 
 
-def prepare(rgb: np.ndarray, min_side: int = 64, pad: int = 16) -> Prepared:
+def touches_border(rgb: np.ndarray, ring: int = 3, tol: float = 48.0, frac: float = 0.005) -> bool:
+    """True when something other than the edge colour reaches the outer `ring` px (text cut by
+    the frame), judged by the share of ring pixels more than `tol` away from the edge colour."""
+    h, w = rgb.shape[:2]
+    if h <= 2 * ring or w <= 2 * ring:
+        return True
+    col = edge_color(rgb).astype(np.int16)
+    parts = [rgb[:ring], rgb[-ring:], rgb[ring:-ring, :ring], rgb[ring:-ring, -ring:]]
+    dev = np.concatenate([np.abs(p.astype(np.int16) - col).max(-1).ravel() for p in parts])
+    return bool(np.mean(dev > tol) > frac)
+
+
+def prepare(rgb: np.ndarray, min_side: int = 64, pad: int = 16, pad_mode: str = "auto") -> Prepared:
     """Upscale images whose short side is below `min_side` (integer factor, bicubic), then pad by
-    `pad` px of edge colour. Returns BGR for OpenCV-based engines."""
+    `pad` px of edge colour: always (pad_mode="always"), or only for upscaled images and images
+    whose content touches the border (pad_mode="auto"; padding a clean 512x256 image makes
+    detection ~20% slower for nothing). Returns BGR for OpenCV-based engines."""
     h, w = rgb.shape[:2]
     scale = 1.0
     img = rgb
     if min(h, w) < min_side:
         scale = float(int(np.ceil(min_side / max(min(h, w), 1))))
         img = np.asarray(Image.fromarray(rgb).resize((int(w * scale), int(h * scale)), Image.BICUBIC))
-    if pad > 0:
+    do_pad = pad > 0 and (pad_mode == "always" or scale > 1.0 or touches_border(rgb))
+    if do_pad:
         col = edge_color(img)
         out = np.empty((img.shape[0] + 2 * pad, img.shape[1] + 2 * pad, 3), np.uint8)
         out[:] = col
         out[pad:pad + img.shape[0], pad:pad + img.shape[1]] = img
         img = out
-    return Prepared(np.ascontiguousarray(img[..., ::-1]), scale, pad)
+    return Prepared(np.ascontiguousarray(img[..., ::-1]), scale, pad if do_pad else 0)
 
 
 def unmap_box(box: Any, prep: Prepared, w: int, h: int) -> list[list[float]]:
@@ -150,11 +165,13 @@ class RapidOCRBackend(OCRBackend):
     name = "rapidocr"
 
     def __init__(self, limit_side_len: int = 736, limit_type: str = "max", min_side: int = 64,
-                 pad: int = 16, text_score: float = 0.5, use_cls: bool = True,
+                 pad: int = 16, pad_mode: str = "auto", text_score: float = 0.5, use_cls: bool = True,
                  threads: int | None = None) -> None:
+        if pad_mode not in ("auto", "always"):
+            raise EvalsuiteError(f"ocr backend 'rapidocr': pad_mode must be 'auto' or 'always', not {pad_mode!r}")
         self.settings = {"limit_side_len": int(limit_side_len), "limit_type": str(limit_type),
-                         "min_side": int(min_side), "pad": int(pad), "text_score": float(text_score),
-                         "use_cls": bool(use_cls)}
+                         "min_side": int(min_side), "pad": int(pad), "pad_mode": pad_mode,
+                         "text_score": float(text_score), "use_cls": bool(use_cls)}
         self.threads = threads
         self._engine: Any = None
 
@@ -176,7 +193,7 @@ class RapidOCRBackend(OCRBackend):
         out = []
         for im in images:
             rgb = to_rgb_array(im)
-            prep = prepare(rgb, self.settings["min_side"], self.settings["pad"])
+            prep = prepare(rgb, self.settings["min_side"], self.settings["pad"], self.settings["pad_mode"])
             res = eng(prep.array)
             lines = []
             if res.boxes is not None and res.txts is not None:

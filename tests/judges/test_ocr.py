@@ -178,3 +178,8 @@ def test_prepare_and_unmap_roundtrip() -> None:
     assert tuple(p.array[0, 0]) == (30, 200, 10)   # BGR, edge colour padding
     box = [[16 + 20, 16 + 10], [16 + 60, 16 + 10], [16 + 60, 16 + 30], [16 + 20, 16 + 30]]
     assert unmap_box(box, p, 96, 32) == [[10.0, 5.0], [30.0, 5.0], [30.0, 15.0], [10.0, 15.0]]
+    # auto padding: a clean, large image is passed as is; text cut by the frame gets padded
+    clean = np.asarray(render_text("MIDDLE", size=(320, 96), font=latin_fonts()[0], font_size=30))
+    assert prepare(clean).pad == 0 and prepare(clean, pad_mode="always").pad == 16
+    cut = np.asarray(render_text("EDGE", size=(200, 60), font=latin_fonts()[0], font_size=44, pos=(0.0, 0.05)))
+    assert prepare(cut).pad == 16
