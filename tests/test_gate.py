@@ -158,3 +158,15 @@ def test_junit_and_markdown_escape_user_strings(runs, rules):
     assert root.find("testsuite").get("name") == 'evalsuite gate run <b>&"x"'
     md = to_markdown(res)
     assert "<script>" not in md and "a &lt;script>\\|b" in md
+
+
+def test_example_ci_workflow_calls_the_gate():
+    import yaml
+
+    wf = Path(__file__).resolve().parent.parent / ".github" / "workflows" / "evalsuite-gate.yml"
+    doc = yaml.safe_load(wf.read_text())
+    steps = doc["jobs"]["gate"]["steps"]
+    runs = " ".join(s.get("run", "") for s in steps)
+    assert "evalsuite gate --candidate runs/candidate" in runs and "gates.yaml" in runs and "--junit" in runs
+    assert "evalsuite report" in runs
+    assert (wf.parent.parent.parent / "benchmarks" / doc["env"]["PACK"] / "gates.yaml").exists()
