@@ -111,9 +111,31 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _default_device() -> str:
-    import torch
+    """'cuda' when torch has a GPU build and a GPU is visible, else 'cpu'.
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    Decided without importing torch when it is not imported yet (importing it costs seconds, and
+    describe()/fingerprint() must stay cheap for fully cached re-runs); `load()` double-checks.
+    """
+    import os
+    import sys
+
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return "cpu"
+    import importlib.util
+
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return "cpu"
+    try:
+        version = (Path(list(spec.submodule_search_locations)[0]) / "version.py").read_text()
+    except OSError:
+        return "cpu"
+    gpu_build = any(line.startswith(("cuda", "hip")) and "None" not in line for line in version.splitlines())
+    gpu_present = Path("/proc/driver/nvidia/version").exists() or Path("/dev/kfd").exists()
+    return "cuda" if gpu_build and gpu_present else "cpu"
 
 
 class DiffusersRenderer(Renderer):
@@ -283,6 +305,9 @@ class DiffusersRenderer(Renderer):
 
         cls = self.pipeline_class()
         dtype = getattr(torch, self._dtype())
+        if self._device().startswith("cuda") and not torch.cuda.is_available():
+            raise EvalsuiteError(f"{self.path}: device '{self._device()}' requested but torch sees no CUDA GPU; "
+                                 "pass device=cpu (--device cpu)")
         t0 = time.perf_counter()
         try:
             pipe = cls.from_pretrained(str(self.path), dtype=dtype)
