@@ -1,0 +1,148 @@
+"""The VLM client interface: request and response types, and the provider contract.
+
+Providers (one per module: `openai`, `vllm`, `transformers`) turn a batch of `VLMRequest`s into
+`VLMResponse`s. A provider never raises for one bad request: the response carries `ok=False`,
+an `error` and an `error_kind`, and the judges turn it into a failed verdict (never a score).
+Nothing is constructed at import time; `make_client` imports the provider lazily.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from PIL import Image
+
+logger = logging.getLogger(__name__)
+
+ConstraintKind = Literal["json", "regex", "choice"]
+# Why a request failed; judges count failures by these.
+ErrorKind = Literal["timeout", "http", "connection", "refusal", "parse", "truncated", "unsupported", "backend"]
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """Structured output: a JSON schema (dict), a regex (str) or a list of choices."""
+
+    kind: ConstraintKind
+    value: Any
+
+
+@dataclass(frozen=True)
+class VLMRequest:
+    """One chat turn: images first (in order), then the text prompt.
+
+    `top_logprobs` > 0 asks for that many alternatives per generated token (for P("Yes")).
+    `seed` makes sampling reproducible when temperature > 0 (repeats use seed + r).
+    """
+
+    prompt: str
+    images: tuple[Image.Image, ...] = ()
+    system: str | None = None
+    max_tokens: int = 128
+    temperature: float = 0.0
+    seed: int | None = None
+    constraint: Constraint | None = None
+    top_logprobs: int = 0
+    tag: str = ""                       # free label for logs (case id, order…)
+
+
+@dataclass
+class TokenLogprobs:
+    """One generated token and the top alternatives at its position (natural-log probs)."""
+
+    token: str
+    logprob: float
+    top: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class VLMResponse:
+    """What came back. ok=False means no usable text; `error_kind` says why."""
+
+    text: str | None
+    ok: bool = True
+    error: str | None = None
+    error_kind: ErrorKind | None = None
+    status: int | None = None           # HTTP status where there was one
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    logprobs: list[TokenLogprobs] | None = None
+    latency_s: float = 0.0
+    attempts: int = 1
+    model: str | None = None            # the model the server says answered
+
+    @classmethod
+    def failure(cls, kind: ErrorKind, error: str, **kw: Any) -> "VLMResponse":
+        return cls(text=None, ok=False, error=error, error_kind=kind, **kw)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-able record for verdict details (raw reply, usage, timing)."""
+        d: dict[str, Any] = {"text": self.text, "ok": self.ok, "finish_reason": self.finish_reason,
+                             "prompt_tokens": self.prompt_tokens,
+                             "completion_tokens": self.completion_tokens,
+                             "latency_s": round(self.latency_s, 4), "attempts": self.attempts}
+        if not self.ok:
+            d.update(error=self.error, error_kind=self.error_kind, status=self.status)
+        return d
+
+
+class VLMClient(ABC):
+    """A provider. `generate` is batched and returns one response per request, in order."""
+
+    backend: str = "?"
+    supports_logprobs: bool = False
+    # Constraint kinds the provider enforces; others are sent unconstrained and parsed strictly.
+    supported_constraints: frozenset[str] = frozenset()
+
+    def __init__(self, model: str, revision: str | None = None) -> None:
+        self.model = model
+        self.revision = revision
+
+    @abstractmethod
+    def generate(self, requests: Sequence[VLMRequest]) -> list[VLMResponse]:
+        """Answer every request; failures are responses with ok=False, never exceptions."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.backend, "model": self.model, "revision": self.revision}
+
+    def close(self) -> None:
+        """Release connections or models."""
+
+
+def image_data_url(image: Image.Image, fmt: str = "PNG") -> str:
+    """Encode an image as a base64 data URL (lossless PNG by default: artefacts must survive)."""
+    buf = io.BytesIO()
+    im = image if image.mode in ("RGB", "L", "RGBA") else image.convert("RGB")
+    im.save(buf, format=fmt)
+    mime = "image/png" if fmt.upper() == "PNG" else f"image/{fmt.lower()}"
+    return f"data:{mime};base64,{base64.b64encode(buf.getvalue()).decode('ascii')}"
+
+
+BACKENDS = {
+    "openai": "judges.vlm.backends.openai:OpenAIClient",
+    "vllm": "judges.vlm.backends.vllm:VLLMClient",
+    "transformers": "judges.vlm.backends.transformers:TransformersClient",
+}
+
+
+def make_client(backend: str, **options: Any) -> VLMClient:
+    """Build a provider by name; its module (and any heavy import) is loaded only now."""
+    import importlib
+
+    from evalsuite.types import EvalsuiteError
+
+    if backend not in BACKENDS:
+        raise EvalsuiteError(f"vlm backend '{backend}' is unknown (known: {', '.join(BACKENDS)})")
+    module, _, attr = BACKENDS[backend].partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except ImportError as e:
+        raise EvalsuiteError(f"vlm backend '{backend}' needs a package that is not installed: {e}") from e
+    return cls(**options)

@@ -1,0 +1,194 @@
+"""`openai` provider: any OpenAI-compatible chat endpoint (vLLM's server is the production path).
+
+Async httpx requests with bounded concurrency, a per-request timeout, and retries with
+exponential back-off on HTTP 429 and 5xx only (a 400 is the caller's fault and is not retried;
+a timeout is reported, not retried, so a stuck server cannot multiply the run time). Images go
+as base64 PNG data URLs. Structured output:
+  structured="vllm"    vLLM's `structured_outputs` {json | regex | choice} (all three kinds)
+  structured="openai"  OpenAI `response_format` json_schema (JSON only; regex/choice unconstrained)
+  structured="none"    nothing sent; replies are parsed strictly
+Log-probs use the standard `logprobs` / `top_logprobs` fields.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from evalsuite.types import EvalsuiteError
+from judges.vlm.backends.base import (TokenLogprobs, VLMClient, VLMRequest, VLMResponse,
+                                      image_data_url)
+
+logger = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class OpenAIClient(VLMClient):
+    """Chat-completions client. `url` is the server root or its /v1 (both accepted)."""
+
+    backend = "openai"
+    supports_logprobs = True
+
+    def __init__(self, url: str, model: str, revision: str | None = None, api_key: str | None = None,
+                 concurrency: int = 8, timeout: float = 60.0, retries: int = 3, backoff: float = 0.5,
+                 max_backoff: float = 8.0, structured: str = "vllm", image_format: str = "PNG") -> None:
+        super().__init__(model=model, revision=revision)
+        if not url:
+            raise EvalsuiteError("vlm openai backend: no url given (use --vlm-url http://HOST:PORT/v1)")
+        if structured not in ("vllm", "openai", "none"):
+            raise EvalsuiteError(f"vlm openai backend: structured='{structured}' must be vllm, openai or none")
+        if int(concurrency) < 1:
+            raise EvalsuiteError(f"vlm openai backend: concurrency must be >= 1, got {concurrency}")
+        base = url.rstrip("/")
+        self.base_url = base if base.endswith("/v1") else base + "/v1"
+        self.api_key = api_key
+        self.concurrency = int(concurrency)
+        self.timeout = float(timeout)
+        self.retries = int(retries)
+        self.backoff = float(backoff)
+        self.max_backoff = float(max_backoff)
+        self.structured = structured
+        self.image_format = image_format
+        self.supported_constraints = frozenset({"vllm": {"json", "regex", "choice"}, "openai": {"json"},
+                                                "none": set()}[structured])
+
+    # --- request building ---------------------------------------------------------------------
+    def payload(self, req: VLMRequest) -> dict[str, Any]:
+        """The JSON body for one request (public so tests can check its shape)."""
+        content: list[dict[str, Any]] = [
+            {"type": "image_url", "image_url": {"url": image_data_url(im, self.image_format)}}
+            for im in req.images]
+        content.append({"type": "text", "text": req.prompt})
+        messages: list[dict[str, Any]] = []
+        if req.system:
+            messages.append({"role": "system", "content": req.system})
+        messages.append({"role": "user", "content": content})
+        body: dict[str, Any] = {"model": self.model, "messages": messages, "max_tokens": req.max_tokens,
+                                "temperature": req.temperature}
+        if req.seed is not None:
+            body["seed"] = req.seed
+        if req.top_logprobs:
+            body["logprobs"] = True
+            body["top_logprobs"] = req.top_logprobs
+        c = req.constraint
+        if c is not None and c.kind in self.supported_constraints:
+            if self.structured == "vllm":
+                so: dict[str, Any] = {c.kind: c.value}
+                if c.kind == "json":   # compact JSON: a weak model cannot pad with whitespace forever
+                    so["disable_any_whitespace"] = True
+                body["structured_outputs"] = so
+            else:
+                body["response_format"] = {"type": "json_schema",
+                                           "json_schema": {"name": "verdict", "schema": c.value, "strict": True}}
+        return body
+
+    # --- the batch ----------------------------------------------------------------------------
+    def generate(self, requests: Sequence[VLMRequest]) -> list[VLMResponse]:
+        if not requests:
+            return []
+        coro = self.agenerate(requests)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(coro)
+        # Called from inside an event loop (e.g. a notebook): run in a helper thread.
+        out: list[list[VLMResponse]] = []
+        t = threading.Thread(target=lambda: out.append(asyncio.run(coro)))
+        t.start()
+        t.join()
+        return out[0]
+
+    async def agenerate(self, requests: Sequence[VLMRequest]) -> list[VLMResponse]:
+        sem = asyncio.Semaphore(self.concurrency)
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        async with httpx.AsyncClient(base_url=self.base_url, headers=headers, limits=limits,
+                                     timeout=httpx.Timeout(self.timeout)) as client:
+            async def one(req: VLMRequest) -> VLMResponse:
+                async with sem:
+                    return await self._post(client, req)
+            return list(await asyncio.gather(*(one(r) for r in requests)))
+
+    async def _post(self, client: httpx.AsyncClient, req: VLMRequest) -> VLMResponse:
+        body = self.payload(req)
+        t0 = time.perf_counter()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                r = await client.post("/chat/completions", json=body)
+            except httpx.TimeoutException as e:
+                return VLMResponse.failure("timeout", f"timeout after {self.timeout:g} s ({type(e).__name__})",
+                                           latency_s=time.perf_counter() - t0, attempts=attempt)
+            except httpx.HTTPError as e:
+                return VLMResponse.failure("connection", f"cannot reach {self.base_url}: {type(e).__name__}: {e}",
+                                           latency_s=time.perf_counter() - t0, attempts=attempt)
+            if r.status_code in RETRY_STATUSES and attempt <= self.retries:
+                delay = self._delay(attempt, r.headers.get("retry-after"))
+                logger.info("vlm %s: HTTP %d, retry %d/%d in %.2f s", req.tag, r.status_code, attempt,
+                            self.retries, delay)
+                await asyncio.sleep(delay)
+                continue
+            latency = time.perf_counter() - t0
+            if r.status_code != 200:
+                return VLMResponse.failure("http", f"HTTP {r.status_code}: {_error_message(r)}",
+                                           status=r.status_code, latency_s=latency, attempts=attempt)
+            return _parse_completion(r, latency, attempt)
+
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after:
+            try:
+                return min(float(retry_after), self.max_backoff)
+            except ValueError:
+                pass
+        base = min(self.backoff * 2 ** (attempt - 1), self.max_backoff)
+        return base * (0.5 + random.random() / 2)   # jitter: concurrent retries do not align
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "url": self.base_url, "structured": self.structured}
+
+
+def _error_message(r: httpx.Response) -> str:
+    try:
+        j = r.json()
+    except ValueError:
+        return r.text[:300].strip() or r.reason_phrase
+    err = j.get("error", j) if isinstance(j, dict) else j
+    msg = err.get("message", err) if isinstance(err, dict) else err
+    return str(msg)[:300]
+
+
+def _parse_completion(r: httpx.Response, latency: float, attempts: int) -> VLMResponse:
+    """A 200 reply to a response; a body that is not a chat completion is a `backend` failure."""
+    try:
+        j = r.json()
+        choice = j["choices"][0]
+        msg = choice["message"]
+        text = msg.get("content")
+    except (ValueError, KeyError, IndexError, TypeError) as e:
+        return VLMResponse.failure("backend", f"malformed reply (not a chat completion: {type(e).__name__} {e})",
+                                   status=r.status_code, latency_s=latency, attempts=attempts)
+    usage = j.get("usage") or {}
+    common = dict(status=200, latency_s=latency, attempts=attempts, model=j.get("model"),
+                  finish_reason=choice.get("finish_reason"), prompt_tokens=usage.get("prompt_tokens"),
+                  completion_tokens=usage.get("completion_tokens"))
+    if msg.get("refusal") or choice.get("finish_reason") == "content_filter":
+        return VLMResponse(text=text, ok=False, error=f"refusal: {msg.get('refusal') or 'content filter'}",
+                           error_kind="refusal", **common)
+    if not isinstance(text, str):
+        return VLMResponse(text=None, ok=False, error="reply has no text content", error_kind="backend", **common)
+    lps = None
+    lp = choice.get("logprobs")
+    if isinstance(lp, dict) and isinstance(lp.get("content"), list):
+        lps = [TokenLogprobs(token=t.get("token", ""), logprob=float(t.get("logprob", float("-inf"))),
+                             top={a["token"]: float(a["logprob"]) for a in t.get("top_logprobs") or []})
+               for t in lp["content"]]
+    return VLMResponse(text=text, logprobs=lps, **common)

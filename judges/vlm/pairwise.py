@@ -1,0 +1,106 @@
+"""`vlm-pairwise`: teacher vs student for the same case and seed, both orders to cancel position bias.
+
+Each repeat asks twice: (teacher, student) and (student, teacher). Each order gives +1 / 0 / -1
+from the student's view; the verdict is the sign of their sum (agreeing orders keep their
+answer, a win and a loss cancel to a tie, a win and a tie lean to the win). `swap_agreement` is
+1 when both orders gave the same student-view answer: a low mean flags a position-biased judge.
+The failure category is the one named where the student lost (else where the teacher lost).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from evalsuite.types import JudgeInput, MetricSpec, Verdict
+from judges.vlm.common import Field, VLMJudge, read_rubric, render_prompt, spread
+
+logger = logging.getLogger(__name__)
+
+CATEGORIES = ("none", "text", "noise", "grid", "color", "detail", "structure", "adherence", "other")
+FIELDS = (Field("better", "enum", ("first", "second", "tie")), Field("category", "enum", CATEGORIES))
+ORDERS = ("teacher_first", "student_first")
+
+
+def student_view(order: str, better: str) -> int:
+    """+1 when the student's image was preferred in this order, -1 when the teacher's, 0 for a tie."""
+    if better == "tie":
+        return 0
+    student_pos = "second" if order == "teacher_first" else "first"
+    return 1 if better == student_pos else -1
+
+
+def combine(a: int, b: int) -> int:
+    s = a + b
+    return (s > 0) - (s < 0)
+
+
+class VLMPairwiseJudge(VLMJudge):
+    """Teacher-vs-student preference (win/tie/loss = +1/0/-1 for the student; config in VLMJudge)."""
+
+    name = "vlm-pairwise"
+    version = 1
+    prompt_name = "pairwise_v1"
+    default_max_tokens = 64
+    needs_teacher = True
+    metrics = {
+        "win": MetricSpec(True, (-1.0, 1.0), "student vs teacher: +1 win, 0 tie, -1 loss (both orders)"),
+        "swap_agreement": MetricSpec(True, (0.0, 1.0), "both orders gave the same answer"),
+    }
+
+    def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:
+        reps = self.config["repeats"]
+        constraint = self.constraint(FIELDS)
+        reqs = []
+        for it in items:
+            prompt = render_prompt(self.prompt_name, prompt=it.case.prompt)
+            for r in range(reps):
+                for order in ORDERS:
+                    imgs = [it.teacher_image, it.image] if order == "teacher_first" else [it.image, it.teacher_image]
+                    reqs.append(self.request(prompt, imgs, r, constraint, tag=f"{it.case.id}/{it.seed}#{r}/{order}"))
+        todo = [it for it in items if it.teacher_image is not None]
+        resps = self.ask([q for q in reqs if None not in q.images]) if todo else []
+        per = 2 * reps
+        by_id = {id(it): resps[k * per:(k + 1) * per] for k, it in enumerate(todo)}
+        out: list[Verdict] = []
+        for it in items:
+            if it.teacher_image is None:
+                out += self.failures(it, "no teacher image for this case and seed", "backend", {})
+            else:
+                out += self._verdicts(it, by_id[id(it)])
+        return out
+
+    def _verdicts(self, item: JudgeInput, resps: Sequence[Any]) -> list[Verdict]:
+        replies = [{"order": ORDERS[k % 2], **r.summary()} for k, r in enumerate(resps)]
+        rounds: list[dict[str, Any]] = []
+        for r in range(len(resps) // 2):
+            views, cats = {}, {}
+            for k, order in enumerate(ORDERS):
+                resp = resps[2 * r + k]
+                values, kind, err = read_rubric(resp, FIELDS)
+                if values is None:
+                    return self.failures(item, f"{order} (repeat {r + 1}): {err}", kind or "backend",
+                                         {"replies": replies})
+                views[order] = student_view(order, values["better"])
+                cats[order] = values["category"]
+            a, b = views["teacher_first"], views["student_first"]
+            result = combine(a, b)
+            if result < 0:
+                cat = next((cats[o] for o in ORDERS if views[o] < 0), "none")
+            elif result > 0:
+                cat = next((cats[o] for o in ORDERS if views[o] > 0), "none")
+            else:
+                cat = "none"
+            rounds.append({"views": views, "categories": cats, "result": result, "agree": a == b,
+                           "category": cat})
+        wins = spread([float(x["result"]) for x in rounds])
+        agree = spread([float(x["agree"]) for x in rounds])
+        cats = Counter(x["category"] for x in rounds if x["result"] != 0)
+        outcome = {1: "win", 0: "tie", -1: "loss"}[combine(sum(x["result"] for x in rounds), 0)]
+        detail = {**self.provenance(), "replies": replies, "rounds": rounds, "outcome": outcome,
+                  "category": cats.most_common(1)[0][0] if cats else "none",
+                  "position_swap_agreement": agree["mean"], "repeat_std": wins["std"]}
+        return [Verdict(item.case.id, item.seed, self.name, "win", wins["mean"], detail=detail),
+                Verdict(item.case.id, item.seed, self.name, "swap_agreement", agree["mean"], detail=detail)]
