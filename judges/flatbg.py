@@ -5,7 +5,8 @@ The flat region is case.background.region when the pack gives one, else estimate
 judges.noise.estimate_flat_mask). Metrics (all lower is better):
 
   sigma        wavelet-MAD noise sigma in the region (as skimage's estimate_sigma, averaged over
-               channels), 0-255 units
+               channels), 0-255 units; on near-white/black backgrounds, where the 8-bit range cuts
+               part of the noise off, corrected for the clipping (declip=True)
   hf_energy    mean squared first-level wavelet detail in the region, 0-255^2 units
   color_error  CIEDE2000 between the region's median colour and background.color (only when the
                case gives a colour)
@@ -36,7 +37,7 @@ SIGMA_EPS = 0.1
 def flat_metrics(img: np.ndarray, region: tuple[float, float, float, float] | None = None,
                  color: tuple[int, int, int] | None = None, smooth: int = 5, dilate: int = 4,
                  min_fraction: float = 0.02, grid_threshold: float = 4.0,
-                 refine_region: bool = False) -> tuple[dict[str, float], dict[str, Any]]:
+                 refine_region: bool = False, declip: bool = True) -> tuple[dict[str, float], dict[str, Any]]:
     """All flat-background metrics for one HxWx3 0-255 image (pure function).
 
     Returns (metrics, detail). Raises ValueError when no usable flat region is found.
@@ -55,17 +56,26 @@ def flat_metrics(img: np.ndarray, region: tuple[float, float, float, float] | No
         raise ValueError(f"no flat background region found ({frac:.1%} of the image, need "
                          f"{min_fraction:.0%} and 256 px; {source})")
     med = noise.median_color(img, mask)
-    out = {"sigma": noise.wavelet_sigma(img, mask), "hf_energy": noise.hf_energy(img, mask)}
+    sigmas, hf = noise.noise_stats(img, mask)
+    step = 2 if h * w > 250_000 else 1
+    flat_px = img[::step, ::step][mask[::step, ::step]]
+    clipped = [noise.clip_fraction(flat_px[:, c]) for c in range(img.shape[2])]
+    if declip:
+        sigmas = [noise.declip_sigma(s, c) for s, c in zip(sigmas, clipped)]
+    out = {"sigma": float(np.mean(sigmas)), "hf_energy": hf}
     gs, per = noise.grid_score(img, mask)
     out["grid_score"] = gs
     out["grid_flag"] = float(gs > grid_threshold)
     if color is not None:
         out["color_error"] = noise.ciede2000(med, color)
     detail = {"region": source, "flat_fraction": round(frac, 4),
+              "sigma_per_channel": [round(float(v), 3) for v in sigmas],
               "median_color": [round(float(v), 1) for v in med],
               "grid_per_period": {str(p): round(v, 3) for p, v in per.items()},
               # the fundamental period: the longest one whose new frequencies are elevated
               "grid_period": max((p for p, v in per.items() if v > grid_threshold), default=None)}
+    if max(clipped) >= 0.005:
+        detail["clipped_fraction"] = [round(c, 4) for c in clipped]
     return out, detail
 
 
@@ -74,7 +84,8 @@ class FlatBackgroundJudge(Judge):
 
     Config kwargs: smooth (blur px for the mask), dilate (margin px around text/objects),
     min_fraction (smallest usable flat region), grid_threshold, refine_region (also exclude
-    text/objects inside a region given by the case).
+    text/objects inside a region given by the case), declip (correct sigma for noise cut off by
+    the 0..255 range on near-white/black backgrounds; see judges.noise.declip_sigma).
     """
 
     name = "flatbg"
@@ -91,15 +102,17 @@ class FlatBackgroundJudge(Judge):
     }
 
     def __init__(self, smooth: int = 5, dilate: int = 4, min_fraction: float = 0.02,
-                 grid_threshold: float = 4.0, refine_region: bool = False, **extra: Any) -> None:
+                 grid_threshold: float = 4.0, refine_region: bool = False, declip: bool = True,
+                 **extra: Any) -> None:
         if extra:
             raise EvalsuiteError(f"flatbg judge: unknown setting(s) {sorted(extra)}; known: smooth, "
-                                 f"dilate, min_fraction, grid_threshold, refine_region")
+                                 f"dilate, min_fraction, grid_threshold, refine_region, declip")
         if int(smooth) < 1 or int(dilate) < 0 or not 0 < float(min_fraction) < 1:
             raise EvalsuiteError(f"flatbg judge: need smooth >= 1, dilate >= 0, 0 < min_fraction < 1 "
                                  f"(got {smooth}, {dilate}, {min_fraction})")
         super().__init__(smooth=int(smooth), dilate=int(dilate), min_fraction=float(min_fraction),
-                         grid_threshold=float(grid_threshold), refine_region=bool(refine_region))
+                         grid_threshold=float(grid_threshold), refine_region=bool(refine_region),
+                         declip=bool(declip))
 
     def applies_to(self, case: Case) -> bool:
         return case.background is not None
@@ -118,7 +131,8 @@ class FlatBackgroundJudge(Judge):
         c = self.config
         return flat_metrics(noise.as_rgb_float(image), bg.region if bg else None, bg.color if bg else None,
                             smooth=c["smooth"], dilate=c["dilate"], min_fraction=c["min_fraction"],
-                            grid_threshold=c["grid_threshold"], refine_region=c["refine_region"])
+                            grid_threshold=c["grid_threshold"], refine_region=c["refine_region"],
+                            declip=c["declip"])
 
     def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:
         verdicts: list[Verdict] = []

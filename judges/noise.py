@@ -119,10 +119,10 @@ def _block_mask(mask: np.ndarray) -> np.ndarray:
 
 
 def noise_stats(img: np.ndarray, mask: np.ndarray | None = None, min_coeffs: int = 16,
-                with_hf: bool = True, dense_limit: int = 400_000) -> tuple[float, float]:
-    """(sigma, hf_energy) over the masked first-level db2 coefficients, in one pass.
+                with_hf: bool = True, dense_limit: int = 400_000) -> tuple[list[float], float]:
+    """(per-channel sigma, hf_energy) over the masked first-level db2 coefficients, in one pass.
 
-    sigma: median |HH| / 0.6745 per channel, averaged over channels (0-255 units).
+    sigma: median |HH| / 0.6745 per channel (0-255 units); the reported sigma is their mean.
     hf_energy: mean squared LH/HL/HH coefficient over channels (0-255^2 units); it equals
     sigma^2 for white noise, and unlike the MAD it also counts sparse speckles and fine texture.
     Regions larger than `dense_limit` pixels use the coefficients of disjoint 4x4 blocks only
@@ -151,7 +151,7 @@ def noise_stats(img: np.ndarray, mask: np.ndarray | None = None, min_coeffs: int
                 v = bd[cm].astype(np.float64)
                 hf += float(v @ v) / n
         sig.append(float(np.median(np.abs(bands[-1][cm]))) / MAD_TO_SIGMA)
-    return float(np.mean(sig)), hf / (3 * img.shape[2])
+    return sig, hf / (3 * img.shape[2])
 
 
 def wavelet_sigma(img: np.ndarray, mask: np.ndarray | None = None, min_coeffs: int = 16) -> float:
@@ -159,12 +159,54 @@ def wavelet_sigma(img: np.ndarray, mask: np.ndarray | None = None, min_coeffs: i
 
     Raises ValueError when fewer than `min_coeffs` coefficients lie inside the mask.
     """
-    return noise_stats(img, mask, min_coeffs, with_hf=False)[0]
+    return float(np.mean(noise_stats(img, mask, min_coeffs, with_hf=False)[0]))
 
 
 def hf_energy(img: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Mean squared first-level detail coefficient (LH, HL, HH, all channels) inside the mask."""
     return noise_stats(img, mask, min_coeffs=1)[1]
+
+
+@lru_cache(maxsize=1)
+def _sim_noise() -> np.ndarray:
+    """A fixed standard-normal field for the de-clipping simulation (deterministic)."""
+    return np.random.default_rng(20261122).standard_normal((256, 256)).astype(np.float32)
+
+
+def clip_fraction(values: np.ndarray) -> float:
+    """Share of pixels at the limit of the 8-bit range (>= 255 or <= 0, whichever is larger)."""
+    if values.size == 0:
+        return 0.0
+    return float(max(np.mean(values >= 254.5), np.mean(values <= 0.5)))
+
+
+def declip_sigma(measured: float, clipped: float, iters: int = 8) -> float:
+    """The sigma of Gaussian noise that, added to a flat colour and clipped to 0..255 with a
+    share `clipped` of pixels at the limit, reads as wavelet-MAD sigma `measured`.
+
+    On white or black backgrounds part of the noise is cut off by the 8-bit range, and the MAD
+    sees roughly half of it; solved by a fixed-point iteration on a simulated noise field (the
+    colour follows from the clip share: mu = 254.5 - sigma * z_(1-clipped)). Returns `measured`
+    unchanged when under 0.5% is clipped, or when nearly all is (nothing left to measure).
+    """
+    from scipy.stats import norm
+    if clipped < 0.005 or clipped > 0.97 or measured <= 0:
+        return measured
+    z = float(norm.ppf(1.0 - clipped))
+    n = _sim_noise()
+    sigma = measured
+    for _ in range(iters):
+        mu = 254.5 - sigma * z
+        sim = np.clip(np.rint(mu + sigma * n), 0, 255)
+        got = float(np.median(np.abs(hh_coeffs(sim)))) / MAD_TO_SIGMA
+        if got <= 1e-6:
+            break
+        new = sigma * measured / got
+        if abs(new - sigma) < 1e-3 * sigma:
+            sigma = new
+            break
+        sigma = new
+    return float(sigma)
 
 
 def residual_std(img: np.ndarray) -> float:

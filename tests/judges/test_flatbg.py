@@ -173,3 +173,19 @@ def test_grayscale_and_rgba_inputs(judge) -> None:
     assert run(judge, g)["sigma"].value == pytest.approx(6, rel=0.15)
     rgba = add_noise(flat((96, 96), (100, 100, 100)), 6, seed=4).convert("RGBA")
     assert run(judge, rgba)["sigma"].value == pytest.approx(6, rel=0.15)
+
+
+@pytest.mark.parametrize("color", [(255, 255, 255), (0, 0, 0), (250, 5, 128)])
+def test_sigma_on_clipped_white_and_black_backgrounds(judge, color) -> None:
+    est = []
+    for s in (1, 3, 6, 12, 20):
+        img = add_noise(render_text("Headline", size=(240, 120), font=latin_fonts()[0], font_size=36,
+                                    fg=tuple(255 - c for c in color), bg=color), s, seed=s)
+        m = run(judge, img, BackgroundSpec(color=color))
+        assert m["sigma"].value == pytest.approx(s, rel=0.15), (color, s, m["sigma"].value)
+        assert max(m["sigma"].detail["clipped_fraction"]) > 0.2
+        est.append(m["sigma"].value)
+        if s == 12:   # without the correction the 8-bit range hides about half of the noise
+            raw = run(FlatBackgroundJudge(declip=False), img, BackgroundSpec(color=color))["sigma"].value
+            assert raw < 0.75 * s
+    assert est == sorted(est)
