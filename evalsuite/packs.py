@@ -132,7 +132,11 @@ def _did_you_mean(word: str, choices: Any) -> str:
 def load_pack(name_or_path: str | Path) -> Pack:
     root = resolve_pack(str(name_or_path))
     meta_path = root / "pack.yaml"
-    text = meta_path.read_text(encoding="utf-8")
+    try:
+        text = meta_path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = meta_path.read_bytes()[:e.start].count(b"\n") + 1
+        raise EvalsuiteError(f"{meta_path}:{line}: not valid UTF-8 ({e.reason})") from e
     try:
         meta = yaml.safe_load(text)
         key_lines = _yaml_key_lines(text)
@@ -191,8 +195,12 @@ def load_pack(name_or_path: str | Path) -> Pack:
     cases: list[Case] = []
     seen: dict[str, int] = {}
     h = hashlib.sha256(meta_path.read_bytes())
-    with open(cases_path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    with open(cases_path, "rb") as f:
+        for lineno, raw_line in enumerate(f, 1):
+            try:
+                line = raw_line.decode("utf-8-sig" if lineno == 1 else "utf-8")   # tolerate a BOM
+            except UnicodeDecodeError as e:
+                raise EvalsuiteError(f"{cases_path}:{lineno}: not valid UTF-8 ({e.reason} at byte {e.start + 1})") from e
             if not line.strip() or line.lstrip().startswith("//"):
                 continue
             where = f"{cases_path}:{lineno}"
@@ -204,7 +212,7 @@ def load_pack(name_or_path: str | Path) -> Pack:
             if tag_docs is not None:
                 for t in case.tags:
                     if t not in tag_docs:
-                        raise EvalsuiteError(f"{where}: field 'tags': tag '{t}' is not declared in pack.yaml"
+                        raise EvalsuiteError(f"{where}: field 'tags': tag {t!r} is not declared in pack.yaml"
                                              f"{_did_you_mean(t, tag_docs)} (declared: {', '.join(sorted(tag_docs))})")
             if case.id in seen:
                 raise EvalsuiteError(f"{where}: field 'id': duplicate id '{case.id}' (first on line {seen[case.id]})")
@@ -222,7 +230,7 @@ def _parse_case(raw: Any, where: str, root: Path, defaults: dict[str, Any]) -> C
         raise EvalsuiteError(f"{where}: a case must be a JSON object")
     for key in raw:
         if key not in _CASE_FIELDS:
-            raise EvalsuiteError(f"{where}: unknown field '{key}'{_did_you_mean(key, _CASE_FIELDS)} "
+            raise EvalsuiteError(f"{where}: unknown field {key!r}{_did_you_mean(key, _CASE_FIELDS)} "
                                  f"(allowed: {', '.join(sorted(_CASE_FIELDS))})")
 
     def need(key: str, typ: type, required: bool = True) -> Any:
@@ -240,7 +248,7 @@ def _parse_case(raw: Any, where: str, root: Path, defaults: dict[str, Any]) -> C
         raise EvalsuiteError(f"{where}: field 'id' {cid!r} must match {_ID_RE.pattern}")
     kind = need("kind", str)
     if kind not in ("t2i", "edit"):
-        raise EvalsuiteError(f"{where}: field 'kind' must be 't2i' or 'edit', got '{kind}'")
+        raise EvalsuiteError(f"{where}: field 'kind' must be 't2i' or 'edit', got {kind!r}")
     prompt = need("prompt", str)
     if not prompt.strip():
         raise EvalsuiteError(f"{where}: field 'prompt' is empty")

@@ -382,6 +382,17 @@ def test_undeclared_tag_did_you_mean(tmp_path: Path) -> None:
     assert msg.startswith(f"{pack / 'cases.jsonl'}:2: field 'tags'") and "did you mean 'single-word'" in msg
 
 
+def test_non_utf8_line_is_named(tmp_path: Path) -> None:
+    pack = make_pack(tmp_path)
+    (pack / "cases.jsonl").write_bytes(b"\xef\xbb\xbf" + case_line().encode() + b"\n"
+                                       + case_line(id="b", prompt="caf\u00e9").encode("latin-1") + b"\n")
+    with pytest.raises(EvalsuiteError) as ei:
+        load_pack(pack)
+    assert str(ei.value).startswith(f"{pack / 'cases.jsonl'}:2: not valid UTF-8")
+    (pack / "cases.jsonl").write_bytes(b"\xef\xbb\xbf" + case_line().encode() + b"\n")
+    assert [c.id for c in load_pack(pack).cases] == ["a"]   # a leading BOM is accepted
+
+
 def test_valid_pack_parses_every_field(tmp_path: Path) -> None:
     """The happy path: defaults fill seeds and size, a case overrides them, comments are skipped."""
     lines = [case_line(tags=["t"], background={"color": "#FFF8E7", "region": [0, 0, 1, 0.25]},
