@@ -186,7 +186,7 @@ def test_sigma_on_clipped_white_and_black_backgrounds(judge, color) -> None:
         if s >= 6:
             assert max(m["sigma"].detail["clipped_fraction"]) > 0.05
         est.append(m["sigma"].value)
-        if s == 12:   # without the correction the 8-bit range hides about half of the noise
+        if s == 12 and len(set(color)) == 1:   # uncorrected, the 8-bit range hides about half the noise
             raw = run(FlatBackgroundJudge(declip=False), img, BackgroundSpec(color=color))["sigma"].value
             assert raw < 0.75 * s
     assert est == sorted(est)
