@@ -164,7 +164,8 @@ def match_words(expected: Sequence[str], predicted: Sequence[str], min_similarit
     Exact matches first (multiset intersection); then, when `min_similarity` < 1, remaining pairs
     whose per-word NED >= min_similarity are matched greedily, most similar first. A predicted word
     that glues several expected words together (a dropped space, "HELLOWORLD") matches all of them
-    when its characters equal their concatenation in order, so a lost space is not counted twice.
+    when its characters equal their concatenation in order, so a lost space is not counted twice;
+    likewise an expected word read as consecutive pieces ("HEL LO") matches all the pieces.
     """
     exp_left = Counter(expected)
     pred_left = Counter(predicted)
@@ -183,6 +184,16 @@ def match_words(expected: Sequence[str], predicted: Sequence[str], min_similarit
             pred_left += Counter()   # drop zero counts
             matched += sum(parts.values())
             matched_pred += 1
+
+    # Split words: an expected word read as consecutive pieces ("HEL LO").
+    for e in list(exp_left.elements()):
+        parts = _glued_parts(e, list(predicted), pred_left)
+        if parts:
+            pred_left -= parts
+            exp_left[e] -= 1
+            exp_left += Counter()
+            matched += 1
+            matched_pred += sum(parts.values())
 
     if min_similarity < 1.0 and exp_left and pred_left:
         pairs = sorted(((ned(e, p), e, p) for e in exp_left for p in pred_left), reverse=True)

@@ -73,6 +73,10 @@ def test_word_matching_recall_precision() -> None:
     assert m.recall == pytest.approx(2 / 3) and m.precision == 1.0
     m = match_words(["hello", "world"], ["helloworld"])       # a dropped space is not two misses
     assert (m.recall, m.precision) == (1.0, 1.0)
+    m = match_words(["hello", "world"], ["hel", "lo", "world"])   # a spurious space splits a word
+    assert (m.recall, m.precision) == (1.0, 1.0)
+    m = match_words(["hello"], ["lo", "hel"])                      # pieces out of order do not count
+    assert (m.recall, m.precision) == (0.0, 0.0)
     m = match_words(["hello"], ["hallo"])
     assert m.recall == 0.0
     assert match_words(["hello"], ["hallo"], min_similarity=0.8).recall == 1.0
