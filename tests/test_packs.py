@@ -183,6 +183,8 @@ def test_edit_assets_are_reproducible(tmp_path: Path) -> None:
     except SystemExit as e:   # no CJK font on this machine
         pytest.skip(str(e))
     assert len(written) == len(list((BENCH / "edit" / "assets").glob("*.png")))
+    if mod.find_font(mod.CJK_FONTS) != mod.CJK_FONTS[0]:   # drawn with another CJK font here
+        written = [p for p in written if p.name != "zh_banner.png"]
     for p in written:
         with Image.open(p) as new, Image.open(BENCH / "edit" / "assets" / p.name) as old:
             assert image_sha256(new) == image_sha256(old), p.name
