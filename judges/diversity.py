@@ -2,8 +2,9 @@
 failure of distilled few-step generators). One verdict set per case, seed = -1.
 
 Metrics (higher = more diverse):
-  ssim_distance   mean over seed pairs of (1 - SSIM), images resized to a common size (long side
-                  `size` px); 0 for identical images, ~1 for unrelated ones
+  ssim_distance   mean over seed pairs of (1 - SSIM), images area-resized to a common size (long
+                  side `size` px, default 128) and blurred (`blur` px, default 1) so that grain
+                  does not count as diversity; 0 for identical images, ~1 for unrelated ones
   pixel_distance  mean over seed pairs of the RMS pixel difference / 255 on 32x32 thumbnails
                   (layout and colour, insensitive to fine grain)
 """
@@ -27,25 +28,30 @@ logger = logging.getLogger(__name__)
 METRICS = ("ssim_distance", "pixel_distance")
 
 
-def _prep(images: Sequence[Image.Image], long_side: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Common-size RGB arrays (the first image's aspect, long side <= long_side) and 32x32 thumbs."""
+def _prep(images: Sequence[Image.Image], long_side: int, blur: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Common-size RGB arrays (the first image's aspect, long side <= long_side, area-averaged,
+    then Gaussian-blurred by `blur` px) and 32x32 thumbnails. Averaging and blur keep per-pixel
+    grain out of the comparison: a grainy student must not look "more diverse" than its teacher."""
+    from scipy import ndimage
     w, h = images[0].size
     scale = min(1.0, long_side / max(w, h))
     size = (max(7, round(w * scale)), max(7, round(h * scale)))
     full, thumbs = [], []
     for im in images:
         im = im.convert("RGB") if im.mode != "RGB" else im
-        full.append(np.asarray(im.resize(size, Image.BILINEAR) if im.size != size else im, dtype=np.float64))
+        a = np.asarray(im.resize(size, Image.BOX) if im.size != size else im, dtype=np.float64)
+        full.append(ndimage.gaussian_filter(a, (blur, blur, 0)) if blur > 0 else a)
         thumbs.append(np.asarray(im.resize((32, 32), Image.BOX), dtype=np.float64))
     return full, thumbs
 
 
-def pairwise_diversity(images: Sequence[Image.Image], long_side: int = 256) -> tuple[dict[str, float], dict[str, Any]]:
+def pairwise_diversity(images: Sequence[Image.Image], long_side: int = 128,
+                       blur: float = 1.0) -> tuple[dict[str, float], dict[str, Any]]:
     """Mean pairwise (1 - SSIM) and thumbnail RMS distance over all pairs (pure function)."""
     from skimage.metrics import structural_similarity
     if len(images) < 2:
         raise ValueError(f"diversity needs at least 2 seeds, got {len(images)}")
-    full, thumbs = _prep(images, long_side)
+    full, thumbs = _prep(images, long_side, blur)
     d_ssim, d_pix = [], []
     for i, j in itertools.combinations(range(len(images)), 2):
         d_ssim.append(1.0 - float(structural_similarity(full[i], full[j], channel_axis=-1, data_range=255.0)))
@@ -59,7 +65,8 @@ def pairwise_diversity(images: Sequence[Image.Image], long_side: int = 256) -> t
 class DiversityJudge(Judge):
     """Spread across seeds of one case; gets all seeds of a case in one batch (granularity="case").
 
-    Config kwargs: size (long side in px for SSIM; smaller is faster).
+    Config kwargs: size (long side in px for SSIM; smaller is faster), blur (Gaussian px before
+    SSIM; 0 = none).
     """
 
     name = "diversity"
@@ -71,12 +78,12 @@ class DiversityJudge(Judge):
         "pixel_distance": MetricSpec(True, (0.0, 1.0), "mean pairwise RMS distance of 32x32 thumbnails"),
     }
 
-    def __init__(self, size: int = 256, **extra: Any) -> None:
+    def __init__(self, size: int = 128, blur: float = 1.0, **extra: Any) -> None:
         if extra:
-            raise EvalsuiteError(f"diversity judge: unknown setting(s) {sorted(extra)}; known: size")
+            raise EvalsuiteError(f"diversity judge: unknown setting(s) {sorted(extra)}; known: size, blur")
         if int(size) < 16:
             raise EvalsuiteError(f"diversity judge: size must be >= 16, got {size}")
-        super().__init__(size=int(size))
+        super().__init__(size=int(size), blur=float(blur))
 
     def applies_to(self, case: Case) -> bool:
         return len(set(case.seeds)) >= 2
@@ -90,7 +97,8 @@ class DiversityJudge(Judge):
             its = sorted({it.seed: it for it in its}.values(), key=lambda x: x.seed)
             case = its[0].case
             try:
-                vals, detail = pairwise_diversity([it.image for it in its], self.config["size"])
+                vals, detail = pairwise_diversity([it.image for it in its], self.config["size"],
+                                                  self.config["blur"])
                 detail["seeds"] = [it.seed for it in its]
             except Exception as e:   # noqa: BLE001 - recorded as a failed verdict, never a zero
                 out += [Verdict.failure(case, self.name, m, str(e) if isinstance(e, ValueError)

@@ -44,6 +44,17 @@ def test_diversity_grows_with_the_spread_across_seeds() -> None:
     assert pix_d == sorted(pix_d) and pix_d[2] > 0.1 and pix_d[0] < 0.02
 
 
+def test_grain_alone_is_not_diversity() -> None:
+    """Same layout with independent grain per seed stays far below real layout differences."""
+    j = DiversityJudge()
+    base = layout(0, 1.0)
+    grainy = score(j, [add_noise(base, 8, seed=s) for s in range(4)])
+    varied = score(j, [add_noise(layout(s, 1.0), 2, seed=s) for s in range(4)])
+    assert grainy["ssim_distance"].value < 0.2, grainy["ssim_distance"].value
+    assert varied["ssim_distance"].value > 2 * grainy["ssim_distance"].value
+    assert grainy["pixel_distance"].value < 0.02
+
+
 def test_pixel_distance_reference_values() -> None:
     black, white = Image.new("RGB", (64, 48), 0), Image.new("RGB", (64, 48), (255, 255, 255))
     m = score(DiversityJudge(), [black, white])
