@@ -174,7 +174,7 @@ def test_edit_request_on_t2i_pipeline_is_an_error(qwen_dir: Path) -> None:
 
 
 def test_unsupported_size_is_an_error(qwen_dir: Path) -> None:
-    # The tiny pipeline's sizes are multiples of 8 (real Qwen-Image: 16); 36 gets rounded down.
+    # Qwen-Image sizes are multiples of 16; 36 gets rounded down to 32.
     with pytest.raises(EvalsuiteError, match="rendered 32x32 for case 'c0' which asks for 36x36"):
         load_renderer(str(qwen_dir)).render([RenderRequest("c0", "x", 1, 36, 36)])
 
