@@ -183,3 +183,24 @@ def test_prepare_and_unmap_roundtrip() -> None:
     assert prepare(clean).pad == 0 and prepare(clean, pad_mode="always").pad == 16
     cut = np.asarray(render_text("EDGE", size=(200, 60), font=latin_fonts()[0], font_size=44, pos=(0.0, 0.05)))
     assert prepare(cut).pad == 16
+
+
+def test_optional_backends_fail_with_one_clear_line(tmp_path) -> None:
+    """paddleocr needs local model folders; both optional backends name the missing package."""
+    import importlib.util
+
+    det, rec = tmp_path / "PP-OCRv5_mobile_det", tmp_path / "PP-OCRv5_mobile_rec"
+    with pytest.raises(EvalsuiteError, match="rec_model_dir .* is not a folder"):
+        OCRJudge(backend="paddleocr", backend_options={"det_model_dir": str(tmp_path), "rec_model_dir": str(rec)}).backend
+    det.mkdir()
+    rec.mkdir()
+    img = Image.new("RGB", (64, 64), "white")
+    item = make_item(make_case("x", ["HI"]), img)
+    j = OCRJudge(backend="paddleocr", backend_options={"det_model_dir": str(det), "rec_model_dir": str(rec)})
+    assert j.backend.describe()["det_model_dir"] == "PP-OCRv5_mobile_det"
+    if importlib.util.find_spec("paddleocr") is None:
+        with pytest.raises(EvalsuiteError, match="needs paddleocr"):
+            j.score([item])
+    if importlib.util.find_spec("pytesseract") is None:
+        with pytest.raises(EvalsuiteError, match="needs pytesseract"):
+            OCRJudge(backend="tesseract").score([item])
