@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from evalsuite.types import EvalsuiteError
 from judges.ocr import METRICS, OCRJudge
