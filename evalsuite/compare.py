@@ -173,10 +173,12 @@ def load_run(path: str | Path) -> RunData:
                 rows.append(VerdictRow(cid, seed, f"{judge}.{metric}", value, bool(ok), error,
                                        _detail(detail)))
             groups: dict[str, list[str]] = defaultdict(list)
-            for (cid, _seed), ih in items[role].items():
+            group_case_hash: dict[str, str] = {}
+            for (cid, seed), ih in items[role].items():
                 groups[cid].append(ih)
+                group_case_hash.setdefault(cid, case_hash_of[(role, cid, seed)])
             for cid, hashes in groups.items():
-                chash = case_hash_of[(role, cid, next(s for (c, s) in items[role] if c == cid))]
+                chash = group_case_hash[cid]
                 for judge, metric, value, ok, error, detail, jid in db.execute(
                         "SELECT judge, metric, value, ok, error, detail, judge_id FROM verdicts "
                         "WHERE image_hash=? AND case_hash=? AND seed=-1", (group_hash(hashes), chash)):

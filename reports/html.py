@@ -44,7 +44,8 @@ class Options:
     thumb_size: int = 256             # longest side of the embedded image (0 = original PNG)
     thumb_format: str = "webp"        # webp | jpeg | png
     thumb_quality: int = 82
-    crop_size: int = 96               # native-pixel crop of the flat background (lossless PNG)
+    lossless_max_bytes: int = 48_000  # PNGs this small and within thumb_size are embedded as they are
+    crop_size: int = 64               # native-pixel crop of the flat background (lossless PNG)
     page_size: int = 25
     max_checkpoints: int = 6          # sweep lanes shown per case (evenly spaced, last included)
 
@@ -151,58 +152,65 @@ class ImageStore:
         return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
     def thumb(self, path: Path) -> str | None:
+        """The embedded view of an image (see Options); None when unreadable."""
+        return self.encode(path, None)[0]
+
+    def encode(self, path: Path, region: tuple[float, float, float, float] | None
+               ) -> tuple[str | None, tuple[str, list[int]] | None]:
+        """Thumbnail id and (crop id, native-pixel box) of one image, decoding it once."""
         key = f"thumb:{path}"
-        if key in self.ids:
-            return self.ids[key]
+        if key in self.ids and region is None:
+            return self.ids[key], None
         try:
             with Image.open(path) as im:
                 im.load()
-                w, h = im.size
-                o = self.opts
-                if o.thumb_size <= 0 or (max(w, h) <= o.thumb_size and o.thumb_format == "png"):
-                    return self._add(key, self._url(path.read_bytes(), "image/png"), {"w": w, "h": h})
-                rgb = im.convert("RGB")
-                if max(w, h) > o.thumb_size:
-                    s = o.thumb_size / max(w, h)
-                    rgb = rgb.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.LANCZOS)
-                buf = io.BytesIO()
-                fmt = {"webp": "WEBP", "jpeg": "JPEG", "png": "PNG"}[o.thumb_format]
-                kw = {"quality": o.thumb_quality} if fmt in ("WEBP", "JPEG") else {}
-                if fmt == "WEBP":
-                    kw["method"] = 4
-                rgb.save(buf, format=fmt, **kw)
-                mime = {"WEBP": "image/webp", "JPEG": "image/jpeg", "PNG": "image/png"}[fmt]
-                return self._add(key, self._url(buf.getvalue(), mime), {"w": w, "h": h})
+                tid = self.ids.get(key) or self._thumb(path, im, key)
+                return tid, self._crop(path, im, region)
         except (OSError, ValueError) as e:
             logger.warning("%s: cannot read image (%s)", path, e)
-            return None
+            return None, None
 
-    def crop(self, path: Path, region: tuple[float, float, float, float] | None) -> tuple[str, list[int]] | None:
-        """Native-pixel PNG crop (at most crop_size square) centred in `region` (fractions)."""
+    def _thumb(self, path: Path, im: Image.Image, key: str) -> str:
+        w, h = im.size
+        o = self.opts
+        small = max(w, h) <= o.thumb_size and path.stat().st_size <= o.lossless_max_bytes
+        if o.thumb_size <= 0 or small or (max(w, h) <= o.thumb_size and o.thumb_format == "png"):
+            # small renders (e.g. the bundled 32x96 models) stay lossless: grain must survive
+            return self._add(key, self._url(path.read_bytes(), "image/png"), {"w": w, "h": h})
+        rgb = im.convert("RGB")
+        if max(w, h) > o.thumb_size:
+            s = o.thumb_size / max(w, h)
+            rgb = rgb.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        fmt = {"webp": "WEBP", "jpeg": "JPEG", "png": "PNG"}[o.thumb_format]
+        kw: dict[str, Any] = {"quality": o.thumb_quality} if fmt in ("WEBP", "JPEG") else {}
+        if fmt == "WEBP":
+            kw["method"] = 0          # 6x faster than the default 4, about the same size here
+        rgb.save(buf, format=fmt, **kw)
+        mime = {"WEBP": "image/webp", "JPEG": "image/jpeg", "PNG": "image/png"}[fmt]
+        return self._add(key, self._url(buf.getvalue(), mime), {"w": w, "h": h})
+
+    def _crop(self, path: Path, im: Image.Image, region: tuple[float, float, float, float] | None
+              ) -> tuple[str, list[int]] | None:
+        """Native-pixel PNG crop (at most crop_size square) centred in `region` (fractions or pixels)."""
         if region is None or self.opts.crop_size <= 0:
             return None
-        try:
-            with Image.open(path) as im:
-                im.load()
-                w, h = im.size
-                x0, y0, x1, y1 = region
-                if max(region) > 1.0:          # pixel coordinates
-                    x0, x1, y0, y1 = x0 / w, x1 / w, y0 / h, y1 / h
-                cx, cy = (x0 + x1) / 2 * w, (y0 + y1) / 2 * h
-                cw = min(self.opts.crop_size, max(1, int((x1 - x0) * w)))
-                ch = min(self.opts.crop_size, max(1, int((y1 - y0) * h)))
-                bx0 = int(max(0, min(w - cw, cx - cw / 2)))
-                by0 = int(max(0, min(h - ch, cy - ch / 2)))
-                box = [bx0, by0, bx0 + cw, by0 + ch]
-                key = f"crop:{path}:{box}"
-                if key in self.ids:
-                    return self.ids[key], box
-                buf = io.BytesIO()
-                im.crop(tuple(box)).convert("RGB").save(buf, format="PNG")
-                return self._add(key, self._url(buf.getvalue(), "image/png"), {"w": cw, "h": ch}), box
-        except (OSError, ValueError) as e:
-            logger.warning("%s: cannot crop (%s)", path, e)
-            return None
+        w, h = im.size
+        x0, y0, x1, y1 = region
+        if max(region) > 1.0:          # pixel coordinates
+            x0, x1, y0, y1 = x0 / w, x1 / w, y0 / h, y1 / h
+        cx, cy = (x0 + x1) / 2 * w, (y0 + y1) / 2 * h
+        cw = min(self.opts.crop_size, max(1, int((x1 - x0) * w)))
+        ch = min(self.opts.crop_size, max(1, int((y1 - y0) * h)))
+        bx0 = int(max(0, min(w - cw, cx - cw / 2)))
+        by0 = int(max(0, min(h - ch, cy - ch / 2)))
+        box = [bx0, by0, bx0 + cw, by0 + ch]
+        key = f"crop:{path}:{box}"
+        if key in self.ids:
+            return self.ids[key], box
+        buf = io.BytesIO()
+        im.crop(tuple(box)).convert("RGB").save(buf, format="PNG")
+        return self._add(key, self._url(buf.getvalue(), "image/png"), {"w": cw, "h": ch}), box
 
 
 def _region(case: dict[str, Any], details: dict[str, Any]) -> tuple[float, float, float, float] | None:
@@ -388,9 +396,8 @@ def _rows(lanes: list[Lane], images: ImageStore, keys: list[str]) -> list[dict[s
                 cells.append(None)
                 continue
             path = ln.run.image_path(ih)
-            cell["img"] = images.thumb(path)
             details = lane_details[li].get((cid, seed), {})
-            cr = images.crop(path, _region(c, details))
+            cell["img"], cr = images.encode(path, _region(c, details))
             if cr is not None:
                 cell["crop"], cell["box"] = cr
             s = {**{k: v for k, v in lane_scores[li].get((cid, -1), {}).items()}, **lane_scores[li].get((cid, seed), {})}

@@ -18,8 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--thumb-size", type=int, default=256,
                    help="longest side of embedded images in px; 0 embeds the original PNGs (default: 256)")
     p.add_argument("--thumb-format", choices=["webp", "jpeg", "png"], default="webp")
-    p.add_argument("--crop-size", type=int, default=96,
-                   help="native-pixel crop of the flat background, lossless (default: 96; 0 = none)")
+    p.add_argument("--crop-size", type=int, default=64,
+                   help="native-pixel crop of the flat background, lossless (default: 64; 0 = none)")
     p.add_argument("--page-size", type=int, default=25, help="cases per page in the browser (default: 25)")
     p.add_argument("--max-checkpoints", type=int, default=6, help="sweeps: checkpoints shown per case (default: 6)")
     p.set_defaults(func=run)

@@ -46,9 +46,11 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="evalsuite-chromium-")
         cmd_r, self._cmd_w = os.pipe()
         self._out_r, out_w = os.pipe()
+        # the child's ends must not sit on fd 3 or 4, or the redirections clobber them (bash: fds > 9 are fine)
+        cmd_r, out_w = (self._high_fd(fd) for fd in (cmd_r, out_w))
         script = f'exec "$0" "$@" 3<&{cmd_r} 4>&{out_w}'
         self.proc = subprocess.Popen(
-            ["/bin/sh", "-c", script, self.exe, *FLAGS, "--remote-debugging-pipe",
+            [shutil.which("bash") or "/bin/bash", "-c", script, self.exe, *FLAGS, "--remote-debugging-pipe",
              f"--user-data-dir={self.profile}", "about:blank"],
             pass_fds=(cmd_r, out_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True)
@@ -61,6 +63,14 @@ class Browser:
         self.events: list[dict[str, Any]] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+
+    @staticmethod
+    def _high_fd(fd: int) -> int:
+        import fcntl
+
+        high = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+        os.close(fd)
+        return high
 
     def _read(self) -> None:
         buf = b""
@@ -92,7 +102,11 @@ class Browser:
         msg: dict[str, Any] = {"id": mid, "method": method, "params": params or {}}
         if session:
             msg["sessionId"] = session
-        os.write(self._cmd_w, json.dumps(msg).encode() + b"\0")
+        try:
+            os.write(self._cmd_w, json.dumps(msg).encode() + b"\0")
+        except BrokenPipeError as e:
+            raise CDPError(f"{method}: chromium exited (rc={self.proc.poll()}); run {self.exe} --headless by hand "
+                           "to see why") from e
         deadline = time.monotonic() + (timeout or self.timeout)
         with self._cv:
             while mid not in self._replies:

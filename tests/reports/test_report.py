@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -85,6 +86,14 @@ def test_thumbnails_and_crops(run_dir, tmp_path):
     assert data["images"][cell["img"]] == {"w": 64, "h": 48}      # original size, shown from a thumbnail
     html = out.read_text(encoding="utf-8")
     assert f'id="{cell["img"]}">data:image/jpeg' in html and f'id="{cell["crop"]}">data:image/png' in html
+    # with the defaults a small render is embedded losslessly, byte for byte (grain must survive)
+    build_report([str(run_dir)], out)
+    html = out.read_text(encoding="utf-8")
+    cell = _data(html)["rows"][4]["cells"][2]
+    url = re.search(rf'<script type="text/plain" id="{cell["img"]}">data:image/png;base64,([^<]*)</script>', html).group(1)
+    run = load_run(run_dir)
+    path = run.image_path(run.items["student"][(_data(html)["rows"][4]["case"], _data(html)["rows"][4]["seed"])])
+    assert base64.b64decode(url) == path.read_bytes()
 
 
 def test_multi_run_and_sweep_reports(run_dir, tmp_path):
