@@ -204,3 +204,22 @@ def test_optional_backends_fail_with_one_clear_line(tmp_path) -> None:
     if importlib.util.find_spec("pytesseract") is None:
         with pytest.raises(EvalsuiteError, match="needs pytesseract"):
             OCRJudge(backend="tesseract").score([item])
+
+
+def test_tesseract_backend_when_installed() -> None:
+    """The optional tesseract backend on clean flat text (skipped without tesseract + pytesseract)."""
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("pytesseract") is None or shutil.which("tesseract") is None:
+        pytest.skip("tesseract backend not installed (apt-get install tesseract-ocr; pip install pytesseract)")
+    j = OCRJudge(backend="tesseract")
+    font = latin_fonts()[0]
+    items = [make_item(make_case("t1", ["HELLO WORLD"]), render_text("HELLO WORLD", size=(400, 120), font=font, font_size=40)),
+             make_item(make_case("t2", ["OPEN DAILY", "FRESH BREAD"]),
+                       render_text("OPEN DAILY\nFRESH BREAD", size=(400, 200), font=font, font_size=36))]
+    v = j.score(items)
+    for cid in ("t1", "t2"):
+        m = by_metric(v, cid)
+        assert m["exact_match"].value == 1.0, m["ned"].detail["text"]
+        assert all(0 <= x <= 400 and 0 <= y <= 200 for ln in m["ned"].detail["lines"] for x, y in ln["box"])
