@@ -367,9 +367,12 @@ class DiffusersRenderer(Renderer):
         for i, r in enumerate(requests):
             groups.setdefault((r.kind, r.width, r.height), []).append(i)
         out: list[Rendered | None] = [None] * len(requests)
-        for idx in groups.values():
-            for j in range(0, len(idx), self.batch_size):
-                chunk = idx[j:j + self.batch_size]
+        for (kind, _, _), idx in groups.items():
+            # Multi-image edit pipelines (EditPlus) read a list of images as references for every
+            # prompt, not one per prompt: edit requests go one at a time there.
+            step = 1 if kind == "edit" and "EditPlus" in self.class_name else self.batch_size
+            for j in range(0, len(idx), step):
+                chunk = idx[j:j + step]
                 for i, rendered in zip(chunk, self._render_batch([requests[i] for i in chunk])):
                     out[i] = rendered
         return [r for r in out if r is not None]
