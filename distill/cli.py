@@ -1,4 +1,5 @@
-"""`distill` command line: `distill teacher --config C.yaml`, `distill train --recipe R.yaml`.
+"""`distill` command line: `distill teacher --config C.yaml`, `distill train --recipe R.yaml`,
+`distill bank --recipe R.yaml [--teacher NAME]` (precompute teacher trajectories).
 
 Run as `python -m distill ...` (or the `distill` console script where installed).
 """
@@ -23,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("train", help="distil a student from a recipe")
     s.add_argument("--recipe", required=True)
     s.add_argument("--steps", type=int, default=None, help="override the recipe's step count")
+    b = sub.add_parser("bank", help="precompute a recipe's teacher trajectories (cached on disk)")
+    b.add_argument("--recipe", required=True)
+    b.add_argument("--teacher", default=None, help="only this teacher of the recipe")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
@@ -34,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.max_minutes is not None:
                 cfg = dataclasses.replace(cfg, max_minutes=args.max_minutes)
             path = train.train_teacher(cfg)
+        elif args.verb == "bank":
+            train.precompute_banks(config.load_recipe(args.recipe), args.teacher)
+            return 0
         else:
             recipe = config.load_recipe(args.recipe)
             if args.steps is not None:

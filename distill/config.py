@@ -40,6 +40,7 @@ class TeacherConfig:
     guidance_scale: float = 3.0                   # sampler.json defaults of the saved pipeline
     num_inference_steps: int = 32
     channels: tuple[int, ...] = (32, 64, 128)
+    text_dim: int = 128
     threads: int = 1
 
 

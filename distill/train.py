@@ -56,14 +56,14 @@ def collate(samples: list[data.Sample]) -> tuple[list[str], torch.Tensor, torch.
 
 
 # --- shared helpers ---------------------------------------------------------------------------
-def new_pipeline(channels: tuple[int, ...] = (32, 64, 128)) -> TinyFlowPipeline:
-    attn_levels = 1
+def new_pipeline(channels: tuple[int, ...] = (32, 64, 128), text_dim: int = 128) -> TinyFlowPipeline:
+    """A fresh pipeline; cross-attention only at the lowest resolution (cheap on a CPU)."""
     n = len(channels)
     unet = build_unet(
-        channels=channels,
-        down_block_types=["DownBlock2D"] * (n - attn_levels) + ["CrossAttnDownBlock2D"] * attn_levels,
-        up_block_types=["CrossAttnUpBlock2D"] * attn_levels + ["UpBlock2D"] * (n - attn_levels))
-    text = TinyTextEncoder(vocab=data.vocabulary())
+        channels=channels, cross_attention_dim=text_dim, norm_num_groups=min(16, channels[0]),
+        down_block_types=["DownBlock2D"] * (n - 1) + ["CrossAttnDownBlock2D"],
+        up_block_types=["CrossAttnUpBlock2D"] + ["UpBlock2D"] * (n - 1))
+    text = TinyTextEncoder(vocab=data.vocabulary(), dim=text_dim)
     return TinyFlowPipeline(unet=unet, text_encoder=text,
                             scheduler=FlowMatchEulerDiscreteScheduler(shift=1.0))
 
@@ -108,10 +108,11 @@ def train_teacher(cfg: TeacherConfig, log: Callable[[str], None] = print) -> Pat
     torch.manual_seed(cfg.seed)
     out = resolve(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    (out / "done.json").unlink(missing_ok=True)
     if cfg.init:
         pipe = TinyFlowPipeline.from_pretrained(resolve(cfg.init))
     else:
-        pipe = new_pipeline(cfg.channels)
+        pipe = new_pipeline(cfg.channels, cfg.text_dim)
     model = torch.nn.ModuleDict({"unet": pipe.unet, "text": pipe.text_encoder}).train()
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
@@ -155,7 +156,14 @@ def train_teacher(cfg: TeacherConfig, log: Callable[[str], None] = print) -> Pat
             break
     else:
         last = save_checkpoint(ema_pipe, out, cfg, step + 1, sampler)
+    mark_done(out, last, step + 1, time.time() - t_start)
     return last
+
+
+def mark_done(out: Path, last: Path, steps: int, seconds: float) -> None:
+    """`done.json` tells a watching sweep (evalsuite sweep --watch) that no checkpoint will follow."""
+    (out / "done.json").write_text(json.dumps(
+        {"last": last.name, "steps": steps, "seconds": round(seconds, 1)}) + "\n")
 
 
 # --- student loop -----------------------------------------------------------------------------
@@ -263,22 +271,9 @@ class TrajectoryBank:
         return self.mem[key].float()
 
 
-def train_student(recipe: Recipe, log: Callable[[str], None] = print,
-                  cache_root: Path | None = None) -> Path:
-    """Few-step distillation: trajectory-segment velocity regression onto teacher ODE states at
-    the student's grid (optionally + a direct phase backpropagating through all student steps),
-    with a per-sample teacher drawn from the normalised schedule lambda_m(progress)."""
-    torch.set_num_threads(recipe.threads)
-    torch.manual_seed(recipe.seed)
-    out = resolve(recipe.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    cache_root = cache_root or REPO_ROOT / "distill" / "runs" / "bank"
-    pipe = TinyFlowPipeline.from_pretrained(resolve(recipe.init))
-    grid = sigma_grid(pipe.scheduler, recipe.nfe)
-    keys = pool_keys(recipe)
-    log(f"student {recipe.name}: {len(keys)} pool samples, nfe {recipe.nfe}, "
-        f"{len(recipe.teachers)} teacher(s)")
-
+def fill_banks(recipe: Recipe, grid: torch.Tensor, keys: list[PoolKey], cache_root: Path,
+               log: Callable[[str], None] = print, only: str | None = None) -> list[TrajectoryBank]:
+    """One trajectory bank per teacher, filled for the pool samples that teacher can be drawn for."""
     banks = []
     for t in recipe.teachers:
         tpath = resolve(t.path)
@@ -288,11 +283,41 @@ def train_student(recipe: Recipe, log: Callable[[str], None] = print,
         bank = TrajectoryBank(tpipe, tpath, grid, recipe.teacher_steps, recipe.teacher_guidance,
                               cache_root)
         bank.load()
-        used = max(w for _, w in t.schedule) > 0
+        used = max(w for _, w in t.schedule) > 0 and (only is None or only == t.name)
         needed = [k for k in keys if used and k[1] in t.tasks
                   and (k[1] == "edit" or k[0] in t.categories)]
         bank.fill(needed, log=log)
         banks.append(bank)
+    return banks
+
+
+def precompute_banks(recipe: Recipe, only: str | None = None,
+                     log: Callable[[str], None] = print) -> None:
+    """Fill a recipe's trajectory banks ahead of training (one process per teacher in parallel)."""
+    torch.set_num_threads(recipe.threads)
+    pipe = TinyFlowPipeline.from_pretrained(resolve(recipe.init))
+    grid = sigma_grid(pipe.scheduler, recipe.nfe)
+    fill_banks(recipe, grid, pool_keys(recipe), REPO_ROOT / "distill" / "runs" / "bank", log, only)
+
+
+def train_student(recipe: Recipe, log: Callable[[str], None] = print,
+                  cache_root: Path | None = None) -> Path:
+    """Few-step distillation: trajectory-segment velocity regression onto teacher ODE states at
+    the student's grid (optionally + a direct phase backpropagating through all student steps),
+    with a per-sample teacher drawn from the normalised schedule lambda_m(progress)."""
+    torch.set_num_threads(recipe.threads)
+    torch.manual_seed(recipe.seed)
+    out = resolve(recipe.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "done.json").unlink(missing_ok=True)
+    cache_root = cache_root or REPO_ROOT / "distill" / "runs" / "bank"
+    pipe = TinyFlowPipeline.from_pretrained(resolve(recipe.init))
+    grid = sigma_grid(pipe.scheduler, recipe.nfe)
+    keys = pool_keys(recipe)
+    log(f"student {recipe.name}: {len(keys)} pool samples, nfe {recipe.nfe}, "
+        f"{len(recipe.teachers)} teacher(s)")
+
+    banks = fill_banks(recipe, grid, keys, cache_root, log)
 
     model = torch.nn.ModuleDict({"unet": pipe.unet, "text": pipe.text_encoder}).train()
     ema = copy.deepcopy(model).eval().requires_grad_(False)
@@ -364,4 +389,5 @@ def train_student(recipe: Recipe, log: Callable[[str], None] = print,
             last = save_checkpoint(ema_pipe, out, recipe, step + 1, sampler, extra)
             break
     log_f.close()
+    mark_done(out, last, step + 1, time.time() - t_start)
     return last

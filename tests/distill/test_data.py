@@ -1,0 +1,84 @@
+"""Synthetic data: determinism, grammar, edit triplets, background regions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from distill import data
+
+
+def _px(img) -> np.ndarray:
+    return np.asarray(img, dtype=np.int16)
+
+
+@pytest.mark.parametrize("category,task", [("typography", "t2i"), ("figures", "t2i"),
+                                           ("cluttered", "t2i"), ("typography", "edit")])
+def test_same_key_same_sample(category: str, task: str) -> None:
+    a = data.make_sample(3, 17, category, task)
+    b = data.make_sample(3, 17, category, task)
+    assert a.prompt == b.prompt
+    assert np.array_equal(_px(a.target), _px(b.target))
+    assert a.target.size == (data.WIDTH, data.HEIGHT)
+    assert (a.source is None) == (task == "t2i")
+
+
+def test_different_keys_vary() -> None:
+    samples = [data.make_sample(0, i, "typography", "t2i") for i in range(40)]
+    prompts = {s.prompt for s in samples}
+    assert len(prompts) >= 35
+    fonts = {f for s in samples for f in data.FONTS if f" {f} letters" in s.prompt}
+    sizes = {z for s in samples for z in data.SIZES if f" {z} " in s.prompt}
+    assert fonts == set(data.FONTS) and sizes == set(data.SIZES)
+    # seeds give different images for the same index
+    assert not np.array_equal(_px(data.make_sample(0, 5, "figures", "t2i").target),
+                              _px(data.make_sample(1, 5, "figures", "t2i").target))
+
+
+def test_prompt_grammar_tokens_are_in_vocab() -> None:
+    vocab = set(data.vocabulary())
+    import re
+    for i in range(30):
+        for cat, task in (("typography", "t2i"), ("figures", "t2i"), ("cluttered", "t2i"),
+                          ("typography", "edit")):
+            p = data.make_sample(0, i, cat, task).prompt
+            assert set(re.findall(r"[a-z]+", p.lower())) <= vocab, p
+
+
+def test_edit_triplets_change_only_what_they_say() -> None:
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(60):
+        src, op, value, tgt = data.sample_edit(rng, 0)
+        seen.add(op)
+        a, b = data.render_text(src, 5), data.render_text(tgt, 5)
+        diff = np.abs(_px(a) - _px(b)).sum(axis=2) > 0
+        assert diff.any()
+        if op == "background":
+            assert tgt.bg == value and tgt.word == src.word and tgt.color == src.color
+            assert diff.mean() > 0.5            # most pixels are background
+        elif op == "textcolor":
+            assert tgt.color == value and tgt.bg == src.bg
+            assert diff.mean() < 0.4
+        else:
+            assert tgt.word == value != src.word and tgt.bg == src.bg
+        assert data.contrasts(tgt.color, tgt.bg)
+    assert seen == set(data.EDIT_OPS)
+
+
+def test_free_region_is_pure_background_for_every_jitter() -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(25):
+        spec = data.sample_text_spec(rng)
+        x0, y0, x1, y1 = data.free_region(spec)
+        assert x1 - x0 >= 0.15
+        for layout in range(6):
+            a = _px(data.render_text(spec, layout))
+            reg = a[int(y0 * data.HEIGHT):int(y1 * data.HEIGHT) or None,
+                    int(x0 * data.WIDTH):int(x1 * data.WIDTH) or None]
+            assert (reg == np.array(data.COLORS[spec.bg])).all(), (spec, layout)
+
+
+def test_unknown_category_is_an_error() -> None:
+    with pytest.raises(ValueError, match="unknown data category 'portraits'"):
+        data.make_sample(0, 0, "portraits", "t2i")
