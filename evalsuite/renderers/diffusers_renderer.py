@@ -111,21 +111,17 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _default_device() -> str:
-    """'cuda' when torch has a GPU build and a GPU is visible, else 'cpu'.
+    """'cuda' when torch is a GPU build and a GPU device node is visible, else 'cpu'.
 
-    Decided without importing torch when it is not imported yet (importing it costs seconds, and
-    describe()/fingerprint() must stay cheap for fully cached re-runs); `load()` double-checks.
+    Decided without importing torch (importing it costs seconds, and describe()/fingerprint()
+    must stay cheap for fully cached re-runs), and the same way in every process so the
+    fingerprint is stable; `load()` double-checks with torch.cuda.is_available().
     """
+    import importlib.util
     import os
-    import sys
 
-    if "torch" in sys.modules:
-        torch = sys.modules["torch"]
-        return "cuda" if torch.cuda.is_available() else "cpu"
     if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
         return "cpu"
-    import importlib.util
-
     spec = importlib.util.find_spec("torch")
     if spec is None or not spec.submodule_search_locations:
         return "cpu"
@@ -134,8 +130,8 @@ def _default_device() -> str:
     except OSError:
         return "cpu"
     gpu_build = any(line.startswith(("cuda", "hip")) and "None" not in line for line in version.splitlines())
-    gpu_present = Path("/proc/driver/nvidia/version").exists() or Path("/dev/kfd").exists()
-    return "cuda" if gpu_build and gpu_present else "cpu"
+    nodes = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg", "/dev/kfd")
+    return "cuda" if gpu_build and any(Path(n).exists() for n in nodes) else "cpu"
 
 
 class DiffusersRenderer(Renderer):
@@ -152,6 +148,7 @@ class DiffusersRenderer(Renderer):
         self._pipe: Any = None
         self._fingerprint: str | None = None
         self._call_params: dict[str, inspect.Parameter] | None = None
+        self._auto_device: str | None = None
 
     # --- construction (cheap: no weights are read) ---------------------------------------------
     @classmethod
@@ -173,8 +170,12 @@ class DiffusersRenderer(Renderer):
             sampler = _read_json(sampler_file)
             _check_keys(sampler, str(sampler_file))
             merged.update({k: _coerce(k, v, str(sampler_file)) for k, v in sampler.items()})
+        if merged.get("lora") and not Path(merged["lora"]).expanduser().is_absolute():
+            merged["lora"] = str(path / merged["lora"])   # sampler.json paths are relative to the folder
         _check_keys(opts, f"renderer options for {path}")
         merged.update({k: _coerce(k, v, f"renderer option for {path}") for k, v in opts.items() if v is not None})
+        if merged.get("shift") is not None and merged["shift"] <= 0:
+            raise EvalsuiteError(f"{path}: shift must be > 0, got {merged['shift']}")
         if merged.get("dtype") is not None and merged["dtype"] not in DTYPES:
             raise EvalsuiteError(f"{path}: dtype '{merged['dtype']}' is not one of {', '.join(DTYPES)}")
         if merged.get("lora"):
@@ -192,7 +193,11 @@ class DiffusersRenderer(Renderer):
         return self.settings.batch_size
 
     def _device(self) -> str:
-        return self.settings.device or _default_device()
+        if self.settings.device:
+            return self.settings.device
+        if self._auto_device is None:
+            self._auto_device = _default_device()
+        return self._auto_device
 
     def _dtype(self) -> str:
         if self.settings.dtype:
