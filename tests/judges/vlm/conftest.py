@@ -19,6 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 VLLM_PY = Path(os.environ.get("EVALSUITE_VLLM_VENV", ROOT / ".venv-vllm")) / "bin" / "python"
+MAX_LOGPROBS = 2000
 STARTUP_S = float(os.environ.get("EVALSUITE_VLLM_STARTUP_S", "900"))
 
 
@@ -64,7 +65,9 @@ def vllm_server(tiny_idefics3, tmp_path_factory):
            "TOKENIZERS_PARALLELISM": "false"}
     cmd = [str(VLLM_PY), "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_idefics3),
            "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32", "--max-model-len", "512",
-           "--max-num-seqs", "2", "--enforce-eager", "--seed", "0"]
+           "--max-num-seqs", "2", "--enforce-eager", "--seed", "0",
+           # the whole (tiny) vocabulary may be asked for, so P(Yes) is exact whatever the weights
+           "--max-logprobs", str(MAX_LOGPROBS)]
     with open(log, "w") as f:
         proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True,
                                 cwd=str(tiny_idefics3))
