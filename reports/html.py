@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from html import escape
@@ -137,6 +138,7 @@ class ImageStore:
         self.ids: dict[str, str] = {}           # key -> id
         self.blobs: list[tuple[str, str]] = []  # (id, data URL)
         self.meta: dict[str, dict[str, Any]] = {}
+        self._pre: dict[tuple[Path, Any], Any] = {}
 
     def _add(self, key: str, url: str, meta: dict[str, Any]) -> str:
         if key in self.ids:
@@ -155,28 +157,50 @@ class ImageStore:
         """The embedded view of an image (see Options); None when unreadable."""
         return self.encode(path, None)[0]
 
+    def prefetch(self, tasks: list[tuple[Path, tuple[float, float, float, float] | None]]) -> None:
+        """Decode and encode images in threads (PIL releases the GIL); ids stay in call order."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        todo = list(dict.fromkeys(tasks))
+        workers = min(8, os.cpu_count() or 1)
+        if workers < 2 or len(todo) < 16:
+            return
+        with ThreadPoolExecutor(workers) as pool:
+            for task, res in zip(todo, pool.map(lambda t: self._encode_data(*t), todo)):
+                self._pre[task] = res
+
     def encode(self, path: Path, region: tuple[float, float, float, float] | None
                ) -> tuple[str | None, tuple[str, list[int]] | None]:
         """Thumbnail id and (crop id, native-pixel box) of one image, decoding it once."""
         key = f"thumb:{path}"
         if key in self.ids and region is None:
             return self.ids[key], None
+        data = self._pre.pop((path, region), None) or self._encode_data(path, region)
+        if data is None:
+            return None, None
+        (turl, tmeta), crop = data
+        tid = self.ids.get(key) or self._add(key, turl, tmeta)
+        if crop is None:
+            return tid, None
+        curl, cmeta, box = crop
+        return tid, (self._add(f"crop:{path}:{box}", curl, cmeta), box)
+
+    def _encode_data(self, path: Path, region: tuple[float, float, float, float] | None) -> Any:
         try:
             with Image.open(path) as im:
                 im.load()
-                tid = self.ids.get(key) or self._thumb(path, im, key)
-                return tid, self._crop(path, im, region)
+                return self._thumb_data(path, im), self._crop_data(im, region)
         except (OSError, ValueError) as e:
             logger.warning("%s: cannot read image (%s)", path, e)
-            return None, None
+            return None
 
-    def _thumb(self, path: Path, im: Image.Image, key: str) -> str:
+    def _thumb_data(self, path: Path, im: Image.Image) -> tuple[str, dict[str, int]]:
         w, h = im.size
         o = self.opts
         small = max(w, h) <= o.thumb_size and path.stat().st_size <= o.lossless_max_bytes
         if o.thumb_size <= 0 or small or (max(w, h) <= o.thumb_size and o.thumb_format == "png"):
             # small renders (e.g. the bundled 32x96 models) stay lossless: grain must survive
-            return self._add(key, self._url(path.read_bytes(), "image/png"), {"w": w, "h": h})
+            return self._url(path.read_bytes(), "image/png"), {"w": w, "h": h}
         rgb = im.convert("RGB")
         if max(w, h) > o.thumb_size:
             s = o.thumb_size / max(w, h)
@@ -188,10 +212,10 @@ class ImageStore:
             kw["method"] = 0          # 6x faster than the default 4, about the same size here
         rgb.save(buf, format=fmt, **kw)
         mime = {"WEBP": "image/webp", "JPEG": "image/jpeg", "PNG": "image/png"}[fmt]
-        return self._add(key, self._url(buf.getvalue(), mime), {"w": w, "h": h})
+        return self._url(buf.getvalue(), mime), {"w": w, "h": h}
 
-    def _crop(self, path: Path, im: Image.Image, region: tuple[float, float, float, float] | None
-              ) -> tuple[str, list[int]] | None:
+    def _crop_data(self, im: Image.Image, region: tuple[float, float, float, float] | None
+                   ) -> tuple[str, dict[str, int], list[int]] | None:
         """Native-pixel PNG crop (at most crop_size square) centred in `region` (fractions or pixels)."""
         if region is None or self.opts.crop_size <= 0:
             return None
@@ -205,12 +229,9 @@ class ImageStore:
         bx0 = int(max(0, min(w - cw, cx - cw / 2)))
         by0 = int(max(0, min(h - ch, cy - ch / 2)))
         box = [bx0, by0, bx0 + cw, by0 + ch]
-        key = f"crop:{path}:{box}"
-        if key in self.ids:
-            return self.ids[key], box
         buf = io.BytesIO()
         im.crop(tuple(box)).convert("RGB").save(buf, format="PNG")
-        return self._add(key, self._url(buf.getvalue(), "image/png"), {"w": cw, "h": ch}), box
+        return self._url(buf.getvalue(), "image/png"), {"w": cw, "h": ch}, box
 
 
 def _region(case: dict[str, Any], details: dict[str, Any]) -> tuple[float, float, float, float] | None:
@@ -234,6 +255,10 @@ def _trim_detail(d: dict[str, Any]) -> dict[str, Any]:
     for k, v in d.items():
         if k == "lines":
             continue                     # OCR boxes: the read text is enough in the report
+        if k == "replies" and isinstance(v, list):
+            # VLM replies: their text is the rationale; usage and timing stay in results.db
+            v = [{kk: (r.get(kk)[:1500] if isinstance(r.get(kk), str) else r.get(kk))
+                  for kk in ("text", "ok", "error") if kk in r} for r in v[:4] if isinstance(r, dict)]
         s = json.dumps(v, ensure_ascii=False, default=str)
         if len(s) <= _MAX_DETAIL_CHARS:
             out[k] = v
@@ -379,6 +404,14 @@ def _rows(lanes: list[Lane], images: ImageStore, keys: list[str]) -> list[dict[s
                     dt.setdefault((v.case_id, v.seed), {}).setdefault(judge, _trim_detail(v.detail))
         lane_scores.append(sc)
         lane_details.append(dt)
+    tasks = []
+    for cid, seed in sorted(row_keys):
+        for li, ln in enumerate(lanes):
+            ih = ln.run.items.get(ln.role, {}).get((cid, seed)) if ln.run and ln.kind != "source" else None
+            if ih is not None:
+                tasks.append((ln.run.image_path(ih),
+                              _region(cases.get(cid, {}), lane_details[li].get((cid, seed), {}))))
+    images.prefetch(tasks)
     rows = []
     for cid, seed in sorted(row_keys):
         c = cases.get(cid, {"id": cid})

@@ -15,7 +15,7 @@ from evalsuite.types import EvalsuiteError
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="paired comparison of runs or sweeps: deltas with CIs, win rates, per tag",
                        description="Compare RUN_B, RUN_C ... against RUN_A on shared (case, seed): per metric "
-                       "mean delta with a paired 95%% bootstrap CI and the win rate, per tag with --per-tag. "
+                       "mean delta with a paired 95% bootstrap CI and the win rate, per tag with --per-tag. "
                        "A RUN may be RUN_DIR@ROLE (e.g. runs/x@teacher). Sweep directories give the best "
                        "checkpoint per metric and recipe-level verdicts.")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (RUN_DIR[@ROLE]) or sweep directories")

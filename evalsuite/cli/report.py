@@ -9,7 +9,7 @@ from pathlib import Path
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="self-contained HTML report of runs or sweeps (opens from disk)",
                        description="Write one HTML file (no server, no network) showing the runs side by side at "
-                       "the same seed: summary with 95%% CIs, per tag, judge failures, latency and NFE; sweep "
+                       "the same seed: summary with 95% CIs, per tag, judge failures, latency and NFE; sweep "
                        "curves; a case browser with filters, sorting and zoomable background crops. "
                        "A RUN may be RUN_DIR@ROLE to show one role only.")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (RUN_DIR[@ROLE]) and/or sweep directories")

@@ -97,8 +97,14 @@
 
   function rationale(d) {
     var keys = ['rationale', 'reasoning', 'reason', 'explanation', 'analysis', 'critique', 'raw', 'reply'];
-    for (var i = 0; i < keys.length; i++) if (typeof d[keys[i]] === 'string' && d[keys[i]]) return d[keys[i]];
-    return null;
+    var out = [];
+    if (typeof d.outcome === 'string') out.push('outcome: ' + d.outcome + (d.category && d.category !== 'none' ? ' (' + d.category + ')' : ''));
+    var found = false;
+    for (var i = 0; i < keys.length && !found; i++) if (typeof d[keys[i]] === 'string' && d[keys[i]]) { out.push(d[keys[i]]); found = true; }
+    if (!found && Array.isArray(d.replies)) {
+      d.replies.forEach(function (r) { if (r && typeof r.text === 'string' && r.text) out.push(r.text); });
+    }
+    return out.length ? out.join('\n— ') : null;
   }
 
   function laneCell(row, li) {

@@ -143,12 +143,15 @@ def make_run(run_dir: Path, n_cases: int = 12, seeds: Sequence[int] = (0, 1), *,
                 if role == "student" and fail_every and i % fail_every == fail_every - 1:
                     verdicts.append((judge_id("vlm-t2i"), h, "", chash, s, "overall", "vlm-t2i", None, 0,
                                      "unparseable reply: 'I cannot rate this image'",
-                                     json.dumps({"raw": "I cannot rate this image"}), 0.0))
+                                     json.dumps({"model": "tiny-vlm", "error_kind": "parse", "replies": [
+                                         {"text": "I cannot rate this image", "ok": True, "latency_s": 0.02}]}), 0.0))
                 else:
                     score = round(float(np.clip(6 + 3 * recall - sig / 4 + rng.normal(0, 0.5), 0, 10)), 3)
                     verdicts.append((judge_id("vlm-t2i"), h, "", chash, s, "overall", "vlm-t2i", score, 1, None,
-                                     json.dumps({"rationale": f"Text '{read}' is {'legible' if ok_text else 'cut off'}; "
-                                                 f"background grain sigma≈{sig:.1f}.", "sc": 8, "pq": 7}), 0.0))
+                                     json.dumps({"model": "tiny-vlm", "answers": [{"sc": 8, "pq": 7}], "replies": [{
+                                         "text": f"Text '{read}' is {'legible' if ok_text else 'cut off'}; "
+                                                 f"background grain sigma≈{sig:.1f}.", "ok": True, "latency_s": 0.02}]}),
+                                     0.0))
         for role in roles:
             gh = group_hash(list(hashes[role].values()))
             spread = round(float(0.3 + 0.05 * noise.get(role, 3.0) + rng.normal(0, 0.02)), 4)

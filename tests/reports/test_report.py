@@ -135,3 +135,11 @@ def test_reports_package_imports_no_models():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        cwd=Path(__file__).resolve().parents[2])
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_report_is_deterministic(tmp_path):
+    run = make_run(tmp_path / "run", n_cases=12, seeds=(0, 1))     # 48 images: the threaded path
+    a, b = tmp_path / "a.html", tmp_path / "b.html"
+    build_report([str(run)], a)
+    build_report([str(run)], b)
+    assert a.read_bytes() == b.read_bytes()

@@ -51,6 +51,9 @@ def test_run_report_renders_filters_and_pages(browser, tmp_path):
     # every row shows teacher and student images; those in view are decoded (the rest load lazily)
     page.wait_for("Array.from(document.querySelectorAll('#rows .case-row:first-child img')).every(i => i.complete && i.naturalWidth > 0)")
     assert page.eval("document.querySelectorAll('#rows img.thumb').length") == 25 * 2 + 4   # + the sources of 2 edit cases x 2 seeds
+    # the VLM's rationale (its reply text) and the OCR diff are shown per model
+    first = page.eval("document.querySelector('#rows .case-row').querySelectorAll('.lane')[2].textContent")
+    assert "vlm-t2i: Text '" in first and "background grain sigma≈" in first and "OCR:" in first
     # filter by tag
     _set(page, "#f-tag", "number")
     want = sum(1 for r in rows if "number" in r["tags"])
