@@ -43,6 +43,14 @@ def test_pairs_are_deterministic_and_defects_are_planted(pairs):
             assert p.case.expected_text
 
 
+def test_cases_with_undrawable_text_are_left_out():
+    ps = build_calibration_set("typography", n=100)
+    assert ps and all(t.isascii() for p in ps for t in p.case.expected_text)
+    from evalsuite.packs import load_pack
+
+    assert any(not t.isascii() for c in load_pack("typography").cases for t in c.expected_text)
+
+
 def test_edit_pack_uses_its_sources():
     ps = build_calibration_set("edit-mini", n=3, kinds=("edit",))
     assert len(ps) == 3 and all(p.case.kind == "edit" for p in ps)
