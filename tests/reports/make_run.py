@@ -196,8 +196,10 @@ def make_sweep(sweep_dir: Path, recipe: str, steps: Sequence[int], n_cases: int 
     sweep = {"format_version": 1, "kind": "sweep", "name": sweep_dir.name, "pack": "synthetic",
              "teacher": None, "checkpoints": entries}
     if teacher:
-        make_run(sweep_dir / "teacher", n_cases=n_cases, roles=("teacher",), seed=seed + 99,
-                 fingerprints={"teacher": "fp-teacher"}, **kw)
+        # as evalsuite.sweep writes it: the teacher is the model under test ("student") of its own run
+        make_run(sweep_dir / "teacher", n_cases=n_cases, roles=("student",), seed=seed + 99,
+                 quality={"student": 0.9}, noise={"student": 2.0}, fail_every=0,
+                 fingerprints={"student": "fp-teacher"}, **kw)
         sweep["teacher"] = {"checkpoint": "ckpt/teacher", "run_dir": "teacher"}
     (sweep_dir / "sweep.json").write_text(json.dumps(sweep, indent=2))
     return sweep_dir
