@@ -170,3 +170,28 @@ def test_example_ci_workflow_calls_the_gate():
     assert "evalsuite gate --candidate runs/candidate" in runs and "gates.yaml" in runs and "--junit" in runs
     assert "evalsuite report" in runs
     assert (wf.parent.parent.parent / "benchmarks" / doc["env"]["PACK"] / "gates.yaml").exists()
+
+
+def test_gate_on_runs_made_by_the_runner(tmp_path, capsys):
+    """Real run directories from evalsuite.runner (fast doubles for the model and the judge)."""
+    from evalsuite.registry import JUDGES, RENDERERS
+    from evalsuite.runner import RunConfig, run_eval
+    from tests.core.conftest import write_pack
+    from tests.core.doubles import MeanJudge, PatternRenderer
+
+    RENDERERS.register("pattern", PatternRenderer)
+    JUDGES.register("mean", MeanJudge)
+    pack = write_pack(tmp_path / "pack", n=12, seeds=(0, 1, 2))
+    runs = {}
+    for name, model in (("base", "pattern:10"), ("same", "pattern:10"), ("worse", "pattern:4")):
+        runs[name] = tmp_path / name
+        run_eval(RunConfig(run_dir=runs[name], pack=str(pack), model=model, teacher="pattern:12", progress=False))
+    rules = tmp_path / "gates.yaml"
+    rules.write_text("version: 1\ndefaults: {min_n: 20}\nmetrics:\n  mean.brightness: {regression: {tolerance: 0.01}}\n"
+                     "judges:\n  '*': {max_failure_rate: 0.0}\n")
+    args = ["--rules", str(rules), "--junit", str(tmp_path / "j.xml"), "--markdown", str(tmp_path / "m.md")]
+    assert main(["gate", "--candidate", str(runs["same"]), "--baseline", str(runs["base"]), *args]) == 0
+    assert main(["gate", "--candidate", str(runs["worse"]), "--baseline", str(runs["base"]), *args]) == 1
+    res = evaluate(load_run(runs["worse"]), load_rules(rules), load_run(runs["base"]))
+    reg = next(c for c in res.checks if c.kind == "regression")
+    assert reg.n == 36 and reg.value == pytest.approx(-6 / 255, abs=2e-3) and reg.status == "fail"
