@@ -166,7 +166,7 @@ class ImageStore:
         if workers < 2 or len(todo) < 16:
             return
         with ThreadPoolExecutor(workers) as pool:
-            for task, res in zip(todo, pool.map(lambda t: self._encode_data(*t), todo)):
+            for task, res in zip(todo, pool.map(lambda t: self._encode_data(*t), todo), strict=True):
                 self._pre[task] = res
 
     def encode(self, path: Path, region: tuple[float, float, float, float] | None
