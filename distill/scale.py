@@ -276,10 +276,15 @@ def train(cfg: ScaleConfig, log: Callable[[str], None] = logger.info, accelerato
     eval_loss is the objective on a fixed held-out batch (same prompts and noise) before the first
     and after the last step — a noise-free measure of progress.
     """
-    from accelerate import Accelerator
+    from accelerate import Accelerator, DistributedDataParallelKwargs
 
     cfg.validate()
-    acc = accelerator or Accelerator(mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.grad_accum)
+    # cpu=True on GPU-less hosts lets torchrun/accelerate run several CPU processes (gloo DDP).
+    # find_unused_parameters: the last block's text-stream output (and its LoRA) never reaches the
+    # image prediction, so DDP must not wait for its gradients.
+    acc = accelerator or Accelerator(mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.grad_accum,
+                                     cpu=not torch.cuda.is_available(),
+                                     kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
     torch.manual_seed(cfg.seed)
     prompts = read_prompts(cfg)
     pipe = load_pipeline(cfg)
@@ -362,7 +367,8 @@ def train(cfg: ScaleConfig, log: Callable[[str], None] = logger.info, accelerato
     if log_f is not None:
         log_f.close()
         log(f"scale: eval loss {before:.5f} -> {after:.5f} in {time.time() - t0:.1f}s")
-    return {"losses": losses, "checkpoints": checkpoints, "eval_loss": (before, after), "transformer": base}
+    return {"losses": losses, "checkpoints": checkpoints, "eval_loss": (before, after), "transformer": base,
+            "main_process": acc.is_main_process, "num_processes": acc.num_processes}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -385,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("%s", e)
         return e.exit_code
     before, after = res["eval_loss"]
+    if not res["main_process"]:
+        return 0 if math.isfinite(after) else 1
     logger.info("done: eval loss %.5f -> %.5f; last checkpoint %s", before, after,
                 res["checkpoints"][-1] if res["checkpoints"] else None)
     return 0 if math.isfinite(after) else 1

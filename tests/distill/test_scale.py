@@ -102,3 +102,27 @@ def test_config_errors(pipe_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "p.jsonl").write_text('{"prompt": "a"}\n{"id": 2}\n')
     with pytest.raises(EvalsuiteError, match=r"p.jsonl:2: expected a JSON object with a 'prompt'"):
         scale.read_prompts(scale.load_config(f))
+
+
+@pytest.mark.slow
+def test_two_process_ddp_run_on_cpu(pipe_dir: Path, tmp_path: Path) -> None:
+    """The multi-GPU path, on CPU: torchrun with 2 processes (gloo DDP) through the CLI."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    cfg = {"pipeline": str(pipe_dir), "out_dir": str(tmp_path / "out"), "prompts": ["a red poster", "blue", "OPEN", "x"],
+           "nfe": 2, "teacher_steps": 4, "teacher_guidance": 3.0, "width": 32, "height": 32, "lora_rank": 4,
+           "lora_alpha": 4, "lr": 3e-3, "steps": 4, "batch_size": 1, "save_every": 0}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                          "-m", "distill.scale", "--config", str(tmp_path / "c.yaml")],
+                         capture_output=True, text=True, timeout=600, env=env, cwd=Path(__file__).parents[2])
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "2 process(es)" in out.stderr
+    log = [json.loads(x) for x in (tmp_path / "out" / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [0, 1, 2, 3]          # written once, by the main process
+    assert (tmp_path / "out" / "step-000004" / "pytorch_lora_weights.safetensors").is_file()
