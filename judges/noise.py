@@ -100,16 +100,23 @@ def _bbox(mask: np.ndarray) -> tuple[slice, slice]:
 def _block_coeffs(x: np.ndarray, with_hf: bool) -> list[np.ndarray]:
     """First-level db2 coefficients on disjoint 4x4 blocks only (every other coefficient row and
     column): a quarter of the work, and the coefficients are independent. Returns [HH] or
-    [LH, HL, HH]."""
+    [LH, HL, HH]. Plain weighted sums of strided slices: no BLAS call (whose thread pool wakes
+    slowly on a busy machine)."""
     lo, hi = _db2()
     a, b = x.shape[0] // 4, x.shape[1] // 4
-    blocks = x[:4 * a, :4 * b].reshape(a, 4, b, 4)
-    rh = blocks @ hi                      # (a, 4, b): horizontal high-pass
-    hh = np.einsum("ikj,k->ij", rh, hi)
+    x = x[:4 * a, :4 * b]
+
+    def rows(f: np.ndarray) -> np.ndarray:    # horizontal filter -> (4a, b)
+        return x[:, 0::4] * f[0] + x[:, 1::4] * f[1] + x[:, 2::4] * f[2] + x[:, 3::4] * f[3]
+
+    def cols(y: np.ndarray, f: np.ndarray) -> np.ndarray:   # vertical filter -> (a, b)
+        return y[0::4] * f[0] + y[1::4] * f[1] + y[2::4] * f[2] + y[3::4] * f[3]
+
+    rh = rows(hi)
+    hh = cols(rh, hi)
     if not with_hf:
         return [hh]
-    rl = blocks @ lo
-    return [np.einsum("ikj,k->ij", rh, lo), np.einsum("ikj,k->ij", rl, hi), hh]
+    return [cols(rh, lo), cols(rows(lo), hi), hh]
 
 
 def _block_mask(mask: np.ndarray) -> np.ndarray:
@@ -151,7 +158,7 @@ def noise_stats(img: np.ndarray, mask: np.ndarray | None = None, min_coeffs: int
         if with_hf:
             for bd in bands:
                 v = bd[cm].astype(np.float64)
-                hf += float(v @ v) / n
+                hf += float(np.einsum("i,i->", v, v)) / n   # not BLAS: see _block_coeffs
         sig.append(float(np.median(np.abs(bands[-1][cm]))) / MAD_TO_SIGMA)
     return sig, hf / (3 * img.shape[2])
 
