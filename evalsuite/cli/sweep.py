@@ -50,3 +50,18 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"sweep {sweep_dir / 'sweep.json'}: {len(data['checkpoints'])} checkpoint(s)",
                       highlight=False)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (`python -m evalsuite.cli.sweep DIR ...`) until the verb is wired in main."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    parser = argparse.ArgumentParser(prog="evalsuite")
+    add_parser(parser.add_subparsers(dest="verb", required=True))
+    args = parser.parse_args(["sweep", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
