@@ -80,6 +80,12 @@ class OCRJudge(Judge):
             self._backend = make_backend(self.config["backend"], **self.config["backend_options"])
         return self._backend
 
+    def cache_config(self) -> dict[str, Any]:
+        """Config minus settings that do not change verdicts (engine thread count)."""
+        cfg = dict(self.config)
+        cfg["backend_options"] = {k: v for k, v in cfg["backend_options"].items() if k != "threads"}
+        return cfg
+
     def applies_to(self, case: Case) -> bool:
         return any(t.strip() for t in case.expected_text)
 

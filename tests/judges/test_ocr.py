@@ -127,6 +127,8 @@ def test_applies_only_to_cases_with_expected_text() -> None:
 def test_config_is_part_of_the_cache_key_and_bad_config_is_one_line() -> None:
     assert OCRJudge().judge_id() != OCRJudge(norm={"casefold": False}).judge_id()
     assert OCRJudge().judge_id() == OCRJudge().judge_id()
+    assert OCRJudge().judge_id() == OCRJudge(backend_options={"threads": 1}).judge_id()
+    assert OCRJudge().judge_id() != OCRJudge(backend_options={"limit_side_len": 960}).judge_id()
     with pytest.raises(EvalsuiteError, match="unknown normalisation"):
         OCRJudge(norm={"lower": True})
     with pytest.raises(EvalsuiteError, match="did you mean 'tesseract'"):
