@@ -38,6 +38,16 @@ def ocr_scores(expected: Sequence[str], recognised: str, norm: TextNorm = TextNo
             "exact_match": float(ref == hyp)}
 
 
+def _engine_version(backend: str) -> str | None:
+    """Installed version of the backend's package (an engine upgrade must not reuse old verdicts)."""
+    from importlib.metadata import PackageNotFoundError, version
+    pkg = {"rapidocr": "rapidocr", "paddleocr": "paddleocr", "tesseract": "pytesseract"}.get(backend)
+    try:
+        return version(pkg) if pkg else None
+    except PackageNotFoundError:
+        return None
+
+
 class OCRJudge(Judge):
     """Typography judge on an OCR backend (rapidocr by default).
 
@@ -84,6 +94,7 @@ class OCRJudge(Judge):
         """Config minus settings that do not change verdicts (engine thread count)."""
         cfg = dict(self.config)
         cfg["backend_options"] = {k: v for k, v in cfg["backend_options"].items() if k != "threads"}
+        cfg["engine_version"] = _engine_version(cfg["backend"])
         return cfg
 
     def applies_to(self, case: Case) -> bool:
