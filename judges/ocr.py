@@ -38,6 +38,14 @@ def ocr_scores(expected: Sequence[str], recognised: str, norm: TextNorm = TextNo
             "exact_match": float(ref == hyp)}
 
 
+def _backend_params(backend: str) -> set[str]:
+    """Keyword arguments the named backend accepts (empty for an unknown backend)."""
+    import inspect
+    from judges.ocr_backends import BACKENDS
+    cls = BACKENDS.get(backend)
+    return set(inspect.signature(cls.__init__).parameters) - {"self"} if cls else set()
+
+
 def _engine_version(backend: str) -> str | None:
     """Installed version of the backend's package (an engine upgrade must not reuse old verdicts)."""
     from importlib.metadata import PackageNotFoundError, version
@@ -54,7 +62,7 @@ class OCRJudge(Judge):
     Config kwargs: backend ("rapidocr" | "paddleocr" | "tesseract"), backend_options (dict passed
     to the backend, e.g. {"det_model_dir": ..., "rec_model_dir": ...} for paddleocr), norm (dict
     of TextNorm fields), min_word_similarity (1.0 = exact word match; e.g. 0.8 tolerates one wrong
-    letter in five).
+    letter in five). TextNorm fields and backend options may also be given as flat kwargs.
     """
 
     name = "ocr"
@@ -70,16 +78,28 @@ class OCRJudge(Judge):
     def __init__(self, backend: str = "rapidocr", backend_options: dict[str, Any] | None = None,
                  norm: dict[str, Any] | None = None, min_word_similarity: float = 1.0,
                  **extra: Any) -> None:
-        if extra:
-            raise EvalsuiteError(f"ocr judge: unknown setting(s) {sorted(extra)}; known: backend, "
-                                 f"backend_options, norm, min_word_similarity")
+        # Flat keys (handy on the command line: --judge-opt ocr.casefold=false,
+        # ocr.det_model_dir=DIR) are folded into norm / backend_options, so the stored config and
+        # the cache key are the same whichever way a setting was given.
+        norm, backend_options = dict(norm or {}), dict(backend_options or {})
+        backend_params = _backend_params(backend)
+        for k, v in extra.items():
+            if k in TextNorm.__dataclass_fields__:
+                norm[k] = v
+            elif k in backend_params:
+                backend_options[k] = v
+            else:
+                raise EvalsuiteError(
+                    f"ocr judge: unknown setting '{k}'; known: backend, backend_options, norm, "
+                    f"min_word_similarity, {', '.join(TextNorm.__dataclass_fields__)}"
+                    + (f", {', '.join(sorted(backend_params))}" if backend_params else ""))
         try:
             self.norm = TextNorm.from_config(norm)
         except ValueError as e:
             raise EvalsuiteError(f"ocr judge: {e}") from e
         if not 0.0 < float(min_word_similarity) <= 1.0:
             raise EvalsuiteError(f"ocr judge: min_word_similarity must be in (0, 1], got {min_word_similarity}")
-        super().__init__(backend=backend, backend_options=dict(backend_options or {}),
+        super().__init__(backend=backend, backend_options=backend_options,
                          norm=self.norm.to_dict(), min_word_similarity=float(min_word_similarity))
         self._backend: OCRBackend | None = None
 

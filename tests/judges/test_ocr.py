@@ -131,6 +131,12 @@ def test_config_is_part_of_the_cache_key_and_bad_config_is_one_line() -> None:
     assert OCRJudge().judge_id() != OCRJudge(backend_options={"limit_side_len": 960}).judge_id()
     with pytest.raises(EvalsuiteError, match="unknown normalisation"):
         OCRJudge(norm={"lower": True})
+    # flat keys (as --judge-opt gives them) fold into the same canonical config
+    flat = OCRJudge(casefold=False, limit_side_len=960)
+    nested = OCRJudge(norm={"casefold": False}, backend_options={"limit_side_len": 960})
+    assert flat.config == nested.config and flat.judge_id() == nested.judge_id()
+    with pytest.raises(EvalsuiteError, match="unknown setting 'lower'"):
+        OCRJudge(lower=True)
     with pytest.raises(EvalsuiteError, match="did you mean 'tesseract'"):
         OCRJudge(backend="tesserct").backend
     with pytest.raises(EvalsuiteError, match="det_model_dir"):
