@@ -36,10 +36,10 @@ def test_loss_decreases_only_lora_changes_and_renderer_loads_it(pipe_dir: Path, 
     torch.set_num_threads(1)
     from diffusers import QwenImageTransformer2DModel
 
-    res = scale.train(_cfg(pipe_dir, tmp_path / "out"), log=lambda s: None)
+    res = scale.train(_cfg(pipe_dir, tmp_path / "out", steps=30, save_every=15), log=lambda s: None)
     before, after = res["eval_loss"]
-    assert after < 0.9 * before, (before, after)
-    assert len(res["losses"]) == 10 and all(np.isfinite(res["losses"]))
+    assert after < 0.8 * before, (before, after)
+    assert len(res["losses"]) == 30 and all(np.isfinite(res["losses"]))
 
     # Only LoRA parameters moved: every base weight equals the saved pipeline's.
     trained = res["transformer"]
@@ -52,12 +52,12 @@ def test_loss_decreases_only_lora_changes_and_renderer_loads_it(pipe_dir: Path, 
         key = name.replace(".base_layer", "")
         torch.testing.assert_close(p, ref[key], rtol=0, atol=0, msg=name)
     assert any(n for n, p in lora.items() if "lora_B" in n and p.abs().max() > 0)   # B starts at 0
-    assert [Path(c).name for c in res["checkpoints"]] == ["step-000005", "step-000010"]
+    assert [Path(c).name for c in res["checkpoints"]] == ["step-000015", "step-000030"]
 
     # The saved LoRA loads through the renderer's `lora` option and changes the pixels.
     ck = Path(res["checkpoints"][-1])
     meta = json.loads((ck / "scale_config.json").read_text())
-    assert meta["step"] == 10 and meta["config"]["nfe"] == 2 and meta["renderer_options"]["num_inference_steps"] == 2
+    assert meta["step"] == 30 and meta["config"]["nfe"] == 2 and meta["renderer_options"]["num_inference_steps"] == 2
     from evalsuite.renderers import load_renderer
 
     req = [RenderRequest("c0", "a red poster", 3, 32, 32)]
@@ -66,6 +66,18 @@ def test_loss_decreases_only_lora_changes_and_renderer_loads_it(pipe_dir: Path, 
     out = student.render(req)[0].image
     assert np.abs(np.asarray(out, np.int16) - np.asarray(plain, np.int16)).max() > 0
     assert student.describe()["nfe"] == 2
+    # Through the renderer, on held-out seeds, the 2-step student is closer to the teacher
+    # (4 steps, CFG 3) than the undistilled base at 2 steps.
+    reqs = [RenderRequest(f"c{i}", p, 1000 + i, 32, 32) for i, p in enumerate(["a red poster", "the word OPEN"] * 3)]
+    teacher = load_renderer(str(pipe_dir), num_inference_steps=4, guidance_scale=3.0, batch_size=6).render(reqs)
+    base2 = load_renderer(str(pipe_dir), num_inference_steps=2, batch_size=6).render(reqs)
+    stud2 = load_renderer(str(pipe_dir), batch_size=6, **meta["renderer_options"]).render(reqs)
+
+    def dist(a: list, b: list) -> float:
+        return float(np.mean([np.abs(np.asarray(x.image, float) - np.asarray(y.image, float)).mean()
+                              for x, y in zip(a, b)]))
+
+    assert dist(stud2, teacher) < 0.9 * dist(base2, teacher), (dist(stud2, teacher), dist(base2, teacher))
     # The loaded adapter holds exactly the trained LoRA weights.
     loaded = {n: p for n, p in student._pipe.transformer.named_parameters() if "lora_B" in n}
     trained_b = {n.replace(".default.", ".evalsuite."): p for n, p in lora.items() if "lora_B" in n}
