@@ -22,7 +22,9 @@ logger = logging.getLogger(__name__)
 
 ConstraintKind = Literal["json", "regex", "choice"]
 # Why a request failed; judges count failures by these.
-ErrorKind = Literal["timeout", "http", "connection", "refusal", "parse", "truncated", "unsupported", "backend"]
+# "rejected": an in-process engine refused the request (what a server answers with HTTP 400).
+ErrorKind = Literal["timeout", "http", "connection", "refusal", "parse", "truncated", "unsupported", "rejected",
+                    "backend"]
 
 
 @dataclass(frozen=True)

@@ -99,3 +99,26 @@ def tiny_qwen2vl(tmp_path_factory) -> Path:
 
 def token_ids(model_dir: Path) -> dict[str, int]:
     return json.loads((model_dir / "tiny_vlm.json").read_text())["token_ids"]
+
+
+@pytest.fixture(scope="session")
+def reference_logprobs():
+    """(model_dir, prompt) -> (prompt tokens, top-5 first-token log-probs) from transformers, with
+    one red 64x48 image: the independent reference for the vLLM paths."""
+    def run(model_dir: Path, prompt: str) -> tuple[int, list[float]]:
+        import torch
+        from PIL import Image
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        proc = AutoProcessor.from_pretrained(model_dir)
+        model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32).eval()
+        red = Image.new("RGB", (64, 48), (220, 20, 20))
+        msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
+        text = proc.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+        inputs = proc(text=[text], images=[[red]], return_tensors="pt")
+        with torch.no_grad():
+            logits = model(**inputs).logits[0, -1]
+        top = torch.log_softmax(logits.float(), -1).topk(5).values.tolist()
+        return int(inputs["input_ids"].shape[1]), sorted(top, reverse=True)
+
+    return run
