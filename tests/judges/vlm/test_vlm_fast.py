@@ -168,7 +168,7 @@ def test_t2i_scores_request_shape_and_provenance():
     content = body["messages"][0]["content"]
     assert [c["type"] for c in content] == ["image_url", "text"]
     assert np.array_equal(np.asarray(decode_images(body)[0]), np.asarray(RED))
-    assert '"a red square"' in content[1]["text"] and '"HI"' in content[1]["text"]
+    assert 'Prompt: a red square' in content[1]["text"] and '"HI"' in content[1]["text"]
     assert set(body["structured_outputs"]) == {"regex"}
     assert re.fullmatch(body["structured_outputs"]["regex"], t2i_json(8, 2, grain=True))
 
