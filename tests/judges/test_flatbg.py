@@ -190,3 +190,10 @@ def test_sigma_on_clipped_white_and_black_backgrounds(judge, color) -> None:
             raw = run(FlatBackgroundJudge(declip=False), img, BackgroundSpec(color=color))["sigma"].value
             assert raw < 0.75 * s
     assert est == sorted(est)
+
+
+def test_deterministic(judge) -> None:
+    img = add_noise(render_text("Same", size=(200, 100), font=latin_fonts()[0], font_size=30, bg=(250, 250, 250)), 7, seed=1)
+    a = [(v.metric, v.value) for v in judge.score([make_item(make_case("d", background=BackgroundSpec(color=(250, 250, 250))), img)])]
+    b = [(v.metric, v.value) for v in FlatBackgroundJudge().score([make_item(make_case("d", background=BackgroundSpec(color=(250, 250, 250))), img.copy())])]
+    assert a == b

@@ -231,3 +231,10 @@ def test_tesseract_backend_when_installed() -> None:
         m = by_metric(v, cid)
         assert m["exact_match"].value == 1.0, m["ned"].detail["text"]
         assert all(0 <= x <= 400 and 0 <= y <= 200 for ln in m["ned"].detail["lines"] for x, y in ln["box"])
+
+
+def test_deterministic(ocr_judge: OCRJudge) -> None:
+    img = render_text("REPEAT 42", size=(300, 90), font=latin_fonts()[1 % len(latin_fonts())], font_size=34)
+    it = make_item(make_case("r", ["REPEAT 42"]), img)
+    a, b = ocr_judge.score([it]), ocr_judge.score([it])
+    assert [(v.metric, v.value, v.detail["lines"]) for v in a] == [(v.metric, v.value, v.detail["lines"]) for v in b]
