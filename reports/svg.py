@@ -21,7 +21,7 @@ def line_chart(title: str, series: dict[str, list[dict[str, Any]]], reference: f
                reference_label: str = "teacher", higher_is_better: bool | None = None,
                width: int = 420, height: int = 240) -> str:
     """series: name -> [{step, mean, lo, hi, n, name}] (x = step, or the index when steps are missing)."""
-    pad_l, pad_r, pad_t, pad_b = 52, 12, 26, 34
+    pad_l, pad_r, pad_t, pad_b = 52, 12, 40, 34
     pts_all = [p for pts in series.values() for p in pts if p.get("mean") is not None and not math.isnan(p["mean"])]
     ys = [p["mean"] for p in pts_all] + [p[k] for p in pts_all for k in ("lo", "hi")
                                           if p.get(k) is not None and not math.isnan(p[k])]
@@ -65,6 +65,7 @@ def line_chart(title: str, series: dict[str, list[dict[str, Any]]], reference: f
                    f'<title>{escape(reference_label)}: {_nice(reference)}</title></line>')
         out.append(f'<text x="{pad_l + pw - 2}" y="{ry - 4:.1f}" text-anchor="end" class="ref-label">'
                    f'{escape(reference_label)} {_nice(reference)}</text>')
+    legend_x = float(pad_l)
     for i, (name, pts) in enumerate(series.items()):
         color = PALETTE[i % len(PALETTE)]
         good = [(p.get("step") if p.get("step") is not None else j, p) for j, p in enumerate(pts)
@@ -85,7 +86,7 @@ def line_chart(title: str, series: dict[str, list[dict[str, Any]]], reference: f
             tip += f" n={p.get('n')}"
             out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(p["mean"]):.1f}" r="3" fill="{color}">'
                        f'<title>{escape(tip)}</title></circle>')
-        out.append(f'<text x="{pad_l + 6}" y="{pad_t + 12 + 13 * i}" class="legend" fill="{color}">'
-                   f'{escape(name)}</text>')
+        out.append(f'<text x="{legend_x:.0f}" y="30" class="legend" fill="{color}">&#9632; {escape(name)}</text>')
+        legend_x += 7.0 * len(name) + 28
     out.append("</svg>")
     return "".join(out)
