@@ -59,7 +59,8 @@ def _engine_version(backend: str) -> str | None:
 class OCRJudge(Judge):
     """Typography judge on an OCR backend (rapidocr by default).
 
-    Config kwargs: backend ("rapidocr" | "paddleocr" | "tesseract"), backend_options (dict passed
+    Config kwargs: backend ("auto" | "rapidocr" | "paddleocr" | "tesseract"; "auto" = paddleocr
+    when det_model_dir and rec_model_dir are given, else rapidocr), backend_options (dict passed
     to the backend, e.g. {"det_model_dir": ..., "rec_model_dir": ...} for paddleocr), norm (dict
     of TextNorm fields), min_word_similarity (1.0 = exact word match; e.g. 0.8 tolerates one wrong
     letter in five). TextNorm fields and backend options may also be given as flat kwargs.
@@ -75,13 +76,17 @@ class OCRJudge(Judge):
         "exact_match": MetricSpec(True, (0.0, 1.0), "normalised full text equal"),
     }
 
-    def __init__(self, backend: str = "rapidocr", backend_options: dict[str, Any] | None = None,
+    def __init__(self, backend: str = "auto", backend_options: dict[str, Any] | None = None,
                  norm: dict[str, Any] | None = None, min_word_similarity: float = 1.0,
                  **extra: Any) -> None:
         # Flat keys (handy on the command line: --judge-opt ocr.casefold=false,
         # ocr.det_model_dir=DIR) are folded into norm / backend_options, so the stored config and
         # the cache key are the same whichever way a setting was given.
         norm, backend_options = dict(norm or {}), dict(backend_options or {})
+        if backend == "auto":
+            # PaddleOCR when local PP-OCR model folders are given, else rapidocr's bundled models.
+            given = set(backend_options) | set(extra)
+            backend = "paddleocr" if {"det_model_dir", "rec_model_dir"} <= given else "rapidocr"
         backend_params = _backend_params(backend)
         for k, v in extra.items():
             if k in TextNorm.__dataclass_fields__:

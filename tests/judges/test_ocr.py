@@ -206,6 +206,10 @@ def test_optional_backends_fail_with_one_clear_line(tmp_path) -> None:
     item = make_item(make_case("x", ["HI"]), img)
     j = OCRJudge(backend="paddleocr", backend_options={"det_model_dir": str(det), "rec_model_dir": str(rec)})
     assert j.backend.describe()["det_model_dir"] == "PP-OCRv5_mobile_det"
+    # the default backend picks paddleocr exactly when both model folders are given
+    assert OCRJudge().config["backend"] == "rapidocr"
+    auto = OCRJudge(det_model_dir=str(det), rec_model_dir=str(rec))
+    assert auto.config["backend"] == "paddleocr" and auto.judge_id() == j.judge_id()
     if importlib.util.find_spec("paddleocr") is None:
         with pytest.raises(EvalsuiteError, match="needs paddleocr"):
             j.score([item])
