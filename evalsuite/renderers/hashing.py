@@ -62,6 +62,8 @@ def _save(new: dict[str, str]) -> None:
         except (OSError, ValueError):
             data = {}
         data.update(new)
+        # Forget files that are gone (deleted checkpoints, temporary test folders).
+        data = {k: v for k, v in data.items() if os.path.exists(k.split("|", 1)[0])}
         fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".file_hashes.")
         with os.fdopen(fd, "w") as f:
             json.dump(data, f)
