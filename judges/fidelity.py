@@ -16,9 +16,11 @@ Edited region (documented choice): estimated from the *teacher's* edit, i.e. whe
 result differs from the source (blurred mean absolute difference > edit_threshold, grown by
 edit_dilate px). Using the student's own difference would reward a student that changes
 everything (the "unedited" region would vanish); the teacher's edit is the reference for what
-should change. `edit_region="union"` also excludes the student's own changes (lenient). When
-less than 5% of the image is left outside the edit (a global edit such as a style change),
-preservation is not reported; detail["preservation_skipped"] says why.
+should change. `edit_region="union"` also excludes the student's own changes (lenient). Called
+without a teacher image (the runner never does: needs_teacher), ssim/psnr fail and preservation
+falls back to the student's own changes. When less than 5% of the image is left outside the
+edit (a global edit such as a style change), preservation is not reported;
+detail["preservation_skipped"] says why.
 """
 
 from __future__ import annotations
@@ -110,9 +112,6 @@ class FidelityJudge(Judge):
         out: list[Verdict] = []
         for it in items:
             names = ["ssim", "psnr"] + (["preservation"] if it.case.kind == "edit" else [])
-            if it.teacher_image is None:
-                out += [Verdict.failure(it, self.name, m, "no teacher image for this case and seed") for m in names]
-                continue
             try:
                 vals, detail = self._one(it)
             except Exception as e:   # noqa: BLE001 - recorded as a failed verdict, never a zero
@@ -121,33 +120,40 @@ class FidelityJudge(Judge):
             for m in names:
                 if m in vals:
                     out.append(Verdict(it.case.id, it.seed, self.name, m, float(vals[m]), detail=detail))
-                elif m == "preservation" and "preservation_error" in detail:
+                elif m in ("ssim", "psnr"):
+                    out.append(Verdict.failure(it, self.name, m, "no teacher image for this case and seed"))
+                elif "preservation_error" in detail:
                     out.append(Verdict.failure(it, self.name, m, detail["preservation_error"]))
         return out
 
     def _one(self, it: JudgeInput) -> tuple[dict[str, float], dict[str, Any]]:
         size = it.image.size
         s = as_rgb(it.image)
-        t = as_rgb(it.teacher_image, size)
+        t = as_rgb(it.teacher_image, size) if it.teacher_image is not None else None
         detail: dict[str, Any] = {"size": list(size)}
-        if it.teacher_image.size != size:
-            detail["teacher_resized_from"] = list(it.teacher_image.size)
-        vals = {"ssim": float(ssim_map(s, t).mean()), "psnr": psnr(s, t)}
+        vals: dict[str, float] = {}
+        if t is not None:
+            if it.teacher_image.size != size:
+                detail["teacher_resized_from"] = list(it.teacher_image.size)
+            vals = {"ssim": float(ssim_map(s, t).mean()), "psnr": psnr(s, t)}
         if it.case.kind == "edit":
             if it.source_image is None:
                 detail["preservation_error"] = "edit case without a source image"
                 return vals, detail
             src = as_rgb(it.source_image, size)
             c = self.config
-            edited = edit_mask(src, t, c["edit_threshold"], c["edit_dilate"])
-            if c["edit_region"] == "union":
+            # The teacher's edit defines what may change; without a teacher (a direct call: the
+            # runner always passes one) the student's own changes do, which is lenient.
+            ref, detail["edit_region"] = (t, c["edit_region"]) if t is not None else (s, "student")
+            edited = edit_mask(src, ref, c["edit_threshold"], c["edit_dilate"])
+            if c["edit_region"] == "union" and t is not None:
                 edited |= edit_mask(src, s, c["edit_threshold"], c["edit_dilate"])
             keep = ~edited
             frac = float(keep.mean())
             detail["preserved_fraction"] = round(frac, 4)
             if frac < c["min_preserved"]:
                 detail["preservation_skipped"] = (f"global edit: only {frac:.1%} of the image lies outside "
-                                                  f"the teacher's edit (min_preserved={c['min_preserved']})")
+                                                  f"the edited region (min_preserved={c['min_preserved']})")
             else:
                 b = c["preservation_blur"]
                 blur = (lambda x: ndimage.gaussian_filter(x, (b, b, 0))) if b > 0 else (lambda x: x)

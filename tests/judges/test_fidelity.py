@@ -95,7 +95,19 @@ def test_global_edit_skips_preservation_and_missing_inputs_fail(judge) -> None:
     m = metrics(judge.score([make_item(case, source, teacher=teacher, source=None)]))
     assert not m["preservation"].ok and "source" in m["preservation"].error and m["ssim"].ok
     m = metrics(judge.score([make_item(make_case("t"), source, teacher=None)]))
-    assert all(not x.ok and x.value is None for x in m.values())
+    assert set(m) == {"ssim", "psnr"} and all(not x.ok and x.value is None for x in m.values())
+
+
+def test_preservation_without_teacher_uses_the_students_changes(judge) -> None:
+    source = scene(box_color=(40, 120, 200))
+    case = make_case("e", kind="edit")
+    clean_edit = scene(box_color=(220, 40, 40))
+    drifted = Image.fromarray(np.clip(np.asarray(clean_edit, float) * 0.9 + 10, 0, 255).astype(np.uint8))
+    m = metrics(judge.score([make_item(case, clean_edit, source=source)]))
+    assert not m["ssim"].ok and not m["psnr"].ok
+    assert m["preservation"].value > 0.97 and m["preservation"].detail["edit_region"] == "student"
+    low = metrics(judge.score([make_item(case, drifted, source=source)]))["preservation"].value
+    assert low < m["preservation"].value
 
 
 def test_config() -> None:
