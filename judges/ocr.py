@@ -150,7 +150,9 @@ class OCRJudge(Judge):
         text = " ".join(ln.text for ln in lines)
         scores = ocr_scores(it.case.expected_text, text, self.norm, self.config["min_word_similarity"])
         detail = {"text": text, "expected": list(it.case.expected_text),
-                  "lines": [{"text": ln.text, "box": ln.box, "score": round(ln.score, 4)} for ln in lines]}
+                  "lines": [{"text": ln.text, "box": ln.box, "score": round(ln.score, 4)} for ln in lines],
+                  # the same, column-wise, for consumers that want plain lists
+                  "boxes": [ln.box for ln in lines], "confidences": [round(ln.score, 4) for ln in lines]}
         return [Verdict(it.case.id, it.seed, self.name, m, float(v), detail=detail) for m, v in scores.items()]
 
     def close(self) -> None:

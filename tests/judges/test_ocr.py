@@ -52,6 +52,7 @@ def test_two_lines_in_reading_order_with_boxes(ocr_judge: OCRJudge) -> None:
     assert m["exact_match"].value == 1.0, m["ned"].detail["text"]
     d = m["word_recall"].detail
     assert d["text"].replace(" ", "").upper() == "OPENDAILYFRESHBREAD"
+    assert d["boxes"] == [ln["box"] for ln in d["lines"]] and d["confidences"] == [ln["score"] for ln in d["lines"]]
     ys = [min(p[1] for p in ln["box"]) for ln in d["lines"]]
     assert ys == sorted(ys) and len(d["lines"]) >= 2
     for ln in d["lines"]:   # boxes are in original pixel coordinates, inside the image
