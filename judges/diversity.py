@@ -3,7 +3,7 @@ failure of distilled few-step generators). One verdict set per case, seed = -1.
 
 Metrics (higher = more diverse):
   ssim_distance   mean over seed pairs of (1 - SSIM), images area-resized to a common size (long
-                  side `size` px, default 128) and blurred (`blur` px, default 1) so that grain
+                  side `size` px, default 128) and blurred (`blur` px, default 2) so that grain
                   does not count as diversity; 0 for identical images, ~1 for unrelated ones
   pixel_distance  mean over seed pairs of the RMS pixel difference / 255 on 32x32 thumbnails
                   (layout and colour, insensitive to fine grain)
@@ -46,7 +46,7 @@ def _prep(images: Sequence[Image.Image], long_side: int, blur: float) -> tuple[l
 
 
 def pairwise_diversity(images: Sequence[Image.Image], long_side: int = 128,
-                       blur: float = 1.0) -> tuple[dict[str, float], dict[str, Any]]:
+                       blur: float = 2.0) -> tuple[dict[str, float], dict[str, Any]]:
     """Mean pairwise (1 - SSIM) and thumbnail RMS distance over all pairs (pure function)."""
     from skimage.metrics import structural_similarity
     if len(images) < 2:
@@ -78,7 +78,7 @@ class DiversityJudge(Judge):
         "pixel_distance": MetricSpec(True, (0.0, 1.0), "mean pairwise RMS distance of 32x32 thumbnails"),
     }
 
-    def __init__(self, size: int = 128, blur: float = 1.0, **extra: Any) -> None:
+    def __init__(self, size: int = 128, blur: float = 2.0, **extra: Any) -> None:
         if extra:
             raise EvalsuiteError(f"diversity judge: unknown setting(s) {sorted(extra)}; known: size, blur")
         if int(size) < 16:
