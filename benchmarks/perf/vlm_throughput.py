@@ -21,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from PIL import Image  # noqa: E402
+from PIL import Image
 
-from evalsuite.types import Case, JudgeInput, image_sha256  # noqa: E402
-from judges.vlm.t2i import VLMT2IJudge  # noqa: E402
+from evalsuite.types import Case, JudgeInput, image_sha256
+from judges.vlm.t2i import VLMT2IJudge
 
 REPLY = json.dumps({"semantic_consistency": 7, "perceptual_quality": 6, "grain_on_flat_areas": False,
                     "malformed_letters": False, "grid_pattern": False, "oversaturation": False})

@@ -16,14 +16,20 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from string import Template
 from typing import Any
 
 from evalsuite.judge import Judge
 from evalsuite.types import EvalsuiteError, JudgeInput, Verdict
-from judges.vlm.backends.base import Constraint, VLMClient, VLMRequest, VLMResponse, make_client
+from judges.vlm.backends.base import (
+    Constraint,
+    VLMClient,
+    VLMRequest,
+    VLMResponse,
+    make_client,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +39,7 @@ _REFUSAL_RE = re.compile(r"\b(I\s+(can(no|')t|am\s+(not\s+able|unable)|won't)|I'
                          r"as an AI|cannot (help|assist|evaluate))", re.IGNORECASE)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_prompt(name: str) -> tuple[str, str]:
     """A versioned template file `prompts/<name>.txt` and the sha256 (first 16 hex) of its text."""
     path = PROMPTS_DIR / f"{name}.txt"

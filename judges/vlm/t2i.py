@@ -12,7 +12,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from evalsuite.types import Case, JudgeInput, MetricSpec, Verdict
-from judges.vlm.common import Field, VLMJudge, geometric_mean, read_rubric, render_prompt, spread
+from judges.vlm.common import (
+    Field,
+    VLMJudge,
+    geometric_mean,
+    read_rubric,
+    render_prompt,
+    spread,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -81,7 +81,7 @@ class VLMResponse:
     model: str | None = None            # the model the server says answered
 
     @classmethod
-    def failure(cls, kind: ErrorKind, error: str, **kw: Any) -> "VLMResponse":
+    def failure(cls, kind: ErrorKind, error: str, **kw: Any) -> VLMResponse:
         return cls(text=None, ok=False, error=error, error_kind=kind, **kw)
 
     def summary(self) -> dict[str, Any]:

@@ -23,8 +23,13 @@ from typing import Any
 import httpx
 
 from evalsuite.types import EvalsuiteError
-from judges.vlm.backends.base import (TokenLogprobs, VLMClient, VLMRequest, VLMResponse,
-                                      image_data_url)
+from judges.vlm.backends.base import (
+    TokenLogprobs,
+    VLMClient,
+    VLMRequest,
+    VLMResponse,
+    image_data_url,
+)
 
 logger = logging.getLogger(__name__)
 

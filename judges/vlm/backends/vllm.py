@@ -16,7 +16,13 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from judges.vlm.backends.base import TokenLogprobs, VLMClient, VLMRequest, VLMResponse, image_data_url
+from judges.vlm.backends.base import (
+    TokenLogprobs,
+    VLMClient,
+    VLMRequest,
+    VLMResponse,
+    image_data_url,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from evalsuite.types import image_sha256
-from judges.vlm.calibration import build_calibration_set, calibrate, main, run_calibration
+from judges.vlm.calibration import (
+    build_calibration_set,
+    calibrate,
+    main,
+    run_calibration,
+)
 from judges.vlm.pairwise import VLMPairwiseJudge
 from judges.vlm.t2i import VLMT2IJudge
 from tests.fixtures.scripted_server import Reply, ScriptedServer, chat_reply

@@ -55,7 +55,7 @@ def test_offline_engine(tiny_idefics3, tmp_path, reference_logprobs):
     script.write_text(SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
     proc = subprocess.run([str(VLLM_PY), str(script), str(tiny_idefics3)], capture_output=True, text=True, env=env,
-                          cwd=str(tmp_path), timeout=900)
+                          cwd=str(tmp_path), timeout=900, check=False)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stderr[-3000:]
     res = json.loads(lines[-1][len("RESULT "):])

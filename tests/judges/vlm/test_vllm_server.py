@@ -69,7 +69,7 @@ def reference(vllm_server):
 
 
 def test_usage_and_image_delivery_match_a_transformers_forward(client, reference):
-    tok, ref = reference
+    _, ref = reference
     reqs = [VLMRequest("Describe it.", imgs, max_tokens=3, top_logprobs=5) for imgs in ((), (RED,), (RED, RED), (BLUE,))]
     resps = client.generate(reqs)
     assert all(r.ok for r in resps), [r.error for r in resps]
@@ -121,7 +121,7 @@ def test_yesno_reads_real_logprobs(vllm_server, reference):
     """P(Yes) from the server's log-probs equals the transformers forward pass's (whole vocabulary
     asked for, so the answer tokens are always listed), and top-20 behaves as in production."""
     url, model, _ = vllm_server
-    tok, ref = reference
+    _, ref = reference
     vocab = len(tok)
     v = VLMYesNoJudge(url=url, model=model, timeout=300, top_logprobs=vocab).score([item(CASE, RED)])[0]
     assert v.ok, v.error

@@ -29,7 +29,12 @@ from judges.vlm.pairwise import VLMPairwiseJudge, student_view
 from judges.vlm.t2i import FIELDS as T2I_FIELDS
 from judges.vlm.t2i import VLMT2IJudge
 from judges.vlm.yesno import VLMYesNoJudge
-from tests.fixtures.scripted_server import Reply, ScriptedServer, chat_reply, yes_no_logprobs
+from tests.fixtures.scripted_server import (
+    Reply,
+    ScriptedServer,
+    chat_reply,
+    yes_no_logprobs,
+)
 
 RED = Image.new("RGB", (32, 24), (220, 20, 20))
 BLUE = Image.new("RGB", (32, 24), (20, 20, 220))
@@ -58,7 +63,7 @@ def decode_images(body: dict) -> list[Image.Image]:
 
 
 def colour(im: Image.Image) -> str:
-    r, g, b = im.getpixel((0, 0))
+    r, _, b = im.getpixel((0, 0))
     return "red" if r > 150 else "blue" if b > 150 else "green"
 
 
@@ -297,7 +302,7 @@ def test_edit_sends_source_then_result_and_scores():
 def pairwise_script(prefers: str):
     """A judge that prefers the student's (blue) image, the teacher's (red), or always the first."""
     def script(body, n):
-        first, second = (colour(im) for im in decode_images(body))
+        first = colour(decode_images(body)[0])
         if prefers == "first":
             better = "first"
         else:
