@@ -121,7 +121,7 @@ def test_yesno_reads_real_logprobs(vllm_server, reference):
     """P(Yes) from the server's log-probs equals the transformers forward pass's (whole vocabulary
     asked for, so the answer tokens are always listed), and top-20 behaves as in production."""
     url, model, _ = vllm_server
-    _, ref = reference
+    tok, ref = reference
     vocab = len(tok)
     v = VLMYesNoJudge(url=url, model=model, timeout=300, top_logprobs=vocab).score([item(CASE, RED)])[0]
     assert v.ok, v.error
