@@ -63,6 +63,14 @@ class TinyFlowPipeline(DiffusionPipeline):
         super().__init__()
         self.register_modules(unet=unet, text_encoder=text_encoder, scheduler=scheduler)
 
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, **kwargs: Any) -> "TinyFlowPipeline":
+        """diffusers loading; bundled weights are stored in float16 (half the repo size) and are
+        upcast to float32 unless a dtype is asked for."""
+        if "torch_dtype" not in kwargs and "dtype" not in kwargs:
+            kwargs["dtype"] = torch.float32
+        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+
     @property
     def default_size(self) -> tuple[int, int]:
         h, w = self.unet.config.sample_size
