@@ -22,7 +22,7 @@ from string import Template
 from typing import Any
 
 from evalsuite.judge import Judge
-from evalsuite.types import EvalsuiteError, JudgeInput, Verdict
+from evalsuite.types import EvalsuiteError, JudgeInput, MetricSpec, Verdict
 from judges.vlm.backends.base import (
     Constraint,
     VLMClient,
@@ -177,6 +177,7 @@ class VLMJudge(Judge):
 
     prompt_name: str = ""
     default_max_tokens: int = 96
+    primary_metric: str = "overall"     # whose spread across repeats becomes `repeat_std`
     batch_size = 32
 
     def __init__(self, backend: str = "openai", model: str | None = None, revision: str | None = None,
@@ -201,6 +202,9 @@ class VLMJudge(Judge):
                          seed=int(seed), structured=structured, **client_options)
         self.prompt_text, self.prompt_hash = load_prompt(self.prompt_name)
         self._client: VLMClient | None = None
+        if self.config["repeats"] > 1:   # the judge's own variance, summarised like any metric
+            self.metrics = {**type(self).metrics, "repeat_std": MetricSpec(
+                False, (0.0, None), f"std of {self.primary_metric} across {self.config['repeats']} repeats")}
 
     # --- configuration ------------------------------------------------------------------------
     def decoding(self) -> dict[str, Any]:
@@ -268,6 +272,12 @@ class VLMJudge(Judge):
             return [VLMResponse.failure("backend", f"backend returned {len(out)} replies for {len(requests)} requests")
                     for _ in requests]
         return out
+
+    def repeat_verdict(self, item: JudgeInput, values: Sequence[float], detail: dict[str, Any]) -> list[Verdict]:
+        """The `repeat_std` verdict (only when repeats > 1)."""
+        if "repeat_std" not in self.metrics:
+            return []
+        return [Verdict(item.case.id, item.seed, self.name, "repeat_std", spread(values)["std"], detail=detail)]
 
     def failures(self, item: JudgeInput, error: str, kind: str, detail: dict[str, Any]) -> list[Verdict]:
         d = {**self.provenance(), **detail, "error_kind": kind}

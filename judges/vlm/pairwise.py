@@ -45,6 +45,7 @@ class VLMPairwiseJudge(VLMJudge):
     prompt_name = "pairwise_v1"
     default_max_tokens = 64
     needs_teacher = True
+    primary_metric = "win"
     metrics = {
         "win": MetricSpec(True, (-1.0, 1.0), "student vs teacher: +1 win, 0 tie, -1 loss (both orders)"),
         "swap_agreement": MetricSpec(True, (0.0, 1.0), "both orders gave the same answer"),
@@ -103,4 +104,5 @@ class VLMPairwiseJudge(VLMJudge):
                   "category": cats.most_common(1)[0][0] if cats else "none",
                   "position_swap_agreement": agree["mean"], "repeat_std": wins["std"]}
         return [Verdict(item.case.id, item.seed, self.name, "win", wins["mean"], detail=detail),
-                Verdict(item.case.id, item.seed, self.name, "swap_agreement", agree["mean"], detail=detail)]
+                Verdict(item.case.id, item.seed, self.name, "swap_agreement", agree["mean"], detail=detail),
+                *self.repeat_verdict(item, [float(x["result"]) for x in rounds], detail)]

@@ -92,9 +92,9 @@ def rubric_verdicts(judge: VLMJudge, item: JudgeInput, resps: Sequence[Any], fie
         parsed.append(scorer(values))
     detail_common = {**judge.provenance(), "replies": replies, "answers": raw_values}
     out = []
-    for m in judge.metrics:
+    for m in type(judge).metrics:
         s = spread([p[m] for p in parsed])
         out.append(Verdict(item.case.id, item.seed, judge.name, m, s["mean"],
                            detail={**detail_common, "repeat_values": [p[m] for p in parsed],
                                    "repeat_std": s["std"]}))
-    return out
+    return out + judge.repeat_verdict(item, [p[judge.primary_metric] for p in parsed], detail_common)

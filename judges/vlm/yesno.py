@@ -51,6 +51,7 @@ class VLMYesNoJudge(VLMJudge):
     version = 1
     prompt_name = "yesno_v1"
     default_max_tokens = 1
+    primary_metric = "p_yes"
     metrics = {"p_yes": MetricSpec(True, (0.0, 1.0), "mean P(Yes) over the case's yes/no questions")}
 
     def __init__(self, top_logprobs: int = 20, **config: Any) -> None:
@@ -89,6 +90,7 @@ class VLMYesNoJudge(VLMJudge):
     def _verdicts(self, item: JudgeInput, resps: Sequence[VLMResponse], reps: int) -> list[Verdict]:
         replies = [r.summary() for r in resps]
         per_q: list[dict[str, Any]] = []
+        by_repeat: list[list[float]] = [[] for _ in range(reps)]
         for qi, q in enumerate(item.case.questions):
             vals = []
             for r in range(reps):
@@ -101,8 +103,10 @@ class VLMYesNoJudge(VLMJudge):
                 except ValueError as e:
                     return self.failures(item, f"question {qi + 1} {q!r}: {e}", "parse", {"replies": replies})
                 vals.append(p)
+                by_repeat[r].append(p)
             s = spread(vals)
             per_q.append({"question": q, "p_yes": s["mean"], "repeat_std": s["std"], **raw})
         value = sum(x["p_yes"] for x in per_q) / len(per_q)
-        return [Verdict(item.case.id, item.seed, self.name, "p_yes", value,
-                        detail={**self.provenance(), "questions": per_q, "replies": replies})]
+        detail = {**self.provenance(), "questions": per_q, "replies": replies}
+        return [Verdict(item.case.id, item.seed, self.name, "p_yes", value, detail=detail),
+                *self.repeat_verdict(item, [sum(v) / len(v) for v in by_repeat], detail)]

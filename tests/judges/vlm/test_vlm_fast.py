@@ -280,6 +280,24 @@ def test_repeats_report_the_judges_own_spread():
     assert sorted(sc.detail["repeat_values"]) == [4, 6, 8]
     assert sc.detail["repeat_std"] == pytest.approx(np.std([4, 6, 8]))
     assert seeds == [0, 1, 2]
+    # the judge's own spread is a metric of its own, so the summary reports it
+    assert vs["repeat_std"].value == pytest.approx(np.std([math.sqrt(4 * 5), math.sqrt(6 * 5), math.sqrt(8 * 5)]))
+    assert "repeat_std" in judge(VLMT2IJudge, "u", repeats=2).metrics
+    assert "repeat_std" not in judge(VLMT2IJudge, "u").metrics and "repeat_std" not in VLMT2IJudge.metrics
+
+
+def test_pairwise_repeats_that_disagree():
+    def script(body, n):      # seed 0 prefers the student (blue), seed 1 the teacher (red)
+        want = "blue" if body["seed"] == 0 else "red"
+        better = "first" if colour(decode_images(body)[0]) == want else "second"
+        return Reply(body=chat_reply(json.dumps({"better": better, "category": "grid"})))
+
+    with ScriptedServer(script) as s:
+        vs = {v.metric: v for v in judge(VLMPairwiseJudge, s.url, repeats=2).score([item(CASE, BLUE, teacher=RED)])}
+        assert len(s.requests) == 4
+    assert vs["win"].value == 0.0 and vs["swap_agreement"].value == 1.0
+    assert vs["repeat_std"].value == pytest.approx(1.0)
+    assert [r["result"] for r in vs["win"].detail["rounds"]] == [1, -1]
 
 
 def test_edit_sends_source_then_result_and_scores():
