@@ -39,7 +39,7 @@ def roles(teacher: Path, student: Path, nfe: int) -> dict[str, tuple[Path, dict[
         "teacher-full": (teacher, {}),                                       # sampler.json defaults
         f"teacher-{nfe}": (teacher, {"num_inference_steps": nfe}),           # + CFG: 2*nfe NFE
         f"teacher-{nfe}-nocfg": (teacher, {"num_inference_steps": nfe, "guidance_scale": 1.0}),
-        "student": (student, {}),
+        "student": (student, {}),                                            # nfe steps, no CFG
     }
 
 
@@ -58,7 +58,7 @@ def run_role(name: str, ckpt: Path, opts: dict[str, Any], out: Path, pack: str,
         judges, teacher = ["ocr", "flatbg", "fidelity", "diversity"], f"images:{export}"
     t0 = time.time()
     summary = run_eval(RunConfig(run_dir=out / name, pack=pack, model=str(ckpt), teacher=teacher,
-                                 model_opts=opts, judges=judges, limit=limit, progress=False,
+                                 model_opts={**opts, "batch_size": 16}, judges=judges, limit=limit, progress=False,
                                  command=f"python -m distill.evaluate_bundled --only {name}"))
     if name == "teacher-full":
         n = export_images(out / name, "student", export)
@@ -96,7 +96,7 @@ def latency(ckpt: Path, opts: dict[str, Any], n: int = 10) -> dict[str, float]:
     torch.set_num_threads(1)
     pipe = TinyFlowPipeline.from_pretrained(ckpt)
     sampler = json.loads((ckpt / "sampler.json").read_text())
-    sampler.update(opts)
+    sampler.update({k: v for k, v in opts.items() if k in ("num_inference_steps", "guidance_scale")})
     prompt = ['"SALE" in large red bold letters on a white background, center']
     times = []
     for i in range(n + 1):
