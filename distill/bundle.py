@@ -17,8 +17,7 @@ from distill.pipeline import TinyFlowPipeline
 
 
 def bundle(src: Path, dst: Path) -> Path:
-    pipe = TinyFlowPipeline.from_pretrained(src)
-    pipe.to(torch.float16)
+    pipe = TinyFlowPipeline.from_pretrained(src, dtype=torch.float16)
     tmp = dst.with_name(dst.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     sampler = json.loads((src / "sampler.json").read_text())
