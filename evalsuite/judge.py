@@ -21,11 +21,16 @@ class Judge(ABC):
     metrics: ClassVar[dict[str, MetricSpec]]
     # "image": one verdict set per (case, seed); "case": one per case across its seeds (seed=-1).
     granularity: ClassVar[Literal["image", "case"]] = "image"
-    # Whether the judge needs the teacher's image of the same seed (skipped when there is none).
+    # Whether the judge needs the teacher's image of the same seed (skipped when there is none,
+    # and for the teacher's own images). Per case: override needs_teacher_for.
     needs_teacher: ClassVar[bool] = False
     # Whether the judge uses the teacher's image when there is one (e.g. a noise ratio); such
     # verdicts are cached per (image, teacher image). needs_teacher implies it.
     uses_teacher: ClassVar[bool] = False
+    # Whether score() may return no verdict at all for an item that has nothing to measure (e.g.
+    # edit preservation on a global edit). The runner then records an abstention, so a re-run
+    # does not judge it again; otherwise a missing verdict is recorded as a failure.
+    may_abstain: ClassVar[bool] = False
     # Preferred batch size for the runner.
     batch_size: ClassVar[int] = 16
 
@@ -34,6 +39,11 @@ class Judge(ABC):
 
     def applies_to(self, case: Case) -> bool:
         return True
+
+    def needs_teacher_for(self, case: Case) -> bool:
+        """Whether `case` can only be judged against the same-seed teacher image; such items are
+        skipped without a teacher and for the teacher role (default: the needs_teacher flag)."""
+        return self.needs_teacher
 
     @abstractmethod
     def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:

@@ -166,6 +166,9 @@ def run_eval(cfg: RunConfig) -> dict[str, Any]:
             "selection": {"tags": cfg.tags, "limit": cfg.limit},
         }
         store.write_json("run.json", run_json)
+        for role in store.roles():
+            if role not in renderers:    # e.g. the teacher of an earlier run into this directory
+                store.clear_role(role)
         with _Progress(cfg.progress) as progress:
             items: dict[str, dict[tuple[str, int], Item]] = {}
             for role, renderer in renderers.items():
@@ -252,21 +255,22 @@ def _judge_all(store: RunStore, pack: Pack, judge: Judge, items: dict[str, dict[
     done = store.has_verdicts(jid, include_failed=not retry_failed)
     teacher_items = items.get("teacher", {})
     uses_teacher = judge.needs_teacher or judge.uses_teacher
+    needs = {c.id: judge.needs_teacher_for(c) for c in pack.cases}
     cases = [c for c in pack.cases if judge.applies_to(c)]
     if judge.granularity == "case":
         _judge_cases(store, judge, jid, done, cases, items, progress, stats, fail_fast)
         return
     todo: list[tuple[Case, Item, Item | None]] = []
     for role, role_items in items.items():
-        if judge.needs_teacher and role == "teacher":
-            continue
         for case in cases:
+            if needs[case.id] and role == "teacher":
+                continue
             for seed in case.seeds:
                 it = role_items.get((case.id, seed))
                 if it is None:
                     continue
                 ref = teacher_items.get((case.id, seed)) if (uses_teacher and role != "teacher") else None
-                if judge.needs_teacher and ref is None:
+                if needs[case.id] and ref is None:
                     continue
                 key = (it.image_hash, ref.image_hash if ref else "", it.case_hash, seed)
                 if key in done:
@@ -291,13 +295,19 @@ def _judge_all(store: RunStore, pack: Pack, judge: Judge, items: dict[str, dict[
         by_key: dict[tuple[str, int], list[Verdict]] = defaultdict(list)
         for v in verdicts:
             by_key[(v.case_id, v.seed)].append(v)
-        rows = []
+        rows, abstained = [], []
         for (case, it, ref), inp in zip(batch, inputs):
-            vs = by_key.get((case.id, it.seed)) or [
-                Verdict.failure(inp, judge.name, m, "judge returned no verdict for this image")
-                for m in judge.metrics]
+            vs = by_key.get((case.id, it.seed))
+            if not vs and judge.may_abstain:
+                abstained.append((it.image_hash, ref.image_hash if ref else "", it.case_hash, it.seed,
+                                  "no metric applies to this image"))
+                continue
+            vs = vs or [Verdict.failure(inp, judge.name, m, "judge returned no verdict for this image")
+                        for m in judge.metrics]
             rows += [(it.image_hash, ref.image_hash if ref else "", it.case_hash, v) for v in vs]
         store.add_verdicts(jid, rows)
+        if abstained:
+            store.add_abstentions(jid, abstained)
         stats["judged"] += len(batch)
         progress.advance(task, len(batch))
 

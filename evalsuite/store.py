@@ -11,6 +11,7 @@ import os
 import sqlite3
 import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,9 @@ CREATE TABLE IF NOT EXISTS verdicts(
   judge TEXT, value REAL, ok INT, error TEXT, detail TEXT, created REAL,
   PRIMARY KEY (judge_id, image_hash, ref_hash, case_hash, seed, metric));
 CREATE INDEX IF NOT EXISTS verdicts_by_image ON verdicts(image_hash);
+CREATE TABLE IF NOT EXISTS abstentions(
+  judge_id TEXT, image_hash TEXT, ref_hash TEXT, case_hash TEXT, seed INT, reason TEXT, created REAL,
+  PRIMARY KEY (judge_id, image_hash, ref_hash, case_hash, seed));
 """
 
 
@@ -176,7 +180,18 @@ class RunStore:
              "GROUP BY image_hash, ref_hash, case_hash, seed")
         if not include_failed:
             q += " HAVING MIN(ok) = 1"
-        return {tuple(r) for r in self.db.execute(q, (judge_id,))}  # type: ignore[misc]
+        keys = {tuple(r) for r in self.db.execute(q, (judge_id,))}
+        keys |= {tuple(r) for r in self.db.execute(
+            "SELECT image_hash, ref_hash, case_hash, seed FROM abstentions WHERE judge_id=?", (judge_id,))}
+        return keys  # type: ignore[return-value]
+
+    def add_abstentions(self, judge_id: str, rows: Iterable[tuple[str, str, str, int, str]]) -> None:
+        """Items a judge looked at and had no metric for (e.g. preservation on a global edit);
+        rows: (image_hash, ref_hash, case_hash, seed, reason). Kept so a re-run does not re-judge them."""
+        now = time.time()
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO abstentions VALUES(?,?,?,?,?,?,?)",
+                                [(judge_id, *r, now) for r in rows])
 
     def add_verdicts(self, judge_id: str, rows: Iterable[tuple[str, str, str, Verdict]]) -> None:
         """rows: (image_hash, ref_hash, case_hash, verdict)."""
@@ -189,13 +204,27 @@ class RunStore:
                  for ih, rh, ch, v in rows])
 
     def verdicts_for(self, role: str, judge_ids: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
-        """Verdicts of the images of `role` (and case-level verdicts of its cases)."""
-        ids = list(judge_ids) if judge_ids is not None else None
-        q = ("SELECT i.case_id, v.seed, v.judge, v.metric, v.value, v.ok, v.error, v.detail, v.judge_id "
-             "FROM items i JOIN verdicts v ON v.image_hash=i.image_hash AND v.case_hash=i.case_hash "
+        """Verdicts of the images of `role` (and case-level verdicts of its cases).
+
+        A per-image verdict counts only when it was judged against this run's reference: for each
+        (judge id, case, seed), the verdicts whose ref_hash is the current teacher image of that
+        case and seed when there are any (judges that use the teacher), else those with ref_hash ''
+        (judges that use no reference, the teacher role itself, runs without a teacher). Verdicts
+        against an earlier teacher in the same run directory are left out, never double-counted.
+        """
+        ids = set(judge_ids) if judge_ids is not None else None
+        teacher = {} if role == "teacher" else {(it.case_id, it.seed): it.image_hash for it in self.items("teacher")}
+        q = ("SELECT i.case_id, v.seed, v.judge, v.metric, v.value, v.ok, v.error, v.detail, v.judge_id, "
+             "v.ref_hash FROM items i JOIN verdicts v ON v.image_hash=i.image_hash AND v.case_hash=i.case_hash "
              "AND v.seed=i.seed WHERE i.role=?")
-        for row in self.db.execute(q, (role,)):
-            if ids is not None and row[8] not in ids:
+        rows = [r for r in self.db.execute(q, (role,)) if ids is None or r[8] in ids]
+        refs: dict[tuple[str, str, int], set[str]] = defaultdict(set)
+        for r in rows:
+            refs[(r[8], r[0], r[1])].add(r[9] or "")
+        for row in rows:
+            cur = teacher.get((row[0], row[1]))
+            wanted = cur if cur is not None and cur in refs[(row[8], row[0], row[1])] else ""
+            if (row[9] or "") != wanted:
                 continue
             yield {"case_id": row[0], "seed": row[1], "judge": row[2], "metric": row[3],
                    "value": row[4], "ok": bool(row[5]), "error": row[6],

@@ -16,11 +16,15 @@ Edited region (documented choice): estimated from the *teacher's* edit, i.e. whe
 result differs from the source (blurred mean absolute difference > edit_threshold, grown by
 edit_dilate px). Using the student's own difference would reward a student that changes
 everything (the "unedited" region would vanish); the teacher's edit is the reference for what
-should change. `edit_region="union"` also excludes the student's own changes (lenient). Called
-without a teacher image (the runner never does: needs_teacher), ssim/psnr fail and preservation
-falls back to the student's own changes. When less than 5% of the image is left outside the
-edit (a global edit such as a style change), preservation is not reported;
-detail["preservation_skipped"] says why.
+should change. `edit_region="union"` also excludes the student's own changes (lenient).
+
+Without a teacher image (a run without --teacher, and the teacher's own images, so that the
+summary has a teacher-vs-student delta for preservation) only preservation is measured, on edit
+cases, and the edited region is the image's own changes (detail["edit_region"] = "own"; lenient).
+SSIM/PSNR need the teacher: the runner skips t2i cases without one (needs_teacher_for); called
+directly without a teacher on a t2i case they fail. When less than 5% of the image is left
+outside the edit (a global edit such as a style change), preservation is not reported;
+detail["preservation_skipped"] says why, and an item with no metric left is an abstention.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from PIL import Image
 from scipy import ndimage
 
 from evalsuite.judge import Judge
-from evalsuite.types import EvalsuiteError, JudgeInput, MetricSpec, Verdict
+from evalsuite.types import Case, EvalsuiteError, JudgeInput, MetricSpec, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +93,8 @@ class FidelityJudge(Judge):
 
     name = "fidelity"
     version = 1
-    needs_teacher = True
+    uses_teacher = True     # ssim/psnr against the same-seed teacher; the edit region from its edit
+    may_abstain = True      # a global edit without a teacher has no metric
     batch_size = 16
     metrics = {
         "ssim": MetricSpec(True, (-1.0, 1.0), "SSIM to the same-seed teacher image"),
@@ -108,10 +113,16 @@ class FidelityJudge(Judge):
                          edit_dilate=int(edit_dilate), min_preserved=float(min_preserved),
                          preservation_blur=float(preservation_blur))
 
+    def needs_teacher_for(self, case: Case) -> bool:
+        """Edits can be judged without a teacher (preservation); t2i cases cannot."""
+        return case.kind != "edit"
+
     def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:
         out: list[Verdict] = []
         for it in items:
-            names = ["ssim", "psnr"] + (["preservation"] if it.case.kind == "edit" else [])
+            edit = it.case.kind == "edit"
+            names = (["ssim", "psnr"] if it.teacher_image is not None or not edit else []) + \
+                (["preservation"] if edit else [])
             try:
                 vals, detail = self._one(it)
             except Exception as e:   # noqa: BLE001 - recorded as a failed verdict, never a zero
@@ -142,9 +153,9 @@ class FidelityJudge(Judge):
                 return vals, detail
             src = as_rgb(it.source_image, size)
             c = self.config
-            # The teacher's edit defines what may change; without a teacher (a direct call: the
-            # runner always passes one) the student's own changes do, which is lenient.
-            ref, detail["edit_region"] = (t, c["edit_region"]) if t is not None else (s, "student")
+            # The teacher's edit defines what may change; without one (no --teacher, or judging
+            # the teacher itself) the image's own changes do, which is lenient.
+            ref, detail["edit_region"] = (t, c["edit_region"]) if t is not None else (s, "own")
             edited = edit_mask(src, ref, c["edit_threshold"], c["edit_dilate"])
             if c["edit_region"] == "union" and t is not None:
                 edited |= edit_mask(src, s, c["edit_threshold"], c["edit_dilate"])

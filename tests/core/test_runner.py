@@ -118,3 +118,85 @@ def test_bootstrap_ci_reference():
     assert m == pytest.approx(x.mean())
     assert lo == pytest.approx(m - 1.96 * se, abs=0.25 * se)
     assert hi == pytest.approx(m + 1.96 * se, abs=0.25 * se)
+
+
+def teacher_pack(root, judges=("flatbg", "fidelity")):
+    """48x48 cases the real flatbg and fidelity judges can score on PatternRenderer images: two
+    flat t2i cases, a local edit (the source differs from the rendered grey in one square) and a
+    global edit (the source differs everywhere, so preservation has nothing left to measure)."""
+    from PIL import Image
+
+    assets = root / "assets"
+    assets.mkdir(parents=True)
+    local = np.full((48, 48, 3), 108, np.uint8)
+    local[8:24, 8:24] = 20
+    Image.fromarray(local).save(assets / "local.png")
+    Image.fromarray(np.full((48, 48, 3), 250, np.uint8)).save(assets / "global.png")
+    size = {"width": 48, "height": 48, "seeds": [0, 1, 2]}
+    extra = [{"id": f"f{i}", "kind": "t2i", "prompt": f"flat {i}", "background": {"region": [0, 0, 1, 1]},
+              "tags": ["flat"], **size} for i in range(2)]
+    extra += [{"id": "e-local", "kind": "edit", "prompt": "remove the square", "source": "assets/local.png",
+               "tags": ["edit"], **size},
+              {"id": "e-global", "kind": "edit", "prompt": "repaint everything", "source": "assets/global.png",
+               "tags": ["edit"], **size}]
+    return write_pack(root, n=0, extra=extra, judges=judges)
+
+
+def test_changed_teacher_counts_only_verdicts_against_the_current_teacher(tmp_path):
+    """Re-running into the same run directory with another teacher (e.g. only --teacher-steps
+    changed) must give exactly the summary of a fresh run with that teacher: verdicts judged
+    against the old teacher image stay in results.db but are not counted."""
+    pack = teacher_pack(tmp_path / "p")
+    run_eval(cfg(tmp_path, pack, teacher="pattern:5"))
+    again = run_eval(cfg(tmp_path, pack, teacher="pattern:9"))
+    fresh = run_eval(cfg(tmp_path, pack, teacher="pattern:9", run_dir=tmp_path / "fresh"))
+    assert again["metrics"] == fresh["metrics"] and again["deltas"] == fresh["deltas"]
+    st = again["metrics"]["student"]
+    assert st["flatbg.sigma_ratio"]["n"] == 6 and st["flatbg.sigma"]["n"] == 6    # 2 cases x 3 seeds
+    assert st["fidelity.ssim"]["n"] == 12 and st["fidelity.psnr"]["n"] == 12    # 4 cases x 3 seeds
+    # the old verdicts are still stored: two teacher images per student image for ssim
+    db = sqlite3.connect(tmp_path / "run" / "results.db")
+    refs = db.execute("SELECT COUNT(DISTINCT ref_hash), COUNT(*) FROM verdicts WHERE metric='ssim'").fetchone()
+    assert refs == (24, 24)
+    assert again["deltas"]["fidelity.preservation"]["n"] == 3
+    # psnr is to the new teacher (9 grey levels off the student), ~2 dB below the old one (5 off)
+    old = run_eval(cfg(tmp_path, pack, teacher="pattern:5", run_dir=tmp_path / "t5"))
+    assert st["fidelity.psnr"]["mean"] < old["metrics"]["student"]["fidelity.psnr"]["mean"] - 1.0
+
+
+def test_role_dropped_from_a_rerun_is_not_reported(tmp_path):
+    pack = teacher_pack(tmp_path / "p")
+    with_teacher = run_eval(cfg(tmp_path, pack, teacher="pattern:5"))
+    assert "teacher" in with_teacher["metrics"] and with_teacher["deltas"]
+    alone = run_eval(cfg(tmp_path, pack, teacher=None))
+    fresh = run_eval(cfg(tmp_path, pack, teacher=None, run_dir=tmp_path / "fresh"))
+    assert set(alone["metrics"]) == set(alone["models"]) == {"student"} and alone["deltas"] == {}
+    assert alone["metrics"] == fresh["metrics"]
+    assert "flatbg.sigma_ratio" not in alone["metrics"]["student"]
+    # nothing re-rendered; judged again without a reference: flatbg (6) and edit preservation (6)
+    assert alone["timing"]["rendered"] == 0 and alone["timing"]["judged"] == 12
+
+
+def test_edit_preservation_without_teacher_and_for_the_teacher(tmp_path):
+    """Preservation (source vs result outside the edit) needs no teacher: it is measured for a
+    student alone and for the teacher's own images, which gives a teacher-vs-student delta; a
+    global edit has nothing to measure and is not re-judged on a re-run."""
+    pack = teacher_pack(tmp_path / "p", judges=("fidelity",))
+    alone = run_eval(cfg(tmp_path, pack, teacher=None, run_dir=tmp_path / "alone"))
+    m = alone["metrics"]["student"]
+    assert set(m) == {"fidelity.preservation"}      # no teacher: no ssim/psnr, and no failures
+    assert m["fidelity.preservation"]["n"] == 3 and m["fidelity.preservation"]["failures"] == 0
+    assert 0.0 < m["fidelity.preservation"]["mean"] < 1.0
+    rerun = run_eval(cfg(tmp_path, pack, teacher=None, run_dir=tmp_path / "alone"))
+    assert rerun["timing"]["judged"] == 0 and rerun["timing"]["judge_cached"] == 6
+
+    both = run_eval(cfg(tmp_path, pack, teacher="pattern:5"))
+    t = both["metrics"]["teacher"]
+    assert set(t) == {"fidelity.preservation"} and t["fidelity.preservation"]["n"] == 3
+    d = both["deltas"]["fidelity.preservation"]
+    assert d["n"] == 3 and d["ci"][0] <= d["mean"] <= d["ci"][1]
+    assert both["metrics"]["student"]["fidelity.ssim"]["n"] == 12
+    db = sqlite3.connect(tmp_path / "run" / "results.db")
+    # the global edit: the teacher abstains (the student still has ssim/psnr)
+    assert db.execute("SELECT COUNT(*) FROM abstentions").fetchone()[0] == 3
+    assert run_eval(cfg(tmp_path, pack, teacher="pattern:5"))["timing"]["judged"] == 0

@@ -98,20 +98,24 @@ def test_global_edit_skips_preservation_and_missing_inputs_fail(judge) -> None:
     assert set(m) == {"ssim", "psnr"} and all(not x.ok and x.value is None for x in m.values())
 
 
-def test_preservation_without_teacher_uses_the_students_changes(judge) -> None:
+def test_preservation_without_teacher_uses_the_images_own_changes(judge) -> None:
     source = scene(box_color=(40, 120, 200))
     case = make_case("e", kind="edit")
     clean_edit = scene(box_color=(220, 40, 40))
     drifted = Image.fromarray(np.clip(np.asarray(clean_edit, float) * 0.9 + 10, 0, 255).astype(np.uint8))
     m = metrics(judge.score([make_item(case, clean_edit, source=source)]))
-    assert not m["ssim"].ok and not m["psnr"].ok
-    assert m["preservation"].value > 0.97 and m["preservation"].detail["edit_region"] == "student"
+    assert set(m) == {"preservation"}          # no teacher: nothing to compare SSIM/PSNR with
+    assert m["preservation"].value > 0.97 and m["preservation"].detail["edit_region"] == "own"
     low = metrics(judge.score([make_item(case, drifted, source=source)]))["preservation"].value
     assert low < m["preservation"].value
+    # a global edit without a teacher has no metric left: the judge abstains (no verdict)
+    assert judge.score([make_item(case, Image.fromarray(255 - np.asarray(source)), source=source)]) == []
 
 
 def test_config() -> None:
-    assert FidelityJudge.needs_teacher
+    j = FidelityJudge()
+    assert j.uses_teacher and j.may_abstain and not j.needs_teacher
+    assert j.needs_teacher_for(make_case("t")) and not j.needs_teacher_for(make_case("e", kind="edit"))
     assert FidelityJudge().judge_id() != FidelityJudge(edit_region="union").judge_id()
     with pytest.raises(EvalsuiteError, match="edit_region"):
         FidelityJudge(edit_region="student")
