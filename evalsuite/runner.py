@@ -12,8 +12,7 @@ import logging
 import subprocess
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,6 +49,9 @@ class RunConfig:
     teacher_opts: dict[str, Any] = field(default_factory=dict)
     judges: list[str] | None = None     # None = the pack's default judges
     judge_opts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # judge names whose options the user set one by one (--judge-opt); options for one of them
+    # that is not selected are an error. None: only unknown judge names are errors.
+    explicit_judge_opts: frozenset[str] | None = None
     limit: int | None = None
     tags: list[str] | None = None
     progress: bool = True
@@ -117,21 +119,46 @@ def resolve_models(cfg: RunConfig) -> dict[str, tuple[str, dict[str, Any]]]:
 
 
 def load_model(ckpt: str, opts: dict[str, Any]) -> Any:
-    """"NAME:ARG" picks a registered renderer explicitly (images:DIR); otherwise auto-detect."""
-    from evalsuite.registry import RENDERERS
-
-    name, sep, rest = ckpt.partition(":")
-    if sep and len(name) > 1 and name in RENDERERS:
-        return RENDERERS.get(name).from_checkpoint(rest, **opts)
+    """"NAME:ARG" picks a registered renderer explicitly (images:DIR); otherwise auto-detect
+    (evalsuite.renderers.load_renderer, which also suggests a close name for a mistyped NAME)."""
     from evalsuite.renderers import load_renderer
 
     return load_renderer(ckpt, **opts)
 
 
-def make_judges(names: Sequence[str], opts: dict[str, dict[str, Any]]) -> list[Judge]:
+def check_judge_options(names: Sequence[str], opts: dict[str, dict[str, Any]],
+                        explicit: Collection[str] | None = None) -> None:
+    """Options for a judge that will not run are a mistake: an unknown judge name is an error
+    (with "did you mean"); so is a registered judge that is not selected, when its options were
+    given explicitly (`explicit`: the names set with --judge-opt). Options that flags give every
+    judge of a family (--vlm-url ...) are not explicit; unselected, they are only logged."""
+    import difflib
+
+    selected = list(dict.fromkeys(names))
+    for judge, o in opts.items():
+        if judge in selected:
+            continue
+        setting = f"{judge}.{next(iter(o))}" if o else judge
+        if judge not in JUDGES:
+            close = difflib.get_close_matches(judge, selected + JUDGES.names(), n=1, cutoff=0.5)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise EvalsuiteError(f"--judge-opt '{setting}': unknown judge '{judge}'{hint} "
+                                 f"(selected judges: {', '.join(selected)})")
+        if explicit is None or judge not in explicit:
+            logger.info("options for judge %s ignored: it is not selected", judge)
+            continue
+        raise EvalsuiteError(f"--judge-opt '{setting}': judge '{judge}' is not selected (selected judges: "
+                             f"{', '.join(selected)}); add it to --judges or drop the option")
+
+
+def make_judges(names: Sequence[str], opts: dict[str, dict[str, Any]],
+                explicit_opts: Collection[str] | None = None) -> list[Judge]:
+    """Build the selected judges; bad names or options are one-line EvalsuiteErrors, raised
+    before anything is rendered (judges validate their settings in __init__)."""
+    classes = [(name, JUDGES.get(name)) for name in names]    # unknown names first
+    check_judge_options(names, opts, explicit_opts)
     judges: list[Judge] = []
-    for name in names:
-        cls = JUDGES.get(name)
+    for name, cls in classes:
         try:
             judges.append(cls(**opts.get(name, {})))
         except TypeError as e:
@@ -144,7 +171,7 @@ def run_eval(cfg: RunConfig) -> dict[str, Any]:
     t0 = time.perf_counter()
     pack = load_pack(cfg.pack).select(tags=cfg.tags, limit=cfg.limit)
     judge_names = list(cfg.judges) if cfg.judges is not None else list(pack.judges)
-    judges = make_judges(judge_names, cfg.judge_opts)
+    judges = make_judges(judge_names, cfg.judge_opts, cfg.explicit_judge_opts)
     models = resolve_models(cfg)
     renderers = {role: load_model(ckpt, opts) for role, (ckpt, opts) in models.items()}
     store = RunStore(cfg.run_dir)

@@ -20,7 +20,7 @@ from typing import Any
 
 from evalsuite.judge import Judge
 from evalsuite.types import Case, EvalsuiteError, JudgeInput, MetricSpec, Verdict
-from judges.ocr_backends import OCRBackend, OCRResult, make_backend, reading_order
+from judges.ocr_backends import BACKENDS, OCRBackend, OCRResult, importable, make_backend, reading_order
 from judges.textnorm import TextNorm, match_words, ned, ned_string, tokenize
 
 logger = logging.getLogger(__name__)
@@ -56,11 +56,29 @@ def _engine_version(backend: str) -> str | None:
         return None
 
 
+def _auto_backend(backend_options: dict[str, Any], extra: dict[str, Any]) -> str:
+    """'auto': paddleocr when it is importable and local PP-OCR model folders are given
+    (det_model_dir and rec_model_dir), else rapidocr with its bundled models. Model folders given
+    without paddleocr installed are dropped with a warning (rapidocr runs the same PP-OCR family)."""
+    keys = ("det_model_dir", "rec_model_dir")
+    given = {k for k in keys if backend_options.get(k) or extra.get(k)}
+    if given == set(keys) and importable("paddleocr"):
+        return "paddleocr"
+    if given:
+        logger.warning("ocr judge: backend 'auto' uses rapidocr: %s", "paddleocr is not installed"
+                       if given == set(keys) else "paddleocr needs both det_model_dir and rec_model_dir")
+        for k in keys:
+            backend_options.pop(k, None)
+            extra.pop(k, None)
+    return "rapidocr"
+
+
 class OCRJudge(Judge):
     """Typography judge on an OCR backend (rapidocr by default).
 
     Config kwargs: backend ("auto" | "rapidocr" | "paddleocr" | "tesseract"; "auto" = paddleocr
-    when det_model_dir and rec_model_dir are given, else rapidocr), backend_options (dict passed
+    when it is installed and det_model_dir and rec_model_dir are given, else rapidocr;
+    the stored config names the backend actually used), backend_options (dict passed
     to the backend, e.g. {"det_model_dir": ..., "rec_model_dir": ...} for paddleocr), norm (dict
     of TextNorm fields), min_word_similarity (1.0 = exact word match; e.g. 0.8 tolerates one wrong
     letter in five). TextNorm fields and backend options may also be given as flat kwargs.
@@ -84,9 +102,9 @@ class OCRJudge(Judge):
         # the cache key are the same whichever way a setting was given.
         norm, backend_options = dict(norm or {}), dict(backend_options or {})
         if backend == "auto":
-            # PaddleOCR when local PP-OCR model folders are given, else rapidocr's bundled models.
-            given = set(backend_options) | set(extra)
-            backend = "paddleocr" if {"det_model_dir", "rec_model_dir"} <= given else "rapidocr"
+            backend = _auto_backend(backend_options, extra)
+        if backend not in BACKENDS:   # before any rendering, not at the first score()
+            make_backend(backend)
         backend_params = _backend_params(backend)
         for k, v in extra.items():
             if k in TextNorm.__dataclass_fields__:
@@ -104,9 +122,15 @@ class OCRJudge(Judge):
             raise EvalsuiteError(f"ocr judge: {e}") from e
         if not 0.0 < float(min_word_similarity) <= 1.0:
             raise EvalsuiteError(f"ocr judge: min_word_similarity must be in (0, 1], got {min_word_similarity}")
+        unknown = sorted(set(backend_options) - backend_params)
+        if unknown:
+            raise EvalsuiteError(f"ocr judge: unknown option(s) {unknown} for backend '{backend}'; "
+                                 f"known: {', '.join(sorted(backend_params))}")
         super().__init__(backend=backend, backend_options=backend_options,
                          norm=self.norm.to_dict(), min_word_similarity=float(min_word_similarity))
-        self._backend: OCRBackend | None = None
+        # Built now (cheap: no engine is loaded before the first read) so that a bad option or a
+        # missing model folder is a one-line error before rendering starts.
+        self._backend: OCRBackend | None = make_backend(backend, **backend_options)
 
     @property
     def backend(self) -> OCRBackend:

@@ -85,6 +85,19 @@ def to_rgb_array(image: Image.Image | np.ndarray) -> np.ndarray:
     return arr
 
 
+def importable(module: str) -> bool:
+    """Whether `module` can be imported, without importing it (a None entry in sys.modules, as
+    tests use to hide a package, counts as not importable)."""
+    import importlib.util
+    import sys
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 class OCRBackend(ABC):
     """Reads text from a batch of images."""
 
@@ -240,6 +253,9 @@ class PaddleOCRBackend(OCRBackend):
         for key, d in (("det_model_dir", det_model_dir), ("rec_model_dir", rec_model_dir)):
             if not Path(d).is_dir():
                 raise EvalsuiteError(f"ocr backend 'paddleocr': {key} '{d}' is not a folder")
+        if not importable("paddleocr"):
+            raise EvalsuiteError("ocr backend 'paddleocr' needs paddleocr and paddlepaddle "
+                                 "(pip install 'evalsuite[paddle]'), or use backend rapidocr")
         self.det_model_dir, self.rec_model_dir = str(det_model_dir), str(rec_model_dir)
         self.min_side, self.pad, self.device = int(min_side), int(pad), device
         self._engine: Any = None
@@ -287,6 +303,13 @@ class TesseractBackend(OCRBackend):
 
     def __init__(self, lang: str = "eng", psm: int = 11, min_conf: float = 30.0,
                  min_side: int = 64, pad: int = 16) -> None:
+        import shutil
+        if not importable("pytesseract"):
+            raise EvalsuiteError("ocr backend 'tesseract' needs pytesseract (pip install 'evalsuite[tesseract]') "
+                                 "and the tesseract binary (apt-get install tesseract-ocr)")
+        if shutil.which("tesseract") is None:
+            raise EvalsuiteError("ocr backend 'tesseract' needs the tesseract binary on PATH "
+                                 "(apt-get install tesseract-ocr tesseract-ocr-eng)")
         self.lang, self.psm, self.min_conf = lang, int(psm), float(min_conf)
         self.min_side, self.pad = int(min_side), int(pad)
 

@@ -384,6 +384,20 @@ def test_undeclared_tag_did_you_mean(tmp_path: Path) -> None:
     assert msg.startswith(f"{pack / 'cases.jsonl'}:2: field 'tags'") and "did you mean 'single-word'" in msg
 
 
+def test_unknown_pack_name_did_you_mean() -> None:
+    from evalsuite.packs import resolve_pack
+
+    assert resolve_pack("typography") == BENCH / "typography"
+    with pytest.raises(EvalsuiteError) as ei:
+        resolve_pack("typograpy")
+    msg = str(ei.value)
+    assert msg.startswith("unknown pack 'typograpy'; did you mean 'typography'?") and "\n" not in msg
+    assert all(name in msg for name in SHIPPED)          # the known packs are listed
+    with pytest.raises(EvalsuiteError) as ei:
+        load_pack("zzzzqqq")
+    assert "unknown pack 'zzzzqqq'" in str(ei.value) and "did you mean" not in str(ei.value)
+
+
 def test_non_utf8_line_is_named(tmp_path: Path) -> None:
     pack = make_pack(tmp_path)
     (pack / "cases.jsonl").write_bytes(b"\xef\xbb\xbf" + case_line().encode() + b"\n"

@@ -27,6 +27,14 @@ def load_renderer(ckpt: str, **opts: Any) -> Renderer:
         return RENDERERS.get(name).from_checkpoint(rest, **opts)
     path = Path(ckpt).expanduser()
     if not path.exists():
+        if sep and len(name) > 1 and "/" not in name and "\\" not in name:
+            # "NAME:ARG" with an unregistered NAME: most likely a typo of a renderer name
+            import difflib
+
+            close = difflib.get_close_matches(name, RENDERERS.names(), n=1, cutoff=0.5)
+            hint = f"; did you mean '{close[0]}:{rest}'?" if close else ""
+            raise EvalsuiteError(f"checkpoint {ckpt}: unknown renderer '{name}'{hint} (known: "
+                                 f"{', '.join(RENDERERS.names())}); and no file or folder {ckpt} exists")
         raise EvalsuiteError(f"checkpoint {ckpt} does not exist; pass a diffusers pipeline folder "
                              "(with model_index.json) or images:DIR")
     if path.is_dir() and (path / "model_index.json").is_file():

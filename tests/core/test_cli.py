@@ -6,6 +6,7 @@ import json
 
 from evalsuite.cli.main import main
 from tests.core.conftest import write_pack
+from tests.core.doubles import PatternRenderer
 
 
 def test_run_json_and_rerun(tmp_path, capsys):
@@ -60,3 +61,39 @@ def test_unknown_renderer_prefix_and_missing_checkpoint(tmp_path, capsys):
     rc = main(["run", "--model", str(tmp_path / "nope"), "--pack", str(pack), "--run-dir", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert rc == 2 and "nope" in err
+
+
+def test_mistyped_renderer_name_did_you_mean(tmp_path, capsys):
+    pack = write_pack(tmp_path / "p", n=1)
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rc = main(["run", "--model", f"imags:{folder}", "--pack", str(pack), "--run-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert "unknown renderer 'imags'" in err and f"did you mean 'images:{folder}'" in err
+    assert "does not exist" not in err.split("unknown renderer")[0]
+    # a name close to nothing: no suggestion, still one line naming the checkpoint
+    rc = main(["run", "--model", "qqqqq:x", "--pack", str(pack), "--run-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "unknown renderer 'qqqqq'" in err and "did you mean" not in err
+    assert "known: " in err and "images" in err
+
+
+def test_judge_option_for_an_unknown_judge_is_an_error(tmp_path, capsys):
+    pack = write_pack(tmp_path / "p", n=1)
+    base = ["run", "--model", "pattern:0", "--pack", str(pack), "--run-dir", str(tmp_path / "r"),
+            "--judges", "mean,ocr"]
+    rc = main(base + ["--judge-opt", "ocrr.x=1"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert "--judge-opt 'ocrr.x'" in err and "unknown judge 'ocrr'" in err and "did you mean 'ocr'" in err
+    assert not (tmp_path / "r").exists()                 # refused before anything ran
+
+
+def test_unknown_ocr_backend_fails_before_rendering(tmp_path, capsys):
+    pack = write_pack(tmp_path / "p", n=2)
+    rc = main(["run", "--model", "pattern:0", "--pack", str(pack), "--run-dir", str(tmp_path / "r"),
+               "--judges", "mean,ocr", "--judge-opt", "ocr.backend=tesserac"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "unknown backend 'tesserac'" in err and "did you mean 'tesseract'" in err
+    assert PatternRenderer.calls == [] and not (tmp_path / "r").exists()

@@ -200,3 +200,15 @@ def test_edit_preservation_without_teacher_and_for_the_teacher(tmp_path):
     # the global edit: the teacher abstains (the student still has ssim/psnr)
     assert db.execute("SELECT COUNT(*) FROM abstentions").fetchone()[0] == 3
     assert run_eval(cfg(tmp_path, pack, teacher="pattern:5"))["timing"]["judged"] == 0
+
+
+def test_explicit_options_for_an_unselected_judge_are_an_error(tmp_path):
+    from evalsuite.types import EvalsuiteError
+
+    pack = write_pack(tmp_path / "p", n=1)
+    opts = {"fidelity": {"edit_threshold": 8}}
+    with pytest.raises(EvalsuiteError, match=r"judge 'fidelity' is not selected \(selected judges: mean\)"):
+        run_eval(cfg(tmp_path, pack, judge_opts=opts, explicit_judge_opts=frozenset({"fidelity"})))
+    # options that a flag gives every judge of a family (--vlm-url ...) are not explicit: ignored
+    s = run_eval(cfg(tmp_path, pack, judge_opts={"vlm-t2i": {"url": "http://x"}}))
+    assert set(s["metrics"]["student"]) == {"mean.brightness"}

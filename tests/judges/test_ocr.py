@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -122,7 +124,7 @@ def test_applies_only_to_cases_with_expected_text() -> None:
     assert j.applies_to(make_case("a", ["HI"]))
     assert not j.applies_to(make_case("b", []))
     assert not j.applies_to(make_case("c", ["  "]))
-    assert j._backend is None   # nothing built until the first score call
+    assert j._backend._engine is None   # no engine is loaded until the first score call
 
 
 def test_config_is_part_of_the_cache_key_and_bad_config_is_one_line() -> None:
@@ -138,10 +140,13 @@ def test_config_is_part_of_the_cache_key_and_bad_config_is_one_line() -> None:
     assert flat.config == nested.config and flat.judge_id() == nested.judge_id()
     with pytest.raises(EvalsuiteError, match="unknown setting 'lower'"):
         OCRJudge(lower=True)
+    # a bad backend name, option or missing model folder fails at construction (before rendering)
     with pytest.raises(EvalsuiteError, match="did you mean 'tesseract'"):
-        OCRJudge(backend="tesserct").backend
+        OCRJudge(backend="tesserct")
     with pytest.raises(EvalsuiteError, match="det_model_dir"):
-        OCRJudge(backend="paddleocr").backend
+        OCRJudge(backend="paddleocr")
+    with pytest.raises(EvalsuiteError, match=r"unknown option\(s\) \['psm'\] for backend 'rapidocr'"):
+        OCRJudge(backend_options={"psm": 6})
 
 
 class _Broken(OCRBackend):
@@ -194,29 +199,25 @@ def test_prepare_and_unmap_roundtrip() -> None:
     assert prepare(cut).pad == 16
 
 
-def test_optional_backends_fail_with_one_clear_line(tmp_path) -> None:
-    """paddleocr needs local model folders; both optional backends name the missing package."""
-    import importlib.util
-
+def test_optional_backends_fail_with_one_clear_line(tmp_path, monkeypatch) -> None:
+    """paddleocr needs local model folders; both optional backends name the missing package, at
+    construction (before anything is rendered). A None entry in sys.modules hides a package."""
     det, rec = tmp_path / "PP-OCRv5_mobile_det", tmp_path / "PP-OCRv5_mobile_rec"
     with pytest.raises(EvalsuiteError, match="rec_model_dir .* is not a folder"):
-        OCRJudge(backend="paddleocr", backend_options={"det_model_dir": str(tmp_path), "rec_model_dir": str(rec)}).backend
+        OCRJudge(backend="paddleocr", backend_options={"det_model_dir": str(tmp_path), "rec_model_dir": str(rec)})
     det.mkdir()
     rec.mkdir()
-    img = Image.new("RGB", (64, 64), "white")
-    item = make_item(make_case("x", ["HI"]), img)
-    j = OCRJudge(backend="paddleocr", backend_options={"det_model_dir": str(det), "rec_model_dir": str(rec)})
-    assert j.backend.describe()["det_model_dir"] == "PP-OCRv5_mobile_det"
-    # the default backend picks paddleocr exactly when both model folders are given
+    monkeypatch.setitem(sys.modules, "paddleocr", None)
+    monkeypatch.setitem(sys.modules, "pytesseract", None)
+    with pytest.raises(EvalsuiteError, match="needs paddleocr"):
+        OCRJudge(backend="paddleocr", backend_options={"det_model_dir": str(det), "rec_model_dir": str(rec)})
+    with pytest.raises(EvalsuiteError, match="needs pytesseract"):
+        OCRJudge(backend="tesseract")
+    # 'auto' picks paddleocr only when it is installed and both model folders are given (the
+    # installed case: tests/judges/test_ocr_paddle.py, with a stand-in module)
     assert OCRJudge().config["backend"] == "rapidocr"
     auto = OCRJudge(det_model_dir=str(det), rec_model_dir=str(rec))
-    assert auto.config["backend"] == "paddleocr" and auto.judge_id() == j.judge_id()
-    if importlib.util.find_spec("paddleocr") is None:
-        with pytest.raises(EvalsuiteError, match="needs paddleocr"):
-            j.score([item])
-    if importlib.util.find_spec("pytesseract") is None:
-        with pytest.raises(EvalsuiteError, match="needs pytesseract"):
-            OCRJudge(backend="tesseract").score([item])
+    assert auto.config["backend"] == "rapidocr" and auto.judge_id() == OCRJudge().judge_id()
 
 
 def test_tesseract_backend_when_installed() -> None:
