@@ -51,6 +51,7 @@ class RunData:
     verdicts: dict[str, list[VerdictRow]]                # role -> verdicts of its images
     specs: dict[str, dict[str, Any]]                     # metric key -> {higher_is_better, range}
     latency_ms: dict[str, float | None]                  # role -> mean render latency per image
+    case_hashes: dict[str, dict[Key, str]] = field(default_factory=dict)  # role -> (case, seed) -> case_hash
     _values: dict[tuple[str, str], dict[Key, float]] = field(default_factory=dict, repr=False)
 
     @property
@@ -75,6 +76,13 @@ class RunData:
 
     def failures(self, role: str, key: str) -> int:
         return sum(1 for v in self.verdicts.get(role, []) if v.key == key and not v.ok)
+
+    def case_hash(self, role: str, key: Key) -> str | None:
+        """Content hash of the case an item (or, seed -1, a case-level verdict) was made from."""
+        h = self.case_hashes.get(role, {}).get(key)
+        if h is None:
+            h = (self.cases.get(key[0]) or {}).get("case_hash")
+        return h
 
     def higher_is_better(self, key: str) -> bool:
         return bool(self.specs.get(key, {}).get("higher_is_better", True))
@@ -186,6 +194,10 @@ def load_run(path: str | Path) -> RunData:
                         continue
                     rows.append(VerdictRow(cid, -1, f"{judge}.{metric}", value, bool(ok), error, _detail(detail)))
             verdicts[role] = rows
+        case_hashes: dict[str, dict[Key, str]] = {r: {} for r in items}
+        for (role, cid, seed), chash in case_hash_of.items():
+            case_hashes[role][(cid, seed)] = chash
+            case_hashes[role].setdefault((cid, -1), chash)
         latency: dict[str, float | None] = {}
         for role in items:
             row = db.execute(
@@ -197,7 +209,7 @@ def load_run(path: str | Path) -> RunData:
     finally:
         db.close()
     return RunData(run_dir, run.get("name") or run_dir.name, run, summary, cases, dict(items),
-                   fingerprints, verdicts, specs, latency)
+                   fingerprints, verdicts, specs, latency, case_hashes)
 
 
 def _detail(s: str | None) -> dict[str, Any]:
@@ -316,6 +328,7 @@ class Delta:
     win_rate: float           # (wins + ties/2) / n, for B
     significant: bool
     per_tag: dict[str, "Delta"] = field(default_factory=dict)
+    excluded: int = 0         # pairs left out because the case content differs between the runs
 
     @property
     def better(self) -> str | None:
@@ -326,7 +339,7 @@ class Delta:
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in ("key", "higher_is_better", "n", "mean_a", "mean_b", "delta",
-                                            "wins", "ties", "losses", "win_rate", "significant")}
+                                            "wins", "ties", "losses", "win_rate", "significant", "excluded")}
         d["ci"] = list(self.ci)
         d["better"] = self.better
         if self.per_tag:
@@ -334,10 +347,23 @@ class Delta:
         return d
 
 
+def mismatched_keys(a: RunData, a_role: str, b: RunData, b_role: str) -> set[Key]:
+    """(case, seed) keys (seed -1: case-level) present in both runs whose case content differs.
+
+    A case edited between the two runs (other prompt, expected text, colour, source image...) keeps
+    its id but gets a new case_hash (docs/run-format.md); pairing it would compare different tasks.
+    """
+    ha, hb = a.case_hashes.get(a_role, {}), b.case_hashes.get(b_role, {})
+    return {k for k in set(ha) & set(hb) if ha[k] and hb[k] and ha[k] != hb[k]}
+
+
 def paired_delta(key: str, a: dict[Key, float], b: dict[Key, float], higher_is_better: bool,
-                 n_boot: int = 2000, seed: int = 0) -> Delta | None:
-    """Paired comparison of two value maps on their shared keys; None when nothing is shared."""
-    shared = sorted(set(a) & set(b))
+                 n_boot: int = 2000, seed: int = 0, exclude: set[Key] | frozenset[Key] = frozenset()
+                 ) -> Delta | None:
+    """Paired comparison of two value maps on their shared keys, less `exclude` (keys whose case
+    content differs, see `mismatched_keys`); None when nothing is left to pair."""
+    both = set(a) & set(b)
+    shared = sorted(both - set(exclude))
     if not shared:
         return None
     va = [a[k] for k in shared]
@@ -346,26 +372,28 @@ def paired_delta(key: str, a: dict[Key, float], b: dict[Key, float], higher_is_b
     wr = win_rate(vb, va, higher_is_better=higher_is_better)
     sig = len(shared) > 1 and not (lo <= 0.0 <= hi)
     return Delta(key, higher_is_better, len(shared), float(sum(va) / len(va)), float(sum(vb) / len(vb)),
-                 m, (lo, hi), wr.wins, wr.ties, wr.losses, wr.rate, sig)
+                 m, (lo, hi), wr.wins, wr.ties, wr.losses, wr.rate, sig, excluded=len(both) - len(shared))
 
 
 def compare_sides(a: Side, b: Side, metrics: list[str] | None = None, per_tag: bool = True,
                   n_boot: int = 2000) -> list[Delta]:
-    """Per metric (glob patterns in `metrics`), B − A paired on shared (case, seed), with per-tag rows."""
+    """Per metric (glob patterns in `metrics`), B − A paired on shared (case, seed) whose case
+    content matches (case_hash), with per-tag rows."""
     keys = sorted(set(a.run.metric_keys(a.role)) & set(b.run.metric_keys(b.role)))
     if metrics:
         keys = [k for k in keys if any(fnmatch.fnmatchcase(k, p) for p in metrics)]
     out: list[Delta] = []
+    exclude = mismatched_keys(a.run, a.role, b.run, b.role)
     tags_of = {cid: c.get("tags", []) for cid, c in {**b.run.cases, **a.run.cases}.items()}
     for key in keys:
         hib = a.run.higher_is_better(key)
         va, vb = a.values(key), b.values(key)
-        d = paired_delta(key, va, vb, hib, n_boot=n_boot)
+        d = paired_delta(key, va, vb, hib, n_boot=n_boot, exclude=exclude)
         if d is None:
             continue
         if per_tag:
             by_tag: dict[str, set[Key]] = defaultdict(set)
-            for k in set(va) & set(vb):
+            for k in (set(va) & set(vb)) - exclude:
                 for t in tags_of.get(k[0], []):
                     by_tag[t].add(k)
             for t in sorted(by_tag):
@@ -478,7 +506,8 @@ def recipe_verdicts(sweeps: list[Sweep], pick: str = "best", metrics: list[str] 
             if sa is None or sb is None:
                 continue
             (ca, a), (cb, b) = sa, sb
-            d = paired_delta(key, a.values(key), b.values(key), a.run.higher_is_better(key))
+            d = paired_delta(key, a.values(key), b.values(key), a.run.higher_is_better(key),
+                             exclude=mismatched_keys(a.run, a.role, b.run, b.role))
             if d is not None:
                 out.append(RecipeVerdict(key, base, other, ca.name, cb.name, d))
     return out

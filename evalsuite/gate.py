@@ -30,7 +30,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import yaml
 
-from evalsuite.compare import RunData
+from evalsuite.compare import Key, RunData, mismatched_keys
 from evalsuite.stats import delta_status, paired_delta_ci, wilson_interval
 from evalsuite.types import EvalsuiteError
 
@@ -85,6 +85,8 @@ class GateResult:
     baseline: str | None
     checks: list[Check]
     inconclusive_fails: bool = False
+    excluded_pairs: int = 0                                   # (case, seed) left out: case content changed
+    excluded_cases: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -228,6 +230,12 @@ def evaluate(candidate: RunData, rules: Rules, baseline: RunData | None = None) 
     if baseline is not None and b_role is None:
         raise EvalsuiteError(f"{baseline.dir}: baseline run has no role '{role}' (roles: {', '.join(baseline.roles)})")
     keys = candidate.metric_keys(role)
+    exclude: set[Key] = mismatched_keys(candidate, role, baseline, role) if baseline is not None else set()
+    if exclude:
+        cases = sorted({k[0] for k in exclude})
+        logger.warning("%s vs %s: %d (case, seed) pairs of %d case(s) left out of the regression checks: the case "
+                       "content differs (case_hash), e.g. %s", candidate.dir, baseline.dir if baseline else "",
+                       sum(1 for k in exclude if k[1] >= 0), len(cases), ", ".join(cases[:3]))
     checks: list[Check] = []
     for rule in rules.metrics:
         if _is_glob(rule.pattern) or rule.optional or rule.pattern in keys:
@@ -235,10 +243,22 @@ def evaluate(candidate: RunData, rules: Rules, baseline: RunData | None = None) 
         checks.append(Check(f"{rule.pattern}: present", rule.pattern, "missing", "fail",
                             "metric missing from the candidate run (judge not run?); mark the rule "
                             "'optional: true' to allow it"))
+    if baseline is not None:
+        # a glob rule matches only what the candidate has; a metric the baseline has and the candidate
+        # lost (a judge dropped, a metric renamed) must not pass silently
+        for key in baseline.metric_keys(role):
+            if key in keys:
+                continue
+            rule = _most_specific(key, rules.metrics, lambda r: r.pattern)
+            if rule is None or rule.optional or not _is_glob(rule.pattern):
+                continue      # exact names are checked above
+            checks.append(Check(f"{key}: present", key, "missing", "fail",
+                                f"in the baseline but missing from the candidate run (judge dropped?); rule "
+                                f"'{rule.pattern}' — add '{key}: {{optional: true}}' to allow it"))
     for key in keys:
         rule = _most_specific(key, rules.metrics, lambda r: r.pattern)
         if rule is not None:
-            checks += _metric_checks(candidate, baseline, role, key, rule, rules)
+            checks += _metric_checks(candidate, baseline, role, key, rule, rules, exclude)
     judge_names = sorted({k.split(".", 1)[0] for k in keys})
     for j in judge_names:
         pattern = _most_specific(j, list(rules.judges), lambda p: p)
@@ -249,7 +269,9 @@ def evaluate(candidate: RunData, rules: Rules, baseline: RunData | None = None) 
         total = fails + sum(len(candidate.values(role, k)) for k in jkeys)
         checks.append(_rate_check(f"judge {j}: failure rate", j, fails, total, rules.judges[pattern]))
     return GateResult(candidate.name, baseline.name if baseline else None, checks,
-                      inconclusive_fails=rules.inconclusive == "fail")
+                      inconclusive_fails=rules.inconclusive == "fail",
+                      excluded_pairs=sum(1 for k in exclude if k[1] >= 0),
+                      excluded_cases=sorted({k[0] for k in exclude}))
 
 
 def _is_glob(pattern: str) -> bool:
@@ -274,7 +296,7 @@ def _rate_check(name: str, metric: str, fails: int, total: int, cap: float) -> C
 
 
 def _metric_checks(cand: RunData, base: RunData | None, role: str, key: str, rule: MetricRule,
-                   rules: Rules) -> list[Check]:
+                   rules: Rules, exclude: set[Key] | None = None) -> list[Check]:
     out: list[Check] = []
     vals = cand.values(role, key)
     fails = cand.failures(role, key)
@@ -299,10 +321,13 @@ def _metric_checks(cand: RunData, base: RunData | None, role: str, key: str, rul
             out.append(Check(name, key, "regression", "skipped", "no --baseline given"))
         else:
             bvals = base.values(role, key)
-            shared = sorted(set(vals) & set(bvals))
+            both = set(vals) & set(bvals)
+            shared = sorted(both - (exclude or set()))
+            n_ex = len(both) - len(shared)
+            ex_msg = f"; {n_ex} pairs left out (case changed since the baseline: case_hash differs)" if n_ex else ""
             if not shared:
                 out.append(Check(name, key, "regression", "inconclusive",
-                                 "no shared (case, seed) with the baseline", n=0, threshold=rule.tolerance))
+                                 "no shared (case, seed) with the baseline" + ex_msg, n=0, threshold=rule.tolerance))
             else:
                 dm, lo, hi = paired_delta_ci([vals[k] for k in shared], [bvals[k] for k in shared],
                                              n_boot=rules.n_boot, seed=rules.seed)
@@ -314,6 +339,7 @@ def _metric_checks(cand: RunData, base: RunData | None, role: str, key: str, rul
                             else "; regression beyond tolerance but not significant")
                 elif status == "fail":
                     msg += "; significant regression"
+                msg += ex_msg
                 out.append(Check(name, key, "regression", status, msg, dm, rule.tolerance, (lo, hi), len(shared)))
     return out
 
@@ -328,12 +354,20 @@ def to_markdown(res: GateResult) -> str:
     head = "PASSED" if res.passed else "FAILED"
     lines = [f"## evalsuite gate: {head}", "",
              f"candidate `{_md(res.candidate)}`" + (f" vs baseline `{_md(res.baseline)}`" if res.baseline else ""),
-             "", f"{c['pass']} passed · {c['fail']} failed · {c['inconclusive']} inconclusive · {c['skipped']} skipped", "",
-             "| | check | result |", "|---|---|---|"]
+             "", f"{c['pass']} passed · {c['fail']} failed · {c['inconclusive']} inconclusive · {c['skipped']} skipped", ""]
+    if res.excluded_pairs or res.excluded_cases:
+        lines += [f"> ⚠️ {_md(_excluded_note(res))}", ""]
+    lines += ["| | check | result |", "|---|---|---|"]
     order = {"fail": 0, "inconclusive": 1, "pass": 2, "skipped": 3}
     for ch in sorted(res.checks, key=lambda x: order.get(x.status, 9)):
         lines.append(f"| {_ICON.get(ch.status, '')} {ch.status} | {_md(ch.name)} | {_md(ch.message)} |")
     return "\n".join(lines) + "\n"
+
+
+def _excluded_note(res: GateResult) -> str:
+    cases = res.excluded_cases
+    return (f"{res.excluded_pairs} (case, seed) pairs of {len(cases)} case(s) left out of the regression checks: "
+            f"their case content differs from the baseline (pack edited?), e.g. {', '.join(cases[:3])}")
 
 
 def _md(s: str | None) -> str:
@@ -379,11 +413,14 @@ def to_table(res: GateResult) -> Any:
     c = res.counts()
     t.caption = (f"[{'green' if res.passed else 'bold red'}]{'PASSED' if res.passed else 'FAILED'}[/] · "
                  f"{c['pass']} pass, {c['fail']} fail, {c['inconclusive']} inconclusive, {c['skipped']} skipped")
+    if res.excluded_cases:
+        t.caption += f"\n[yellow]warning:[/] {rescape(_excluded_note(res))}"
     return t
 
 
 def to_dict(res: GateResult) -> dict[str, Any]:
     return {"passed": res.passed, "candidate": res.candidate, "baseline": res.baseline, "counts": res.counts(),
+            "excluded_pairs": res.excluded_pairs, "excluded_cases": res.excluded_cases,
             "checks": [{"name": c.name, "metric": c.metric, "kind": c.kind, "status": c.status,
                         "message": c.message, "value": c.value, "threshold": c.threshold,
                         "ci": list(c.ci) if c.ci else None, "n": c.n} for c in res.checks]}

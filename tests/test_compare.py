@@ -120,3 +120,34 @@ def test_recipe_verdict_sentence(sweeps, capsys):
     assert v.sentence().startswith("clean-only beats mixed on ocr.word_recall by +")
     assert main(["compare", str(sweeps[0]), str(sweeps[1])]) == 0
     assert "clean-only beats mixed on ocr.word_recall" in capsys.readouterr().out.replace("\n", "")
+
+
+def test_pairing_leaves_out_cases_whose_content_changed(tmp_path, capsys):
+    """Same case id, other content (an edited pack): not a pair. Counted, reported, never compared."""
+    a_dir = make_run(tmp_path / "a", n_cases=20, seed=0)
+    b_dir = make_run(tmp_path / "b", n_cases=20, seed=0, quality={"student": 0.3},
+                     prompts={i: f"an edited prompt {i}" for i in range(5)})
+    a, b = Side("a", load_run(a_dir)), Side("b", load_run(b_dir))
+    assert a.run.case_hash("student", ("case-0000", 0)) != b.run.case_hash("student", ("case-0000", 0))
+    assert a.run.case_hash("student", ("case-0007", 1)) == b.run.case_hash("student", ("case-0007", 1))
+    deltas = {d.key: d for d in compare_sides(a, b)}
+    d = deltas["ocr.word_recall"]
+    va, vb = a.values("ocr.word_recall"), b.values("ocr.word_recall")
+    kept = sorted(k for k in va if int(k[0][5:]) >= 5)
+    assert d.n == 30 == len(kept) and d.excluded == 10
+    assert d.delta == pytest.approx(np.mean([vb[k] - va[k] for k in kept]))
+    assert sum(t.n for name, t in d.per_tag.items() if name in ("single-word", "multi-word", "small-text", "number")) == 30
+    # case-level metrics (one value per case) are left out per case
+    assert deltas["diversity.lpips_spread"].n == 15 and deltas["diversity.lpips_spread"].excluded == 5
+    assert main(["compare", str(a_dir), str(b_dir), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)["comparisons"][0]
+    assert out["excluded_pairs"] == 10 and out["excluded_cases"] == [f"case-{i:04d}" for i in range(5)]
+    assert {m["key"]: m["excluded"] for m in out["metrics"]}["ocr.word_recall"] == 10
+    assert main(["compare", str(a_dir), str(b_dir), "--markdown", str(tmp_path / "c.md")]) == 0
+    printed = capsys.readouterr().out.replace("\n", " ")
+    assert "warning:" in printed and "10 (case, seed) pairs of 5 case(s) left out" in printed
+    assert "left out of b − a" in (tmp_path / "c.md").read_text()
+    # every case edited: nothing to pair, a one-line error that says why
+    c_dir = make_run(tmp_path / "c", n_cases=20, seed=0, prompts={i: f"new {i}" for i in range(20)})
+    assert main(["compare", str(a_dir), str(c_dir)]) == 2
+    assert "case content differs" in capsys.readouterr().err.replace("\n", " ")

@@ -108,3 +108,23 @@ def test_delta_status_decisions():
     # too few pairs
     assert delta_status(-0.5, -0.6, -0.4, 5, True, min_n=10) == "inconclusive"
     assert delta_status(0.0, 0.0, 0.0, 50, True) == "pass"
+
+
+def test_win_rate_ci_matches_scipy_bootstrap_and_the_binomial_interval():
+    rng = np.random.default_rng(11)
+    a = np.round(rng.normal(0.56, 0.2, 150), 1)        # rounded: some ties
+    b = np.round(rng.normal(0.50, 0.2, 150), 1)
+    w = win_rate(a, b, n_boot=20000)
+    score = np.where(a > b, 1.0, np.where(a < b, 0.0, 0.5))
+    assert w.ties == int((a == b).sum()) > 0 and w.rate == pytest.approx(score.mean())
+    # the CI is the percentile bootstrap of the per-pair score (wins 1, ties 1/2, losses 0)
+    slo, shi = _scipy_ci((score,), "percentile")
+    assert w.ci == pytest.approx((slo, shi), abs=1.01 / 150)      # bootstrap means move in steps of 1/(2n)
+    # without ties the win rate is a binomial proportion: the CI agrees with binomtest's Wilson interval
+    a2, b2 = rng.normal(0.6, 0.2, 200), rng.normal(0.5, 0.2, 200)
+    w2 = win_rate(a2, b2, n_boot=20000)
+    assert w2.ties == 0
+    ref = ss.binomtest(w2.wins, w2.n).proportion_ci(method="wilson")
+    se = math.sqrt(w2.rate * (1 - w2.rate) / w2.n)
+    assert w2.ci[0] == pytest.approx(ref.low, abs=0.25 * se) and w2.ci[1] == pytest.approx(ref.high, abs=0.25 * se)
+    assert sign_test(w2.wins, w2.losses) < 0.05 and w2.ci[0] > 0.5   # a is better: both agree it is significant

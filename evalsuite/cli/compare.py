@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from evalsuite.types import EvalsuiteError
+
+logger = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,8 +41,15 @@ def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from evalsuite.compare import (best_checkpoints, compare_sides, is_sweep, load_sweep, parse_side,
-                                   recipe_verdicts)
+    from evalsuite.compare import (
+        best_checkpoints,
+        compare_sides,
+        is_sweep,
+        load_sweep,
+        mismatched_keys,
+        parse_side,
+        recipe_verdicts,
+    )
     from evalsuite.console import console
 
     metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
@@ -89,11 +99,26 @@ def run(args: argparse.Namespace) -> int:
         base = sides[0]
         out = {"baseline": base.label, "comparisons": []}
         for other in sides[1:]:
+            changed = mismatched_keys(base.run, base.role, other.run, other.role)
+            changed_items = sorted(k for k in changed if k[1] >= 0)
             deltas = compare_sides(base, other, metrics=metrics, per_tag=args.per_tag)
             if not deltas:
+                hint = (f" ({len(changed_items)} shared (case, seed) left out because their case content differs: "
+                        "case_hash changed, was the pack edited?)" if changed else "; were they run on the same pack?")
                 raise EvalsuiteError(f"compare: {other.label} and {base.label} share no (case, seed) with a metric "
-                                     "in common; were they run on the same pack?")
-            out["comparisons"].append({"a": base.label, "b": other.label, "metrics": [d.to_dict() for d in deltas]})
+                                     f"in common{hint}")
+            out["comparisons"].append({"a": base.label, "b": other.label, "metrics": [d.to_dict() for d in deltas],
+                                       "excluded_pairs": len(changed_items),
+                                       "excluded_cases": sorted({k[0] for k in changed})})
+            if changed:
+                cases = sorted({k[0] for k in changed})
+                warn = (f"{len(changed_items)} (case, seed) pairs of {len(cases)} case(s) left out of "
+                        f"{other.label} − {base.label}: the case content differs (case_hash), e.g. "
+                        f"{', '.join(cases[:3])}; the pack was edited between the runs")
+                logger.warning(warn)
+                md += [f"> ⚠️ {warn}", ""]
+                if not args.json:
+                    console.print(f"[yellow]warning:[/] {escape(warn)}", highlight=False)
             t = Table(title=f"{escape(other.label)} − {escape(base.label)} (paired on case and seed)", title_justify="left")
             for c in ("metric", "dir", base.label, other.label, "Δ [95% CI]", "win rate (W/T/L)", "n", "verdict"):
                 t.add_column(escape(c), justify="left" if c in ("metric", "verdict") else "right")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
 from evalsuite.types import EvalsuiteError
+
+logger = logging.getLogger(__name__)
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -36,7 +39,26 @@ def _write(path: Path, text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Exit 0 pass, 1 fail; anything that keeps the gate from deciding is 2, never 1.
+
+    CI reads 1 as "this checkpoint regressed", so an unexpected exception (a bug, a corrupt run the
+    readers did not anticipate) must not masquerade as a gate failure.
+    """
+    try:
+        return _run(args)
+    except (EvalsuiteError, KeyboardInterrupt):
+        raise
+    except Exception as e:
+        logger.debug("gate: unexpected error", exc_info=True)
+        msg = " ".join(f"{type(e).__name__}: {e}".split())
+        raise EvalsuiteError(f"gate: could not evaluate ({msg}); exit 2 = no decision, not a gate failure "
+                             "(-v shows the traceback)", exit_code=EXIT_USAGE) from e
+
+
+def _run(args: argparse.Namespace) -> int:
     import os
+
+    from rich.markup import escape
 
     from evalsuite import gate
     from evalsuite.compare import load_run
@@ -53,11 +75,15 @@ def run(args: argparse.Namespace) -> int:
     _write(md_path, md)
     summary_env = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_env:
-        with open(summary_env, "a", encoding="utf-8") as f:
-            f.write(md)
+        try:
+            with open(summary_env, "a", encoding="utf-8") as f:
+                f.write(md)
+        except OSError as e:
+            raise EvalsuiteError(f"{summary_env} ($GITHUB_STEP_SUMMARY): cannot append ({e.strerror})",
+                                 exit_code=EXIT_USAGE) from e
     if args.json:
         sys.stdout.write(json.dumps(gate.to_dict(res), indent=2) + "\n")
     else:
         console.print(gate.to_table(res))
-        console.print(f"JUnit: {junit} · Markdown: {md_path}", highlight=False)
+        console.print(escape(f"JUnit: {junit} · Markdown: {md_path}"), highlight=False)
     return EXIT_PASS if res.passed else EXIT_FAIL

@@ -47,15 +47,25 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except EvalsuiteError as e:
-        from evalsuite.console import err_console
-
-        err_console.print(f"[bold red]error:[/] {e}", highlight=False, markup=True, soft_wrap=True)
+        _print_error(str(e))
         return e.exit_code
     except KeyboardInterrupt:
         from evalsuite.console import err_console
 
         err_console.print("[yellow]interrupted[/]: finished batches are saved; re-run the same command to resume")
         return 130
+
+
+def _print_error(message: str) -> None:
+    """One line on stderr; the message is user data (paths, YAML keys such as 'ocr.[/x]'), never markup."""
+    from rich.markup import escape
+
+    from evalsuite.console import err_console
+
+    try:
+        err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    except Exception:  # noqa: BLE001 — the exit code must survive a console that cannot print
+        sys.stderr.write(f"error: {message}\n")
 
 
 if __name__ == "__main__":

@@ -20,12 +20,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--thumb-format", choices=["webp", "jpeg", "png"], default="webp")
     p.add_argument("--crop-size", type=int, default=64,
                    help="native-pixel crop of the flat background, lossless (default: 64; 0 = none)")
+    p.add_argument("--full-budget", type=float, default=16.0, metavar="MB",
+                   help="embed original PNGs of downscaled renders for the lightbox, in case order, up to this "
+                   "many MB (default: 16; 0 = thumbnails only)")
     p.add_argument("--page-size", type=int, default=25, help="cases per page in the browser (default: 25)")
     p.add_argument("--max-checkpoints", type=int, default=6, help="sweeps: checkpoints shown per case (default: 6)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     from evalsuite.console import console
     from evalsuite.types import EvalsuiteError
     from reports.html import Options, build_report
@@ -36,7 +41,12 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else Path(first) / "report.html"
     info = build_report(args.runs, out, Options(title=args.title, thumb_size=args.thumb_size,
                                                 thumb_format=args.thumb_format, crop_size=args.crop_size,
-                                                page_size=args.page_size, max_checkpoints=args.max_checkpoints))
-    console.print(f"report: {info.path} ({info.bytes / 1e6:.2f} MB, {info.cases} cases, {info.rows} case×seed rows, "
+                                                page_size=args.page_size, max_checkpoints=args.max_checkpoints,
+                                                full_budget_mb=args.full_budget))
+    console.print(f"report: {escape(str(info.path))} ({info.bytes / 1e6:.2f} MB, {info.cases} cases, {info.rows} case×seed rows, "
                   f"{info.images} images) in {info.seconds:.1f} s", highlight=False)
+    if info.full_skipped:
+        console.print(f"lightbox: full resolution embedded for {info.full_images} of "
+                      f"{info.full_images + info.full_skipped} downscaled renders (--full-budget {args.full_budget:g} MB)",
+                      highlight=False)
     return 0

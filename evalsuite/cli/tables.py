@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -18,12 +19,12 @@ def summary_table(summary: dict[str, Any]) -> Table:
     metrics = summary.get("metrics", {})
     roles = [r for r in ("student", "teacher") if r in metrics] + [r for r in metrics if r not in ("student", "teacher")]
     pack = summary.get("pack", {})
-    table = Table(title=f"{summary.get('run')} · pack {pack.get('name')} v{pack.get('version')}",
+    table = Table(title=escape(f"{summary.get('run')} · pack {pack.get('name')} v{pack.get('version')}"),
                   title_justify="left")
     table.add_column("metric")
     table.add_column("dir", justify="center")
     for r in roles:
-        table.add_column(f"{r} mean [95% CI]", justify="right")
+        table.add_column(escape(f"{r} mean [95% CI]"), justify="right")
     deltas = summary.get("deltas", {})
     if deltas:
         table.add_column("student − teacher [95% CI]", justify="right")
@@ -33,7 +34,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
     for key in keys:
         first = next(metrics[r][key] for r in roles if key in metrics[r])
         hib = first.get("higher_is_better")
-        row = [key, "↑" if hib else ("↓" if hib is not None else "")]
+        row = [escape(key), "↑" if hib else ("↓" if hib is not None else "")]
         row += [_fmt(metrics[r].get(key)) for r in roles]
         if deltas:
             d = deltas.get(key)
@@ -51,7 +52,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
     for r in roles:
         m = models.get(r, {})
         if m.get("latency_ms_per_image") is not None:
-            cap.append(f"{r}: NFE {m.get('nfe')}, {m['latency_ms_per_image']:.1f} ms/image")
+            cap.append(escape(f"{r}: NFE {m.get('nfe')}, {m['latency_ms_per_image']:.1f} ms/image"))
     if cap:
         table.caption = " · ".join(cap)
     return table

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,12 +67,20 @@ def make_run(run_dir: Path, n_cases: int = 12, seeds: Sequence[int] = (0, 1), *,
              noise: dict[str, float] | None = None, fail_every: int = 5, size: tuple[int, int] = (64, 48),
              prompts: dict[int, str] | None = None, n_edit: int = 2, seed: int = 0,
              latency: dict[str, float] | None = None, nfe: dict[str, int] | None = None,
-             name: str | None = None, fingerprints: dict[str, str] | None = None) -> Path:
+             name: str | None = None, fingerprints: dict[str, str] | None = None,
+             case_ids: dict[int, str] | None = None, extra_tags: dict[int, list[str]] | None = None,
+             expected: dict[int, list[str]] | None = None, ocr_read: dict[int, dict[str, str]] | None = None,
+             vlm_reply: dict[int, str] | None = None, bg_region: bool = True,
+             region_box: Sequence[float] | None = None) -> Path:
     """Write a complete run directory and return it.
 
     quality[role]: probability that the OCR reads the word (word_recall); noise[role]: grain sigma
     of the background (flatbg.noise_sigma tracks it). Every `fail_every`-th case gets a failed
     vlm-t2i verdict for the student (a judge failure, never a zero). Same arguments -> same bytes.
+    Per case index i: case_ids[i] / extra_tags[i] / expected[i] (expected text) override the
+    defaults, ocr_read[i][role] is what the OCR "read", vlm_reply[i] the student's VLM reply text.
+    bg_region=False leaves the case's background region unset; region_box (fractions) goes into
+    every flatbg verdict's detail as the box the judge measured.
     """
     quality = {"teacher": 0.9, "student": 0.8, **(quality or {})}
     noise = {"teacher": 2.0, "student": 4.0, **(noise or {})}
@@ -101,22 +110,27 @@ def make_run(run_dir: Path, n_cases: int = 12, seeds: Sequence[int] = (0, 1), *,
 
     renders, items, verdicts, cases = [], [], [], []
     for i in range(n_cases):
-        cid = f"case-{i:04d}"
+        cid = (case_ids or {}).get(i, f"case-{i:04d}")
         word = WORDS[i % len(WORDS)]
+        exp_text = (expected or {}).get(i, [word])
         kind = "edit" if i < n_edit else "t2i"
         prompt = (prompts or {}).get(i, f'A sign that reads "{word}" on a plain background')
-        tags = [TAGS[i % len(TAGS)], "edit" if kind == "edit" else "t2i"]
+        tags = [TAGS[i % len(TAGS)], "edit" if kind == "edit" else "t2i", *(extra_tags or {}).get(i, [])]
         bg = (int(60 + 15 * (i % 12)), int(200 - 10 * (i % 9)), int(120 + 7 * (i % 13)))
         source_name = None
         if kind == "edit":
             src = _image(np.random.default_rng(1000 + i), bg, 1.0, size, True)
             source_name = f"source-{i:04d}.png"
             src.save(pack_root / "assets" / source_name)
+        background: dict[str, Any] = {"color": list(bg)}
+        if bg_region:
+            background["region"] = [0.0, 0.0, 1.0, 0.3]
         case = {"id": cid, "kind": kind, "prompt": prompt, "seeds": list(seeds), "source": source_name,
-                "tags": tags, "expected_text": [word],
-                "background": {"color": list(bg), "region": [0.0, 0.0, 1.0, 0.3]},
+                "tags": tags, "expected_text": exp_text, "background": background,
                 "width": size[0], "height": size[1], "questions": [], "meta": {}}
-        chash = hashlib.sha256(json.dumps(case, sort_keys=True).encode()).hexdigest()[:16]
+        # as Case.content_hash: everything that changes what is rendered or judged, seeds excluded
+        chash = hashlib.sha256(json.dumps({k: v for k, v in case.items() if k != "seeds"},
+                                          sort_keys=True).encode()).hexdigest()[:16]
         cases.append((cid, chash, kind, prompt, json.dumps(tags), json.dumps(case, ensure_ascii=False)))
         hashes: dict[str, dict[int, str]] = {r: {} for r in roles}
         for s in seeds:
@@ -130,16 +144,19 @@ def make_run(run_dir: Path, n_cases: int = 12, seeds: Sequence[int] = (0, 1), *,
                 renders.append((fps[role], chash, s, h, latency.get(role, 0.1), size[0], size[1], 0.0))
                 items.append((role, cid, s, chash, fps[role], h))
                 ref = hashes["teacher"].get(s, "") if role != "teacher" and "teacher" in roles else ""
-                read = word if ok_text else word[: len(word) // 2]
-                detail = {"text": read, "expected": [word], "lines": [{"text": read, "box": [[0, 0], [1, 0], [1, 1], [0, 1]], "score": 0.9}]}
+                read = (ocr_read or {}).get(i, {}).get(role, word if ok_text else word[: len(word) // 2])
+                detail = {"text": read, "expected": exp_text, "lines": [{"text": read, "box": [[0, 0], [1, 0], [1, 1], [0, 1]], "score": 0.9}]}
                 recall = 1.0 if ok_text else 0.0
                 ned = 1.0 if ok_text else 0.5
                 for metric, val in (("word_recall", recall), ("ned", ned)):
                     verdicts.append((judge_id("ocr"), h, "", chash, s, metric, "ocr", val, 1, None,
                                      json.dumps(detail), 0.0))
                 est = float(sig + rng.normal(0, 0.1))
+                fb_detail: dict[str, Any] = {"region": [0, 0, size[0], int(size[1] * 0.3)], "sigma": est}
+                if region_box is not None:
+                    fb_detail["region_box"] = list(region_box)
                 verdicts.append((judge_id("flatbg"), h, ref, chash, s, "noise_sigma", "flatbg", est, 1, None,
-                                 json.dumps({"region": [0, 0, size[0], int(size[1] * 0.3)], "sigma": est}), 0.0))
+                                 json.dumps(fb_detail), 0.0))
                 if role == "student" and fail_every and i % fail_every == fail_every - 1:
                     verdicts.append((judge_id("vlm-t2i"), h, "", chash, s, "overall", "vlm-t2i", None, 0,
                                      "unparseable reply: 'I cannot rate this image'",
@@ -147,10 +164,12 @@ def make_run(run_dir: Path, n_cases: int = 12, seeds: Sequence[int] = (0, 1), *,
                                          {"text": "I cannot rate this image", "ok": True, "latency_s": 0.02}]}), 0.0))
                 else:
                     score = round(float(np.clip(6 + 3 * recall - sig / 4 + rng.normal(0, 0.5), 0, 10)), 3)
+                    reply = f"Text '{read}' is {'legible' if ok_text else 'cut off'}; background grain sigma≈{sig:.1f}."
+                    if role == "student" and vlm_reply and i in vlm_reply:
+                        reply = vlm_reply[i]
                     verdicts.append((judge_id("vlm-t2i"), h, "", chash, s, "overall", "vlm-t2i", score, 1, None,
                                      json.dumps({"model": "tiny-vlm", "answers": [{"sc": 8, "pq": 7}], "replies": [{
-                                         "text": f"Text '{read}' is {'legible' if ok_text else 'cut off'}; "
-                                                 f"background grain sigma≈{sig:.1f}.", "ok": True, "latency_s": 0.02}]}),
+                                         "text": reply, "ok": True, "latency_s": 0.02}]}),
                                      0.0))
         for role in roles:
             gh = group_hash(list(hashes[role].values()))
@@ -203,3 +222,66 @@ def make_sweep(sweep_dir: Path, recipe: str, steps: Sequence[int], n_cases: int 
         sweep["teacher"] = {"checkpoint": "ckpt/teacher", "run_dir": "teacher"}
     (sweep_dir / "sweep.json").write_text(json.dumps(sweep, indent=2))
     return sweep_dir
+
+
+CASE_LEVEL_JUDGES = {"diversity"}      # judges that score a case's seeds as a group (seed -1)
+
+
+def make_run_like(run_dir: Path, summary: dict[str, Any], run_json: dict[str, Any], seeds: Sequence[int],
+                  shift: dict[str, float] | None = None, seed: int = 0) -> Path:
+    """A run directory whose verdicts reproduce a committed summary.json: per role and metric the
+    same n, failure count and mean, with a spread matching its 95% CI (run.json gives the judges).
+
+    Used to run every shipped gates.yaml against data shaped like the bundled models' measured runs
+    without rendering. `shift[key]` adds a constant to the first role's (student's) values of a
+    metric: a planted regression.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    db_path = run_dir / "results.db"
+    if db_path.exists():
+        db_path.unlink()
+    db = sqlite3.connect(db_path)
+    db.executescript(SCHEMA)
+    db.execute("INSERT INTO meta VALUES('format_version', '1')")
+    ids = {j["name"]: j["id"] for j in run_json.get("judges") or []}
+    rng = np.random.default_rng(seed)
+    metrics = summary["metrics"]
+    per_image = max((e["n"] + e["failures"] for r in metrics.values() for k, e in r.items()
+                     if k.split(".", 1)[0] not in CASE_LEVEL_JUDGES), default=len(seeds))
+    case_level = max((e["n"] + e["failures"] for r in metrics.values() for k, e in r.items()
+                      if k.split(".", 1)[0] in CASE_LEVEL_JUDGES), default=0)
+    n_cases = max(case_level, -(-per_image // len(seeds)))
+    keys = [(f"case-{i:04d}", s) for i in range(n_cases) for s in seeds]
+    cases, items, verdicts = [], [], []
+    chash = {cid: hashlib.sha256(cid.encode()).hexdigest()[:16] for cid, _ in keys[::len(seeds)]}
+    for cid, h in chash.items():
+        cases.append((cid, h, "t2i", f"prompt of {cid}", json.dumps(["quick"]), json.dumps({"id": cid})))
+    for role in metrics:
+        fp = f"fp-{role}"
+        hashes = {k: hashlib.sha256(f"{role}{k}".encode()).hexdigest() for k in keys}
+        items += [(role, cid, s, chash[cid], fp, hashes[(cid, s)]) for cid, s in keys]
+        for key, e in metrics[role].items():
+            judge, metric = key.split(".", 1)
+            n, fails = int(e["n"]), int(e["failures"])
+            lo, hi = e.get("ci") or (e["mean"], e["mean"])
+            z = rng.standard_normal(n)
+            z = (z - z.mean()) / (z.std() or 1.0) if n > 1 else np.zeros(n)
+            sd = (hi - lo) / (2 * 1.96) * math.sqrt(n)
+            vals = e["mean"] + sd * z + ((shift or {}).get(key, 0.0) if role == next(iter(metrics)) else 0.0)
+            if judge in CASE_LEVEL_JUDGES:
+                targets = [(cid, -1, group_hash([hashes[(cid, s)] for s in seeds])) for cid in list(chash)[:n + fails]]
+            else:
+                targets = [(cid, s, hashes[(cid, s)]) for cid, s in keys[:n + fails]]
+            for j, (cid, s, ih) in enumerate(targets):
+                ok = j < n
+                verdicts.append((ids.get(judge, f"{judge}@v1"), ih, "", chash[cid], s, metric, judge,
+                                 float(vals[j]) if ok else None, int(ok), None if ok else "planted failure", "{}", 0.0))
+    with db:
+        db.executemany("INSERT INTO cases VALUES(?,?,?,?,?,?)", cases)
+        db.executemany("INSERT INTO items VALUES(?,?,?,?,?,?)", items)
+        db.executemany("INSERT INTO verdicts VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", verdicts)
+    db.close()
+    (run_dir / "run.json").write_text(json.dumps({**run_json, "name": run_dir.name}, indent=2))
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return run_dir
