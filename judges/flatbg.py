@@ -1,8 +1,14 @@
 """Flat-background judge: grain, colour and grid artefacts on backgrounds that should be flat.
 
-The flat region is case.background.region when the pack gives one, else estimated from the image
-(pixels near the dominant colour and locally smooth, text and objects excluded with a margin; see
-judges.noise.estimate_flat_mask). Metrics (all lower is better):
+The flat region is estimated from the image (pixels near the dominant colour and locally smooth,
+text and objects excluded with a margin; see judges.noise.estimate_flat_mask). When the case gives
+background.region, the estimate is made inside that box (its dominant colour) and intersected with
+it, so text or objects a model places inside the given region do not count as noise
+(refine_region=False uses the given box as is). If the estimate leaves too little of the box (below
+min_fraction of the image or 256 px), the box is used as is and detail["region"] says so.
+detail["region_box"] = [x0, y0, x1, y1], fractions of width and height: the largest rectangle
+inside the region actually used (a crop that shows only background, e.g. for a report); None when
+no such rectangle of at least 1/64 of the image side exists. Metrics (all lower is better):
 
   sigma        wavelet-MAD noise sigma in the region (as skimage's estimate_sigma, averaged over
                channels), 0-255 units; on near-white/black backgrounds, where the 8-bit range cuts
@@ -34,10 +40,57 @@ logger = logging.getLogger(__name__)
 SIGMA_EPS = 0.1
 
 
+def _enough(mask: np.ndarray, min_fraction: float) -> bool:
+    return float(mask.mean()) >= min_fraction and int(mask.sum()) >= 256
+
+
+def region_in_spec(img: np.ndarray, region: tuple[float, float, float, float], smooth: int = 5,
+                   dilate: int = 4) -> np.ndarray:
+    """The given region minus what is not flat inside it: the flat-mask estimate is made on the
+    region's bounding box (so its dominant colour is the region's, not the whole image's)."""
+    box = noise.region_mask(img.shape[:2], region)
+    ys = np.flatnonzero(box.any(axis=1))
+    xs = np.flatnonzero(box.any(axis=0))
+    sl = (slice(ys[0], ys[-1] + 1), slice(xs[0], xs[-1] + 1))
+    out = np.zeros_like(box)
+    out[sl] = noise.estimate_flat_mask(img[sl], smooth=smooth, dilate=dilate)
+    return out & box
+
+
+def inner_box(mask: np.ndarray, cells: int = 64) -> list[float] | None:
+    """Largest axis-aligned rectangle inside `mask`, as [x0, y0, x1, y1] fractions of width and
+    height. Found on a grid of at most `cells` blocks a side (a block counts when all its pixels
+    are in the mask), so the box never leaves the mask; None when no block is entirely inside."""
+    h, w = mask.shape
+    k = max(1, int(np.ceil(max(h, w) / cells)))
+    hb, wb = h // k, w // k
+    if hb == 0 or wb == 0:
+        return None
+    blocks = mask[:hb * k, :wb * k].reshape(hb, k, wb, k).all(axis=(1, 3))
+    best, arg = 0, None
+    heights = np.zeros(wb, np.int64)
+    for i in range(hb):            # largest rectangle in a histogram, row by row
+        heights = np.where(blocks[i], heights + 1, 0)
+        stack: list[int] = []
+        for j in range(wb + 1):
+            cur = int(heights[j]) if j < wb else 0
+            while stack and int(heights[stack[-1]]) >= cur:
+                top = stack.pop()
+                hgt = int(heights[top])
+                left = stack[-1] + 1 if stack else 0
+                if hgt * (j - left) > best:
+                    best, arg = hgt * (j - left), (left, i - hgt + 1, j, i + 1)
+            stack.append(j)
+    if arg is None:
+        return None
+    x0, y0, x1, y1 = arg
+    return [round(x0 * k / w, 4), round(y0 * k / h, 4), round(x1 * k / w, 4), round(y1 * k / h, 4)]
+
+
 def flat_metrics(img: np.ndarray, region: tuple[float, float, float, float] | None = None,
                  color: tuple[int, int, int] | None = None, smooth: int = 5, dilate: int = 4,
                  min_fraction: float = 0.02, grid_threshold: float = 4.0,
-                 refine_region: bool = False, declip: bool = True) -> tuple[dict[str, float], dict[str, Any]]:
+                 refine_region: bool = True, declip: bool = True) -> tuple[dict[str, float], dict[str, Any]]:
     """All flat-background metrics for one HxWx3 0-255 image (pure function).
 
     Returns (metrics, detail). Raises ValueError when no usable flat region is found.
@@ -45,14 +98,18 @@ def flat_metrics(img: np.ndarray, region: tuple[float, float, float, float] | No
     h, w = img.shape[:2]
     if region is not None:
         mask = noise.region_mask((h, w), region)
+        source = "spec"
         if refine_region:
-            mask &= noise.estimate_flat_mask(img, smooth=smooth, dilate=dilate)
-        source = "spec" if not refine_region else "spec+estimate"
+            refined = region_in_spec(img, region, smooth=smooth, dilate=dilate)
+            if _enough(refined, min_fraction):
+                mask, source = refined, "spec+estimate"
+            else:
+                source = "spec (the estimate left too little of it)"
     else:
         mask = noise.estimate_flat_mask(img, smooth=smooth, dilate=dilate)
         source = "estimate"
     frac = float(mask.mean())
-    if frac < min_fraction or mask.sum() < 256:
+    if not _enough(mask, min_fraction):
         raise ValueError(f"no flat background region found ({frac:.1%} of the image, need "
                          f"{min_fraction:.0%} and 256 px; {source})")
     med = noise.median_color(img, mask)
@@ -68,7 +125,7 @@ def flat_metrics(img: np.ndarray, region: tuple[float, float, float, float] | No
     out["grid_flag"] = float(gs > grid_threshold)
     if color is not None:
         out["color_error"] = noise.ciede2000(med, color)
-    detail = {"region": source, "flat_fraction": round(frac, 4),
+    detail = {"region": source, "flat_fraction": round(frac, 4), "region_box": inner_box(mask),
               "sigma_per_channel": [round(float(v), 3) for v in sigmas],
               "median_color": [round(float(v), 1) for v in med],
               "grid_per_period": {str(p): round(v, 3) for p, v in per.items()},
@@ -83,13 +140,13 @@ class FlatBackgroundJudge(Judge):
     """Noise, colour and grid artefacts on flat backgrounds (cases with a background spec).
 
     Config kwargs: smooth (blur px for the mask), dilate (margin px around text/objects),
-    min_fraction (smallest usable flat region), grid_threshold, refine_region (also exclude
-    text/objects inside a region given by the case), declip (correct sigma for noise cut off by
-    the 0..255 range on near-white/black backgrounds; see judges.noise.declip_sigma).
+    min_fraction (smallest usable flat region), grid_threshold, refine_region (default True:
+    also exclude text/objects inside a region given by the case), declip (correct sigma for noise
+    cut off by the 0..255 range on near-white/black backgrounds; see judges.noise.declip_sigma).
     """
 
     name = "flatbg"
-    version = 1
+    version = 2   # v2: a region given by the case is intersected with the flat-mask estimate
     batch_size = 16
     uses_teacher = True   # sigma_ratio when the same-seed teacher image exists; optional
     metrics = {
@@ -102,7 +159,7 @@ class FlatBackgroundJudge(Judge):
     }
 
     def __init__(self, smooth: int = 5, dilate: int = 4, min_fraction: float = 0.02,
-                 grid_threshold: float = 4.0, refine_region: bool = False, declip: bool = True,
+                 grid_threshold: float = 4.0, refine_region: bool = True, declip: bool = True,
                  **extra: Any) -> None:
         if extra:
             raise EvalsuiteError(f"flatbg judge: unknown setting(s) {sorted(extra)}; known: smooth, "

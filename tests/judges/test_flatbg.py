@@ -88,8 +88,72 @@ def test_region_from_the_spec_is_used(judge) -> None:
     img = Image.fromarray(arr)
     left = run(judge, img, BackgroundSpec(region=(0.0, 0.0, 0.5, 1.0)))
     right = run(judge, img, BackgroundSpec(region=(0.5, 0.0, 1.0, 1.0)))
-    assert left["sigma"].value == pytest.approx(10, rel=0.15) and left["sigma"].detail["region"] == "spec"
+    assert left["sigma"].value == pytest.approx(10, rel=0.15) and left["sigma"].detail["region"] == "spec+estimate"
     assert right["sigma"].value < 0.5
+    as_given = run(FlatBackgroundJudge(refine_region=False), img, BackgroundSpec(region=(0.0, 0.0, 0.5, 1.0)))
+    assert as_given["sigma"].detail["region"] == "spec" and as_given["sigma"].detail["region_box"] == [0, 0, 0.5, 1]
+    assert as_given["sigma"].value == pytest.approx(left["sigma"].value, rel=0.05)
+
+
+def _box_px(box, size):
+    w, h = size
+    return int(round(box[0] * w)), int(round(box[1] * h)), int(round(box[2] * w)), int(round(box[3] * h))
+
+
+@pytest.mark.parametrize("layout", range(3))
+def test_text_inside_the_given_region_does_not_inflate_the_noise(judge, layout) -> None:
+    """A model that puts text inside the pack's background region: the region is intersected with
+    the flat-mask estimate, so sigma and hf_energy still measure the noise; without refinement
+    (the old default) the text edges count as noise. region_box is a crop of pure background."""
+    fonts = latin_fonts()
+    size, bg, fg, text = [((320, 200), (215, 215, 215), (10, 10, 10), "SALE 50%"),
+                          ((256, 256), (30, 60, 120), (250, 250, 250), "Hello\nWorld"),
+                          ((400, 160), (200, 40, 40), (255, 255, 0), "Grand Opening")][layout]
+    spec = BackgroundSpec(color=bg, region=(0.0, 0.0, 1.0, 0.5))
+    for s in (2, 6, 12):
+        base = render_text(text, size=size, font=fonts[layout % len(fonts)], font_size=int(size[1] * 0.2),
+                           fg=fg, bg=bg, pos=(0.05, 0.05))
+        img = add_noise(base, s, seed=layout * 10 + s)
+        m = run(judge, img, spec)
+        raw = run(FlatBackgroundJudge(refine_region=False), img, spec)
+        assert m["sigma"].detail["region"] == "spec+estimate"
+        assert m["sigma"].value == pytest.approx(s, rel=0.05), (layout, s, m["sigma"].value)
+        assert m["hf_energy"].value == pytest.approx(s * s, rel=0.2)
+        assert raw["hf_energy"].value > m["hf_energy"].value + 50, (raw["hf_energy"].value, m["hf_energy"].value)
+        assert m["color_error"].value < 1.0
+        x0, y0, x1, y1 = _box_px(m["sigma"].detail["region_box"], size)
+        assert 0 <= x0 < x1 <= size[0] and 0 <= y0 < y1 <= size[1] // 2      # inside the given region
+        assert (x1 - x0) * (y1 - y0) > 0.1 * size[0] * size[1] / 2
+        crop = np.asarray(base)[y0:y1, x0:x1]
+        assert (crop == np.array(bg, np.uint8)).all(), "region_box must hold background only"
+
+
+def test_textured_object_inside_the_given_region_is_excluded(judge) -> None:
+    rng = np.random.default_rng(3)
+    spec = BackgroundSpec(color=(120, 160, 200), region=(0.0, 0.0, 1.0, 0.5))
+    for s in (2, 6, 12):
+        a = np.asarray(flat((320, 200), (120, 160, 200))).copy()
+        a[15:85, 30:130] = np.clip(rng.normal(90, 40, (70, 100, 3)), 0, 255).astype(np.uint8)   # foliage, fabric...
+        img = add_noise(Image.fromarray(a), s, seed=s)
+        refined = run(judge, img, spec)["sigma"]
+        as_given = run(FlatBackgroundJudge(refine_region=False), img, spec)["sigma"]
+        assert refined.value == pytest.approx(s, rel=0.05), (s, refined.value)
+        assert as_given.value > 1.2 * s, (s, as_given.value)
+        x0, y0, x1, y1 = _box_px(refined.detail["region_box"], (320, 200))
+        assert x0 >= 130 or y0 >= 85       # the box avoids the object
+
+
+def test_region_box_is_the_largest_rectangle_in_the_mask() -> None:
+    from judges.flatbg import inner_box
+    mask = np.ones((100, 200), bool)
+    mask[:, 60:70] = False                       # a bar: the widest part is x 70..200
+    assert inner_box(mask, cells=200) == [0.35, 0.0, 1.0, 1.0]
+    coarse = inner_box(mask)                     # 4 px blocks: a little smaller, still inside
+    x0, y0, x1, y1 = (int(round(v * n)) for v, n in zip(coarse, (200, 100, 200, 100)))
+    assert mask[y0:y1, x0:x1].all() and (x1 - x0) * (y1 - y0) >= 0.9 * 130 * 100
+    assert inner_box(np.zeros((50, 50), bool)) is None
+    checker = (np.indices((64, 64)).sum(0) % 2).astype(bool)   # no 1x1 block... except single pixels
+    assert inner_box(checker, cells=64) is not None and inner_box(checker, cells=16) is None
 
 
 def test_color_error_grows_with_the_colour_shift(judge) -> None:
