@@ -111,6 +111,21 @@ def add_judge_arguments(p: argparse.ArgumentParser) -> None:
     add_vlm(p)
 
 
+def add_vlm_run_arguments(p: argparse.ArgumentParser) -> None:
+    """Run-only VLM flags (the verdict flags are in judges.vlm.add_arguments)."""
+    g = next((g for g in p._action_groups if g.title and g.title.startswith("VLM judges")), p)
+    g.add_argument("--vlm-calibrate", type=int, metavar="N", default=None,
+                   help="after the run, judge N known good/bad calibration pairs from the pack with each "
+                   "selected VLM judge and report its accuracy in summary.json (cached in the run directory)")
+
+
+def vlm_calibrate(args: argparse.Namespace) -> int | None:
+    n = getattr(args, "vlm_calibrate", None)
+    if n is not None and n < 1:
+        raise EvalsuiteError(f"--vlm-calibrate {n}: expected a number of pairs >= 1")
+    return n
+
+
 def judge_options(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     opts = parse_judge_opts(args.judge_opt)
     try:

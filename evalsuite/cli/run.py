@@ -7,9 +7,11 @@ import json
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 from evalsuite.cli import options
 from evalsuite.runner import DEFAULT_PACK, RunConfig, run_eval
+from evalsuite.types import EvalsuiteError
 
 EXIT_JUDGE_FAILURES = 3
 
@@ -26,6 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pack", default=DEFAULT_PACK, help=f"pack name or folder (default: {DEFAULT_PACK})")
     options.add_model_arguments(p)
     options.add_judge_arguments(p)
+    options.add_vlm_run_arguments(p)
     options.add_selection_arguments(p)
     p.set_defaults(func=run)
 
@@ -37,6 +40,7 @@ def execute(args: argparse.Namespace, model: str | None, teacher: str | None,
 
     run_dir = Path(args.run_dir) if args.run_dir else options.default_run_dir(
         args.runs_root, args.pack, model, teacher)
+    calibrate_n = options.vlm_calibrate(args)
     cfg = RunConfig(run_dir=run_dir, pack=args.pack, model=model, teacher=teacher,
                     model_opts=student_opts, teacher_opts=teacher_opts,
                     judges=options.split_list(args.judges), judge_opts=options.judge_options(args),
@@ -44,21 +48,90 @@ def execute(args: argparse.Namespace, model: str | None, teacher: str | None,
                     progress=not (args.json or args.no_progress) and err_console.is_terminal,
                     command="evalsuite " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
                     retry_failed=args.retry_failed)
+    vlm_names = _vlm_judges(cfg)
+    if calibrate_n and not vlm_names:
+        raise EvalsuiteError("--vlm-calibrate needs a VLM judge: add --judges vlm-t2i (or vlm-edit, vlm-pairwise)")
     summary = run_eval(cfg)
+    if vlm_names:
+        summary = _add_vlm_summary(cfg, run_dir, summary, vlm_names, calibrate_n)
     if args.json:
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     else:
         console.print(summary_table(summary))
+        _print_vlm(console, summary)
         t = summary.get("timing", {})
         console.print(f"run directory: {run_dir}  ·  rendered {t.get('rendered', 0)} "
                       f"(cached {t.get('render_cached', 0)}), judged {t.get('judged', 0)} "
                       f"(cached {t.get('judge_cached', 0)}) in {t.get('wall_s', 0):.1f} s", highlight=False)
     fails = total_failures(summary)
+    if "calibration" in summary:
+        from judges.vlm.run_summary import calibration_failures
+
+        fails += calibration_failures(summary["calibration"])
     if fails:
         err_console.print(f"[yellow]{fails} judge failure(s) recorded[/] (not scored as zero; see "
                           f"{run_dir / 'summary.json'}); re-run with --retry-failed to retry them")
         return EXIT_JUDGE_FAILURES
     return 0
+
+
+def _vlm_judges(cfg: RunConfig) -> list[str]:
+    """The run's VLM judges (none where judges.vlm is not installed)."""
+    try:
+        from judges.vlm import VLM_JUDGES
+    except ImportError:
+        return []
+    from evalsuite.packs import load_pack
+
+    names = cfg.judges if cfg.judges is not None else list(load_pack(cfg.pack).judges)
+    return [n for n in names if n in VLM_JUDGES]
+
+
+def _add_vlm_summary(cfg: RunConfig, run_dir: Path, summary: dict[str, Any], names: list[str],
+                     calibrate_n: int | None) -> dict[str, Any]:
+    """summary["vlm"] (outcome and failure-kind counts) and, with --vlm-calibrate N,
+    summary["calibration"] (accuracy on N known pairs per judge); rewrites summary.json."""
+    from evalsuite.packs import load_pack
+    from evalsuite.runner import make_judges
+    from evalsuite.store import RunStore
+    from judges.vlm.run_summary import breakdown, calibrate_run
+
+    judges = make_judges(names, cfg.judge_opts)
+    store = RunStore(run_dir)
+    try:
+        counts = breakdown(store, judges)
+        if counts:
+            summary["vlm"] = counts
+        if calibrate_n:
+            summary["calibration"] = calibrate_run(run_dir, load_pack(cfg.pack), judges, calibrate_n,
+                                                   retry_failed=cfg.retry_failed)
+        store.write_json("summary.json", summary)
+    finally:
+        store.close()
+        for j in judges:
+            j.close()
+    return summary
+
+
+def _print_vlm(console: Any, summary: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    for role, e in summary.get("vlm", {}).get("vlm-pairwise", {}).items():
+        cats = ", ".join(f"{c} {k}" for c, k in e["categories"]["loss"].items()) or "—"
+        console.print(f"vlm-pairwise ({role} vs teacher): {e['win']} win · {e['tie']} tie · {e['loss']} loss · "
+                      f"{e['failures']} failed; where the {role} lost: {cats}", highlight=False)
+    cal = summary.get("calibration")
+    if not cal:
+        return
+    t = Table(title="VLM judge calibration (known good/bad pairs)", title_justify="left")
+    for col in ("judge", "accuracy", "n", "failures", "per defect (correct/n)"):
+        t.add_column(col, justify="left" if col in ("judge", "per defect (correct/n)") else "right")
+    for name, r in cal.items():
+        acc = "—" if r.get("accuracy") is None else f"{r['accuracy']:.2f}"
+        per = ", ".join(f"{d} {x['correct']}/{x['n']}" for d, x in r.get("per_defect", {}).items())
+        f = int(r.get("failures") or 0)
+        t.add_row(name, acc, str(r.get("n", 0)), f"[red]{f}[/]" if f else "0", per or r.get("skipped", ""))
+    console.print(t)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
 """VLM judges (vlm-t2i, vlm-edit, vlm-pairwise, vlm-yesno) and their CLI flags.
 
 `add_arguments(parser)` adds --vlm-url, --vlm-model, --vlm-backend, --vlm-revision,
---vlm-concurrency, --vlm-timeout and --repeats; `cli_options(args)` maps them to judge kwargs for
+--vlm-concurrency, --vlm-timeout, --vlm-temperature and --repeats; `cli_options(args)` maps them to judge kwargs for
 each VLM judge. Importing this package is cheap: no client, model or network access.
 """
 
@@ -26,7 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--vlm-revision", help="judge model revision to record with every verdict (pin it)")
     g.add_argument("--vlm-concurrency", type=int, help="concurrent requests to the server (default 8)")
     g.add_argument("--vlm-timeout", type=float, help="seconds per request before it counts as failed (default 60)")
-    g.add_argument("--repeats", type=int, help="judge each image N times; reports the judge's own spread")
+    g.add_argument("--vlm-temperature", type=float, help="sampling temperature (default 0); with --repeats N > 1 "
+                   "set it above 0 so the repeats can differ")
+    g.add_argument("--repeats", type=int, help="judge each image N times (seeds seed..seed+N-1); reports the "
+                   "judge's own spread")
 
 
 def cli_options(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -34,7 +37,7 @@ def cli_options(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     opts: dict[str, Any] = {}
     for flag, key in (("vlm_url", "url"), ("vlm_model", "model"), ("vlm_backend", "backend"),
                       ("vlm_revision", "revision"), ("vlm_concurrency", "concurrency"),
-                      ("vlm_timeout", "timeout"), ("repeats", "repeats")):
+                      ("vlm_timeout", "timeout"), ("vlm_temperature", "temperature"), ("repeats", "repeats")):
         val = getattr(args, flag, None)
         if val is not None:
             opts[key] = val

@@ -161,7 +161,10 @@ def geometric_mean(a: float, b: float) -> float:
 
 # --- the judge base ------------------------------------------------------------------------------
 _CLIENT_KEYS = {"url", "api_key", "concurrency", "timeout", "retries", "backoff", "structured_backend",
-                "device", "dtype", "engine_options", "image_format"}
+                "device", "dtype", "engine_options", "image_format", "png_compress_level"}
+# Requests per runner batch at least this many, and 8 x concurrency above that: the runner waits
+# for each batch, so a small batch would cap the requests in flight at the end of every batch.
+MIN_BATCH = 256
 
 
 class VLMJudge(Judge):
@@ -178,7 +181,6 @@ class VLMJudge(Judge):
     prompt_name: str = ""
     default_max_tokens: int = 96
     primary_metric: str = "overall"     # whose spread across repeats becomes `repeat_std`
-    batch_size = 32
 
     def __init__(self, backend: str = "openai", model: str | None = None, revision: str | None = None,
                  repeats: int = 1, temperature: float = 0.0, max_tokens: int | None = None, seed: int = 0,
@@ -202,11 +204,21 @@ class VLMJudge(Judge):
                          seed=int(seed), structured=structured, **client_options)
         self.prompt_text, self.prompt_hash = load_prompt(self.prompt_name)
         self._client: VLMClient | None = None
+        if self.config["repeats"] > 1 and self.config["temperature"] == 0.0:
+            logger.warning("%s: --repeats %d at temperature 0 asks the same question %d times; on a "
+                           "deterministic server the repeats agree and repeat_std is 0. Set --vlm-temperature "
+                           "(e.g. 0.7) to measure the judge's own spread.", self.name, self.config["repeats"],
+                           self.config["repeats"])
         if self.config["repeats"] > 1:   # the judge's own variance, summarised like any metric
             self.metrics = {**type(self).metrics, "repeat_std": MetricSpec(
                 False, (0.0, None), f"std of {self.primary_metric} across {self.config['repeats']} repeats")}
 
     # --- configuration ------------------------------------------------------------------------
+    @property
+    def batch_size(self) -> int:  # type: ignore[override]
+        """Images per runner batch: large enough that a batch never caps the requests in flight."""
+        return max(MIN_BATCH, 8 * int(self.config.get("concurrency", 8)))
+
     def decoding(self) -> dict[str, Any]:
         c = self.config
         d = {"temperature": c["temperature"], "max_tokens": c["max_tokens"], "seed": c["seed"],
@@ -216,10 +228,12 @@ class VLMJudge(Judge):
         return d
 
     def cache_config(self) -> dict[str, Any]:
-        """Judge model, revision, prompt and decoding: what changes a verdict (not url/concurrency)."""
+        """Judge model, revision, prompt, decoding and image format: what changes a verdict (not the
+        url, concurrency, timeouts or the PNG compression level, which is lossless)."""
         c = self.config
         return {"backend": c["backend"], "model": c["model"], "revision": c["revision"],
-                "prompt": self.prompt_name, "prompt_hash": self.prompt_hash, **self.decoding()}
+                "prompt": self.prompt_name, "prompt_hash": self.prompt_hash,
+                "image_format": str(c.get("image_format", "PNG")).upper(), **self.decoding()}
 
     def provenance(self) -> dict[str, Any]:
         """Recorded in every verdict's detail."""

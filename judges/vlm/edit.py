@@ -55,7 +55,7 @@ class VLMEditJudge(VLMJudge):
         out: list[Verdict] = []
         for it in items:
             if it.source_image is None:
-                out += self.failures(it, f"case {it.case.id} has no source image to compare with", "backend", {})
+                out += self.failures(it, f"case {it.case.id} has no source image to compare with", "missing_image", {})
             else:
                 out += rubric_verdicts(self, it, by_id[id(it)], FIELDS, score_edit)
         return out

@@ -68,7 +68,7 @@ class VLMPairwiseJudge(VLMJudge):
         out: list[Verdict] = []
         for it in items:
             if it.teacher_image is None:
-                out += self.failures(it, "no teacher image for this case and seed", "backend", {})
+                out += self.failures(it, "no teacher image for this case and seed", "missing_image", {})
             else:
                 out += self._verdicts(it, by_id[id(it)])
         return out

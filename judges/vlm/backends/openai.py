@@ -13,22 +13,27 @@ Log-probs use the standard `logprobs` / `top_logprobs` fields.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
+from PIL import Image
 
 from evalsuite.types import EvalsuiteError
 from judges.vlm.backends.base import (
+    PNG_COMPRESS_LEVEL,
     TokenLogprobs,
     VLMClient,
     VLMRequest,
     VLMResponse,
     image_data_url,
+    image_key,
 )
 
 logger = logging.getLogger(__name__)
@@ -44,7 +49,8 @@ class OpenAIClient(VLMClient):
 
     def __init__(self, url: str, model: str, revision: str | None = None, api_key: str | None = None,
                  concurrency: int = 8, timeout: float = 60.0, retries: int = 3, backoff: float = 0.5,
-                 max_backoff: float = 8.0, structured: str = "vllm", image_format: str = "PNG") -> None:
+                 max_backoff: float = 8.0, structured: str = "vllm", image_format: str = "PNG",
+                 png_compress_level: int = PNG_COMPRESS_LEVEL) -> None:
         super().__init__(model=model, revision=revision)
         if not url:
             raise EvalsuiteError("vlm openai backend: no url given (use --vlm-url http://HOST:PORT/v1)")
@@ -62,15 +68,19 @@ class OpenAIClient(VLMClient):
         self.max_backoff = float(max_backoff)
         self.structured = structured
         self.image_format = image_format
+        self.png_compress_level = int(png_compress_level)
         self.supported_constraints = frozenset({"vllm": {"json", "regex", "choice"}, "openai": {"json"},
                                                 "none": set()}[structured])
 
     # --- request building ---------------------------------------------------------------------
-    def payload(self, req: VLMRequest) -> dict[str, Any]:
+    def encode_image(self, image: Image.Image | str) -> str:
+        """One image as a data URL (runs in a worker thread; PIL releases the GIL while encoding)."""
+        return image_data_url(image, self.image_format, self.png_compress_level)
+
+    def payload(self, req: VLMRequest, image_urls: Sequence[str] | None = None) -> dict[str, Any]:
         """The JSON body for one request (public so tests can check its shape)."""
-        content: list[dict[str, Any]] = [
-            {"type": "image_url", "image_url": {"url": image_data_url(im, self.image_format)}}
-            for im in req.images]
+        urls = image_urls if image_urls is not None else [self.encode_image(im) for im in req.images]
+        content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": u}} for u in urls]
         content.append({"type": "text", "text": req.prompt})
         messages: list[dict[str, Any]] = []
         if req.system:
@@ -112,24 +122,45 @@ class OpenAIClient(VLMClient):
         return out[0]
 
     async def agenerate(self, requests: Sequence[VLMRequest]) -> list[VLMResponse]:
+        """Send every request with at most `concurrency` in flight.
+
+        Bodies are built (images encoded, JSON serialised) in worker threads before a request
+        takes its slot, so encoding overlaps the requests in flight instead of stalling the event
+        loop; at most `concurrency` built bodies wait for a slot (memory stays bounded). Each
+        distinct image is encoded once per call (pairwise and repeats reuse it).
+        """
         sem = asyncio.Semaphore(self.concurrency)
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        ahead = asyncio.Semaphore(self.concurrency)
+        encoder = _Encoder(self.encode_image, requests)
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
         async with httpx.AsyncClient(base_url=self.base_url, headers=headers, limits=limits,
                                      timeout=httpx.Timeout(self.timeout)) as client:
             async def one(req: VLMRequest) -> VLMResponse:
-                async with sem:
-                    return await self._post(client, req)
+                async with ahead:
+                    try:
+                        urls = list(await asyncio.gather(*(encoder.url(im) for im in req.images)))
+                        body = await asyncio.to_thread(_serialise, self.payload(req, urls))
+                    except Exception as e:  # noqa: BLE001 - an image that cannot be encoded fails its request
+                        return VLMResponse.failure("backend", f"cannot encode the request: {type(e).__name__}: {e}")
+                    finally:
+                        encoder.done(req)
+                    await sem.acquire()
+                try:
+                    return await self._post(client, body, req)
+                finally:
+                    sem.release()
             return list(await asyncio.gather(*(one(r) for r in requests)))
 
-    async def _post(self, client: httpx.AsyncClient, req: VLMRequest) -> VLMResponse:
-        body = self.payload(req)
+    async def _post(self, client: httpx.AsyncClient, body: bytes, req: VLMRequest) -> VLMResponse:
         t0 = time.perf_counter()
         attempt = 0
         while True:
             attempt += 1
             try:
-                r = await client.post("/chat/completions", json=body)
+                r = await client.post("/chat/completions", content=body)
             except httpx.TimeoutException as e:
                 return VLMResponse.failure("timeout", f"timeout after {self.timeout:g} s ({type(e).__name__})",
                                            latency_s=time.perf_counter() - t0, attempts=attempt)
@@ -159,6 +190,50 @@ class OpenAIClient(VLMClient):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "url": self.base_url, "structured": self.structured}
+
+
+def _serialise(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+class _Encoder:
+    """Data URLs for one call: each distinct image (by pixel hash) is encoded once, in a worker
+    thread, and dropped once the last request using it has been built."""
+
+    def __init__(self, encode: Any, requests: Sequence[VLMRequest]) -> None:
+        self.encode = encode
+        self.uses: Counter[int] = Counter(id(im) for r in requests for im in r.images)
+        self.by_id: dict[int, asyncio.Future[str]] = {}
+        self.by_key: dict[str, asyncio.Future[str]] = {}
+        self.key_of: dict[int, str] = {}
+        self.key_refs: Counter[str] = Counter()     # live image objects per pixel hash
+
+    def url(self, image: Image.Image | str) -> asyncio.Future[str]:
+        fut = self.by_id.get(id(image))
+        if fut is None:
+            fut = self.by_id[id(image)] = asyncio.ensure_future(self._url(image))
+        return fut
+
+    async def _url(self, image: Image.Image | str) -> str:
+        key = await asyncio.to_thread(image_key, image)
+        self.key_of[id(image)] = key
+        self.key_refs[key] += 1
+        fut = self.by_key.get(key)
+        if fut is None:
+            fut = self.by_key[key] = asyncio.ensure_future(asyncio.to_thread(self.encode, image))
+        return await fut
+
+    def done(self, req: VLMRequest) -> None:
+        for im in req.images:
+            i = id(im)
+            self.uses[i] -= 1
+            if self.uses[i] <= 0:
+                self.by_id.pop(i, None)
+                key = self.key_of.pop(i, None)
+                if key is not None:
+                    self.key_refs[key] -= 1
+                    if self.key_refs[key] <= 0:
+                        self.by_key.pop(key, None)
 
 
 def _error_message(r: httpx.Response) -> str:

@@ -22,6 +22,7 @@ from judges.vlm.backends.base import (
     VLMRequest,
     VLMResponse,
     image_data_url,
+    image_key,
 )
 
 logger = logging.getLogger(__name__)
@@ -44,9 +45,17 @@ class VLLMClient(VLMClient):
         self._llm = LLM(model=self.model, revision=self.revision, **self.engine_options)
 
     @staticmethod
-    def messages(req: VLMRequest) -> list[dict[str, Any]]:
-        content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": image_data_url(im)}}
-                                         for im in req.images]
+    def messages(req: VLMRequest, urls: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """Chat messages; `urls` caches data URLs by pixel hash across a batch (pairwise, repeats)."""
+        cache = urls if urls is not None else {}
+
+        def url(im: Any) -> str:
+            key = image_key(im)
+            if key not in cache:
+                cache[key] = image_data_url(im)
+            return cache[key]
+
+        content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": url(im)}} for im in req.images]
         content.append({"type": "text", "text": req.prompt})
         msgs: list[dict[str, Any]] = [{"role": "system", "content": req.system}] if req.system else []
         return msgs + [{"role": "user", "content": content}]
@@ -73,7 +82,8 @@ class VLLMClient(VLMClient):
                         for _ in requests]
         t0 = time.perf_counter()
         try:
-            outs = self._llm.chat([self.messages(r) for r in requests], [self.sampling(r) for r in requests],
+            urls: dict[str, str] = {}
+            outs = self._llm.chat([self.messages(r, urls) for r in requests], [self.sampling(r) for r in requests],
                                   use_tqdm=False)
             per = (time.perf_counter() - t0) / len(requests)
             return [self._response(o, per) for o in outs]

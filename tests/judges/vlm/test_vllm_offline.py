@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from tests.judges.vlm.conftest import ROOT, VLLM_PY
+from tests.judges.vlm.conftest import ROOT, VLLM_PY, require_vllm
 
 pytestmark = pytest.mark.slow
 
@@ -49,8 +49,7 @@ if __name__ == "__main__":   # vLLM starts its engine with spawn: the guard is r
 
 
 def test_offline_engine(tiny_idefics3, tmp_path, reference_logprobs):
-    if not VLLM_PY.exists():
-        pytest.skip(f"{VLLM_PY.parent.parent} is absent: run `bash scripts/setup_vllm.sh` to create the vLLM venv")
+    require_vllm()
     script = tmp_path / "offline.py"
     script.write_text(SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_LOGGING_LEVEL": "WARNING"}

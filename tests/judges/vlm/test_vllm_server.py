@@ -14,24 +14,27 @@ import json
 import math
 import re
 
-import httpx
 import pytest
 from PIL import Image
 
 from evalsuite.types import Case, JudgeInput, image_sha256
 from judges.vlm.backends.base import Constraint, VLMRequest, make_client
+from judges.vlm.backends.openai import OpenAIClient
 from judges.vlm.common import reply_regex
 from judges.vlm.edit import VLMEditJudge
 from judges.vlm.pairwise import VLMPairwiseJudge
 from judges.vlm.t2i import FIELDS as T2I_FIELDS
 from judges.vlm.t2i import VLMT2IJudge
 from judges.vlm.yesno import VLMYesNoJudge
+from tests.judges.vlm.conftest import MAX_IMAGES, MAX_MODEL_LEN
 
 pytestmark = pytest.mark.slow
 
 RED = Image.new("RGB", (64, 48), (220, 20, 20))
 BLUE = Image.new("RGB", (64, 48), (20, 20, 220))
 CASE = Case("c1", "t2i", "a red square", (0,), questions=("Is it red?",))
+CASE2 = Case("c2", "t2i", "a blue square", (0,))
+BAD_PNG = "data:image/png;base64," + base64.b64encode(b"not a png").decode()
 EDIT = Case("e1", "edit", "make it blue", (0,))
 
 
@@ -139,24 +142,79 @@ def test_yesno_reads_real_logprobs(vllm_server, reference):
 
 def test_400_paths_are_failures_not_retried(vllm_server, client):
     url, model, _ = vllm_server
-    bad_image = {"model": model, "max_tokens": 4, "messages": [{"role": "user", "content": [
-        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(b"not a png").decode()}},
-        {"type": "text", "text": "hi"}]}]}
-    r = httpx.post(url + "/chat/completions", json=bad_image, timeout=300)
-    assert r.status_code == 400
     resps = client.generate([
-        VLMRequest("hi " * 600, (), max_tokens=4),                 # longer than --max-model-len 512
-        VLMRequest("hi", (RED,), max_tokens=4, top_logprobs=5000),  # above the server's log-prob cap
+        VLMRequest("hi " * (MAX_MODEL_LEN + 200), (), max_tokens=4),    # longer than --max-model-len
+        VLMRequest("hi", (RED,), max_tokens=4, top_logprobs=5000),      # above the server's log-prob cap
+        VLMRequest("hi", (RED, RED, BLUE), max_tokens=4),               # above --limit-mm-per-prompt
+        VLMRequest("hi", (BAD_PNG,), max_tokens=4),                     # base64 that is not an image
     ])
     for resp in resps:
-        assert not resp.ok and resp.status == 400 and resp.error_kind == "http" and resp.attempts == 1
-    assert "512" in resps[0].error and "logprobs" in resps[1].error
+        assert not resp.ok and resp.status == 400 and resp.error_kind == "http" and resp.attempts == 1, resp
+    assert str(MAX_MODEL_LEN) in resps[0].error and "logprobs" in resps[1].error
+    assert f"At most {MAX_IMAGES} image(s)" in resps[2].error
+    assert "Failed to load image" in resps[3].error
     # a judge whose prompt does not fit records failures with the server's message
-    long_case = Case("long", "t2i", "a red square " * 200, (0,))
+    long_case = Case("long", "t2i", "a red square " * (MAX_MODEL_LEN // 2), (0,))
     vs = VLMT2IJudge(url=url, model=model, timeout=300).score([item(long_case, RED), item(CASE, RED)])
     by_case = {(v.case_id, v.metric): v for v in vs}
     assert not by_case[("long", "overall")].ok and "HTTP 400" in by_case[("long", "overall")].error
     assert by_case[("c1", "overall")].ok
+
+
+class PoisonClient(OpenAIClient):
+    """The real client, except that one image is encoded as base64 that is not a PNG."""
+
+    poison: Image.Image | None = None
+
+    def encode_image(self, image):
+        return BAD_PNG if image is self.poison else super().encode_image(image)
+
+
+def test_bad_image_and_too_many_images_through_the_judges(vllm_server):
+    """A 400 for a corrupt image or one image too many is a failed verdict (attempts 1), and the
+    other items of the batch are still judged."""
+    url, model, _ = vllm_server
+    t2i = VLMT2IJudge(url=url, model=model, timeout=300)
+    t2i.client = PoisonClient(url=url, model=model, timeout=300)
+    poison = Image.new("RGB", (64, 48), (1, 2, 3))
+    t2i.client.poison = poison
+    vs = {v.case_id + "/" + v.metric: v for v in t2i.score([item(CASE, poison), item(CASE2, RED)])}
+    bad = vs["c1/overall"]
+    assert not bad.ok and bad.value is None and bad.error.startswith("http: HTTP 400: Failed to load image")
+    assert bad.detail["error_kind"] == "http"
+    assert bad.detail["replies"][0]["status"] == 400 and bad.detail["replies"][0]["attempts"] == 1
+    assert vs["c2/overall"].ok
+    # a pairwise judge whose server takes fewer images than it sends: a failure, never a tie
+    class ThreeImages(VLMPairwiseJudge):
+        def request(self, prompt, images, *a, **kw):
+            return super().request(prompt, [*images, images[0]], *a, **kw)
+
+    pw = ThreeImages(url=url, model=model, timeout=300).score([item(CASE, BLUE, teacher=RED)])
+    assert all(not v.ok and v.value is None for v in pw)
+    assert f"At most {MAX_IMAGES} image(s)" in pw[0].error and pw[0].detail["error_kind"] == "http"
+    assert [r["attempts"] for r in pw[0].detail["replies"]] == [1, 1]
+
+
+@pytest.mark.parametrize("structured_backend", ["vllm", "openai"])
+def test_json_schema_constrained_reply(vllm_server, structured_backend):
+    """structured=json through vLLM's structured_outputs and through OpenAI response_format: the
+    server enforces the rubric's schema, so even random weights give a readable verdict; the same
+    judge unconstrained does not."""
+    url, model, _ = vllm_server
+    kw = dict(url=url, model=model, timeout=300, structured_backend=structured_backend)
+    judge = VLMT2IJudge(structured="json", **kw)
+    body = judge.client.payload(judge.request("p", [RED], 0, judge.constraint(T2I_FIELDS), tag="t"))
+    assert ("response_format" in body) == (structured_backend == "openai")
+    assert ("structured_outputs" in body) == (structured_backend == "vllm")
+    vs = {v.metric: v for v in judge.score([item(CASE, RED), item(CASE2, BLUE)]) if v.case_id == "c1"}
+    assert all(v.ok for v in vs.values()), [v.error for v in vs.values()]
+    reply = vs["overall"].detail["replies"][0]
+    assert reply["finish_reason"] == "stop" and reply["model"] == model
+    obj = json.loads(reply["text"])
+    assert set(obj) == {f.name for f in T2I_FIELDS}
+    assert vs["semantic_consistency"].value == obj["semantic_consistency"]
+    free = VLMT2IJudge(structured="none", **kw).score([item(CASE, RED)])
+    assert all(not v.ok for v in free) and free[0].detail["error_kind"] in ("parse", "truncated")
 
 
 def test_unreadable_reply_is_a_failure(vllm_server):
@@ -182,7 +240,7 @@ def test_runner_counts_failures_in_the_summary(vllm_server, tmp_path):
                                     "defaults:\n  width: 32\n  height: 32\n")
     rows = [{"id": "ok1", "kind": "t2i", "prompt": "a red square", "seeds": [0]},
             {"id": "ok2", "kind": "t2i", "prompt": "a blue circle", "seeds": [0]},
-            {"id": "too-long", "kind": "t2i", "prompt": "a red square " * 200, "seeds": [0]},
+            {"id": "too-long", "kind": "t2i", "prompt": "a red square " * (MAX_MODEL_LEN // 2), "seeds": [0]},
             {"id": "edit1", "kind": "edit", "prompt": "make it blue", "source": "assets/src.png", "seeds": [0]}]
     (pack / "cases.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     run_dir = tmp_path / "run"

@@ -1,0 +1,291 @@
+"""VLM judges through `evalsuite run` and the client's batch pipeline, against the scripted double.
+
+Fast checks of what the real-server tests (test_vllm_cli.py) cannot set up on demand: a judge
+that fails on chosen cases (cache, resume, --retry-failed), an oracle judge (calibration accuracy
+exactly 1), a judge with chosen preferences (pairwise counts), slow image encoding (done off the
+event loop), and retry statuses.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from evalsuite.cli.main import main
+from evalsuite.packs import load_pack
+from evalsuite.types import Case, image_sha256
+from judges.vlm.backends.base import VLMClient
+from judges.vlm.backends.openai import RETRY_STATUSES, OpenAIClient
+from judges.vlm.calibration import build_calibration_set
+from judges.vlm.edit import VLMEditJudge
+from judges.vlm.pairwise import VLMPairwiseJudge
+from judges.vlm.t2i import VLMT2IJudge
+from judges.vlm.yesno import VLMYesNoJudge
+from tests.fixtures.scripted_server import Reply, ScriptedServer, chat_reply
+from tests.judges.vlm.test_vlm_fast import CASE, EDIT, RED, decode_images, item, t2i_json
+
+PACK = "typography-mini"          # 96x32, 4 seeds per case
+
+
+@pytest.fixture(autouse=True)
+def pattern_renderer():
+    from evalsuite.registry import RENDERERS
+    from tests.core.doubles import PatternRenderer
+
+    RENDERERS.register("pattern", PatternRenderer)
+
+
+def prompt_of(body: dict) -> str:
+    return body["messages"][-1]["content"][-1]["text"]
+
+
+def run(url: str, run_dir, judges: str = "vlm-t2i", *extra: str, limit: int = 2) -> tuple[int, dict]:
+    rc = main(["run", "--pack", PACK, "--limit", str(limit), "--model", "pattern:0", "--judges", judges,
+               "--vlm-url", url, "--vlm-model", "judge-m", "--vlm-timeout", "10", "--run-dir", str(run_dir),
+               "--json", "--no-progress", *extra])
+    return rc, json.loads((run_dir / "summary.json").read_text())
+
+
+# --- cache and resume ------------------------------------------------------------------------------
+def test_rerun_sends_nothing_and_retry_failed_re_asks_only_failures(tmp_path, capsys):
+    first = load_pack(PACK).cases[0]
+    state = {"broken": True}
+
+    def script(body, n):
+        bad = state["broken"] and f"Prompt: {first.prompt}" in prompt_of(body)
+        return Reply(body=chat_reply("not json" if bad else t2i_json(7, 5)))
+
+    with ScriptedServer(script) as s:
+        rc, summary = run(s.url, tmp_path)
+        assert rc == 3 and len(s.requests) == 8                 # 2 cases x 4 seeds
+        overall = summary["metrics"]["student"]["vlm-t2i.overall"]
+        assert overall["n"] == 4 and overall["failures"] == 4 and overall["mean"] == pytest.approx(np.sqrt(35))
+        assert summary["vlm"]["vlm-t2i"]["student"] == {"items": 8, "failures": 4, "error_kinds": {"parse": 4}}
+
+        rc, again = run(s.url, tmp_path)                        # resume: nothing is asked again
+        assert rc == 3 and len(s.requests) == 8 and again["timing"]["judge_cached"] == 8
+        assert again["metrics"] == summary["metrics"]
+
+        state["broken"] = False
+        rc, retried = run(s.url, tmp_path, "vlm-t2i", "--retry-failed")
+        assert rc == 0 and len(s.requests) == 12                # only the 4 failures
+        assert all(f"Prompt: {first.prompt}" in prompt_of(b) for b in s.requests[8:])
+        assert retried["metrics"]["student"]["vlm-t2i.overall"]["n"] == 8
+        assert retried["metrics"]["student"]["vlm-t2i.overall"]["failures"] == 0
+
+        rc, _ = run(s.url, tmp_path, "vlm-t2i", "--retry-failed")
+        assert rc == 0 and len(s.requests) == 12
+    capsys.readouterr()
+
+
+# --- calibration per run -----------------------------------------------------------------------------
+def oracle(good: set[str], informative: bool = True, broken: bool = False):
+    """Knows which calibration images are clean; scores anything else (the run's renders) 5."""
+    def script(body, n):
+        ims = decode_images(body)
+        calibration = any(image_sha256(im) in good for im in ims) or len(ims) == 1 and ims[0].size != (96, 32)
+        if broken and calibration:
+            return Reply(body=chat_reply("I'd rather not say"))
+        if len(ims) == 2:
+            first_good = image_sha256(ims[0]) in good
+            return Reply(body=chat_reply(json.dumps({"better": "first" if first_good else "second",
+                                                     "category": "noise"})))
+        pq = (9 if image_sha256(ims[0]) in good else 3) if informative else 5
+        return Reply(body=chat_reply(t2i_json(8, pq)))
+    return script
+
+
+def test_vlm_calibrate_reports_an_oracles_exact_accuracy(tmp_path, capsys):
+    n = 4
+    pairs = build_calibration_set(load_pack(PACK), n=n, seed=0, kinds=("t2i",))
+    good = {image_sha256(p.good) for p in pairs}
+    with ScriptedServer(oracle(good)) as s:
+        rc, summary = run(s.url, tmp_path / "a", "vlm-t2i,vlm-pairwise,vlm-yesno", "--teacher", "pattern:5",
+                          "--vlm-calibrate", str(n), limit=1)
+        judged = len(s.requests)
+        cal = summary["calibration"]
+        assert rc == 0
+        t2i, pw = cal["vlm-t2i"], cal["vlm-pairwise"]
+        assert t2i["accuracy"] == 1.0 and t2i["n"] == n and t2i["failures"] == 0 and not t2i["cached"]
+        assert sum(d["n"] for d in t2i["per_defect"].values()) == n
+        assert {p.defect for p in pairs} == set(t2i["per_defect"])
+        assert pw["accuracy"] == 1.0 and pw["n"] == 2 * n             # each pair both ways round
+        assert cal["vlm-yesno"]["n"] == 0 and "no calibration pairs" in cal["vlm-yesno"]["skipped"]
+        on_disk = json.loads((tmp_path / "a" / "summary.json").read_text())
+        assert on_disk["calibration"]["vlm-t2i"]["accuracy"] == 1.0
+        # printed as a table too; the next run reuses the cached reports
+        capsys.readouterr()
+        rc = main(["run", "--pack", PACK, "--limit", "1", "--model", "pattern:0", "--teacher", "pattern:5",
+                   "--judges", "vlm-t2i,vlm-pairwise,vlm-yesno", "--vlm-url", s.url, "--vlm-model", "judge-m",
+                   "--run-dir", str(tmp_path / "a"), "--no-progress", "--vlm-calibrate", str(n)])
+        out = capsys.readouterr().out
+        assert rc == 0 and len(s.requests) == judged
+        assert "VLM judge calibration" in out and "1.00" in out and "vlm-pairwise (student vs teacher)" in out
+    with ScriptedServer(oracle(good, informative=False)) as s:
+        _, summary = run(s.url, tmp_path / "b", "vlm-t2i", "--vlm-calibrate", str(n), limit=1)
+    assert summary["calibration"]["vlm-t2i"]["accuracy"] == 0.0      # ties are misses
+    with ScriptedServer(oracle(good, broken=True)) as s:
+        rc, summary = run(s.url, tmp_path / "c", "vlm-t2i", "--vlm-calibrate", str(n), limit=1)
+        t2i = summary["calibration"]["vlm-t2i"]
+        assert rc == 3 and t2i["failures"] == n and t2i["n"] == 0 and t2i["accuracy"] is None
+        assert summary["metrics"]["student"]["vlm-t2i.overall"]["failures"] == 0     # the run itself was fine
+        asked = len(s.requests)
+        s.script = oracle(good)
+        rc, summary = run(s.url, tmp_path / "c", "vlm-t2i", "--vlm-calibrate", str(n), "--retry-failed", limit=1)
+        assert rc == 0 and summary["calibration"]["vlm-t2i"]["accuracy"] == 1.0
+        assert len(s.requests) == asked + 2 * n                        # the calibration only, again
+
+
+def test_vlm_calibrate_bad_input(tmp_path, capsys):
+    assert main(["run", "--pack", PACK, "--model", "pattern:0", "--judges", "flatbg", "--vlm-calibrate", "2",
+                 "--run-dir", str(tmp_path)]) == 2
+    assert main(["run", "--pack", PACK, "--model", "pattern:0", "--judges", "vlm-t2i", "--vlm-url", "u",
+                 "--vlm-model", "m", "--vlm-calibrate", "0", "--run-dir", str(tmp_path)]) == 2
+    assert "--vlm-calibrate" in capsys.readouterr().err
+
+
+# --- pairwise counts in summary.json -----------------------------------------------------------------
+def test_pairwise_win_tie_loss_and_categories_in_the_summary(tmp_path):
+    cases = load_pack(PACK).cases[:2]
+
+    def script(body, n):
+        ims = decode_images(body)
+        student_first = np.asarray(ims[0]).mean() < np.asarray(ims[1]).mean()   # pattern:0 is darker
+        if f"Request: {cases[0].prompt}" in prompt_of(body):      # the teacher wins on text, both orders
+            better = "second" if student_first else "first"
+            return Reply(body=chat_reply(json.dumps({"better": better, "category": "text"})))
+        return Reply(body=chat_reply(json.dumps({"better": "first", "category": "grid"})))   # position bias
+
+    with ScriptedServer(script) as s:
+        rc, summary = run(s.url, tmp_path, "vlm-pairwise", "--teacher", "pattern:5")
+        assert len(s.requests) == 16
+    assert rc == 0
+    counts = summary["vlm"]["vlm-pairwise"]["student"]
+    assert counts == {"items": 8, "failures": 0, "error_kinds": {}, "win": 0, "tie": 4, "loss": 4,
+                      "categories": {"loss": {"text": 4}, "win": {}}}
+    assert summary["metrics"]["student"]["vlm-pairwise.win"]["mean"] == -0.5
+    assert summary["metrics"]["student"]["vlm-pairwise.swap_agreement"]["mean"] == 0.5
+
+
+# --- judge paths that need no server -----------------------------------------------------------------
+class NoLogprobs(VLMClient):
+    backend = "nolp"
+    supports_logprobs = False
+
+    def generate(self, requests):
+        raise AssertionError("a judge that needs log-probs must not ask a backend without them")
+
+
+def test_yesno_without_logprobs_is_unsupported():
+    j = VLMYesNoJudge(url="http://127.0.0.1:9/v1", model="m")
+    j.client = NoLogprobs(model="m")
+    vs = j.score([item(CASE, RED), item(CASE, RED)])
+    assert len(vs) == 2 and all(not v.ok and v.value is None for v in vs)
+    assert all(v.detail["error_kind"] == "unsupported" and v.error.startswith("unsupported:") for v in vs)
+
+
+def test_missing_source_or_teacher_image_is_its_own_error_kind():
+    with ScriptedServer() as s:
+        edit = VLMEditJudge(url=s.url, model="m").score([item(EDIT, RED)])
+        pw = VLMPairwiseJudge(url=s.url, model="m").score([item(CASE, RED)])
+        assert s.requests == []
+    for vs in (edit, pw):
+        assert all(not v.ok and v.detail["error_kind"] == "missing_image" for v in vs)
+        assert vs[0].error.startswith("missing_image:")
+
+
+# --- the client's batch pipeline -------------------------------------------------------------------
+class CountingClient(OpenAIClient):
+    """Counts encodings and where they ran; `slow` seconds each (a big grainy PNG)."""
+
+    def __init__(self, *a, slow: float = 0.0, **kw):
+        super().__init__(*a, **kw)
+        self.slow = slow
+        self.encoded: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def encode_image(self, image):
+        if self.slow:
+            time.sleep(self.slow)
+        with self._lock:
+            self.encoded.append((image_sha256(image), threading.current_thread().name))
+        return super().encode_image(image)
+
+
+def test_each_image_is_encoded_once_per_call_off_the_event_loop():
+    blue = Image.new("RGB", (32, 24), (20, 20, 220))
+    red_again = Image.new("RGB", (32, 24), (220, 20, 20))        # same pixels as RED, another object
+    with ScriptedServer(lambda b, n: Reply(body=chat_reply(json.dumps({"better": "tie", "category": "none"})))) as s:
+        j = VLMPairwiseJudge(url=s.url, model="m", repeats=3, temperature=0.5)
+        j.client = CountingClient(url=s.url, model="m")
+        vs = j.score([item(CASE, blue, teacher=RED), item(Case("c2", "t2i", "x", (0,)), blue, teacher=red_again)])
+        assert len(s.requests) == 12 and all(v.ok for v in vs)
+    # 12 requests of 2 images each: 2 distinct images, each encoded once, in worker threads
+    assert sorted(h for h, _ in j.client.encoded) == sorted([image_sha256(RED), image_sha256(blue)])
+    assert all(t != threading.main_thread().name for _, t in j.client.encoded)
+
+
+def test_slow_encoding_overlaps_the_requests_in_flight():
+    """8 requests, each image taking 0.1 s to encode and 0.1 s at the server, 4 at a time: encoded
+    in the event loop this takes >= 8 x 0.1 + 0.2 s; off the loop, ahead of the free slots, ~0.3 s."""
+    images = [Image.new("RGB", (32, 24), (i, 0, 0)) for i in range(8)]
+    with ScriptedServer(lambda b, n: Reply(body=chat_reply(t2i_json(5, 5))), latency=0.1) as s:
+        j = VLMT2IJudge(url=s.url, model="m", concurrency=4)
+        j.client = CountingClient(url=s.url, model="m", concurrency=4, slow=0.1)
+        t0 = time.perf_counter()
+        vs = j.score([item(CASE, im) for im in images])
+        wall = time.perf_counter() - t0
+        assert s.max_in_flight == 4
+    assert all(v.ok for v in vs) and len(j.client.encoded) == 8
+    assert wall < 0.65, wall
+
+
+def test_batch_size_does_not_cap_concurrency():
+    assert VLMT2IJudge(url="u", model="m").batch_size == 256
+    assert VLMEditJudge(url="u", model="m", concurrency=64).batch_size == 512
+
+
+@pytest.mark.parametrize("status", sorted(RETRY_STATUSES | {400, 404, 408, 501}))
+def test_retried_statuses_are_exactly_429_and_500_502_503_504(status):
+    with ScriptedServer(lambda b, n: Reply(status, {"error": {"message": "no"}})) as s:
+        vs = VLMT2IJudge(url=s.url, model="m", retries=2, backoff=0.001).score([item(CASE, RED)])
+        asked = len(s.requests)
+    assert not vs[0].ok and vs[0].detail["replies"][0]["status"] == status
+    assert asked == (3 if status in (429, 500, 502, 503, 504) else 1)
+
+
+# --- provenance and configuration --------------------------------------------------------------------
+def test_the_answering_model_is_recorded():
+    with ScriptedServer(lambda b, n: Reply(body=chat_reply(t2i_json(5, 5), model="served-as-this"))) as s:
+        v = VLMT2IJudge(url=s.url, model="m").score([item(CASE, RED)])[0]
+    assert v.detail["judge_model"] == "m" and v.detail["replies"][0]["model"] == "served-as-this"
+
+
+def test_image_format_keys_the_cache_and_png_level_does_not():
+    base = VLMT2IJudge(url="u", model="m")
+    assert base.cache_config()["image_format"] == "PNG"
+    assert VLMT2IJudge(url="u", model="m", image_format="png").judge_id() == base.judge_id()
+    assert VLMT2IJudge(url="u", model="m", image_format="JPEG").judge_id() != base.judge_id()
+    assert VLMT2IJudge(url="u", model="m", png_compress_level=9).judge_id() == base.judge_id()
+
+
+def test_temperature_flag_and_the_repeats_warning(caplog):
+    import argparse
+
+    from judges.vlm import add_arguments, cli_options
+
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    opts = cli_options(p.parse_args(["--vlm-temperature", "0.7", "--repeats", "3"]))
+    assert opts["vlm-t2i"]["temperature"] == 0.7 and opts["vlm-t2i"]["repeats"] == 3
+    with caplog.at_level(logging.WARNING, logger="judges.vlm.common"):
+        VLMT2IJudge(url="u", model="m", **opts["vlm-t2i"])
+        assert not caplog.records
+        VLMT2IJudge(url="u", model="m", repeats=3)
+    assert len(caplog.records) == 1 and "--vlm-temperature" in caplog.records[0].getMessage()
