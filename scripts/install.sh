@@ -8,15 +8,32 @@ PY=${PYTHON:-python3}
 WITH_TEST=0
 [[ "${1:-}" == "--test" ]] && WITH_TEST=1
 
-if [[ $WITH_TEST == 1 ]] && command -v apt-get >/dev/null; then
-  # Debian's Chromium drives the HTML-report browser tests; CJK fonts for the Chinese OCR tests.
+if [[ $WITH_TEST == 1 ]]; then
+  # System packages the tests need, so that nothing is skipped in CI: Debian's Chromium (HTML
+  # report browser tests), tesseract with English and Simplified Chinese (the tesseract OCR
+  # backend test), DejaVu (edit-asset reproduction), Noto CJK and WenQuanYi Micro Hei (Chinese OCR
+  # tests; the edit pack's zh_banner.png is drawn with WenQuanYi). A failure here fails --test.
   need=()
   command -v chromium >/dev/null || need+=(chromium)
-  fc-list 2>/dev/null | grep -qi "noto sans cjk\|wqy" || need+=(fonts-noto-cjk)
-  fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
+  command -v tesseract >/dev/null || need+=(tesseract-ocr)
+  langs=$(tesseract --list-langs 2>/dev/null || true)
+  grep -qx eng <<<"$langs" || need+=(tesseract-ocr-eng)
+  grep -qx chi_sim <<<"$langs" || need+=(tesseract-ocr-chi-sim)
+  [[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ]] || need+=(fonts-dejavu-core)
+  [[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]] || need+=(fonts-noto-cjk)
+  [[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]] || need+=(fonts-wqy-microhei)
   if (( ${#need[@]} )); then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}") \
-      || echo "warning: apt-get install ${need[*]} failed" >&2
+    if ! command -v apt-get >/dev/null; then
+      echo "error: install.sh --test needs ${need[*]} (Debian package names) and apt-get is not available" >&2
+      exit 1
+    fi
+    SUDO=""
+    [[ $(id -u) == 0 ]] || SUDO="sudo"
+    if ! ($SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+          --no-install-recommends "${need[@]}"); then
+      echo "error: apt-get install ${need[*]} failed; the tests need these packages" >&2
+      exit 1
+    fi
   fi
 fi
 
