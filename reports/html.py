@@ -25,7 +25,7 @@ from typing import Any
 
 from PIL import Image
 
-from evalsuite.compare import RunData, Sweep, is_sweep, load_run, load_sweep, sweep_curves
+from evalsuite.compare import RunData, Sweep, is_sweep, load_run, load_sweep, mismatched_keys, sweep_curves
 from evalsuite.stats import mean_ci, paired_delta_ci
 from evalsuite.types import EvalsuiteError
 from reports.svg import line_chart
@@ -49,6 +49,7 @@ class Options:
     crop_size: int = 64               # native-pixel crop of the flat background (lossless PNG)
     page_size: int = 25
     max_checkpoints: int = 6          # sweep lanes shown per case (evenly spaced, last included)
+    full_budget_mb: float = 16.0      # original PNGs embedded for the lightbox, in row order, up to this
 
 
 @dataclass
@@ -71,6 +72,8 @@ class ReportInfo:
     rows: int
     images: int
     seconds: float
+    full_images: int = 0              # originals embedded for the lightbox (Options.full_budget_mb)
+    full_skipped: int = 0             # downscaled images whose original did not fit the budget
 
 
 # --- inputs -------------------------------------------------------------------------------------
@@ -139,6 +142,9 @@ class ImageStore:
         self.blobs: list[tuple[str, str]] = []  # (id, data URL)
         self.meta: dict[str, dict[str, Any]] = {}
         self._pre: dict[tuple[Path, Any], Any] = {}
+        self.full_bytes = 0                     # data-URL characters spent on full-resolution originals
+        self.full_count = 0
+        self.full_skipped = 0
 
     def _add(self, key: str, url: str, meta: dict[str, Any]) -> str:
         if key in self.ids:
@@ -179,11 +185,30 @@ class ImageStore:
         if data is None:
             return None, None
         (turl, tmeta), crop = data
-        tid = self.ids.get(key) or self._add(key, turl, tmeta)
+        tid = self.ids.get(key)
+        if tid is None:
+            tid = self._add(key, turl, tmeta)
+            if "tw" in tmeta:
+                self._add_full(path, tmeta)
         if crop is None:
             return tid, None
         curl, cmeta, box = crop
         return tid, (self._add(f"crop:{path}:{box}", curl, cmeta), box)
+
+    def _add_full(self, path: Path, tmeta: dict[str, Any]) -> None:
+        """Embed the original PNG of a downscaled / lossy thumbnail for the lightbox, within budget."""
+        budget = self.opts.full_budget_mb * 1e6
+        size = path.stat().st_size * 4 // 3 + 32     # base64
+        if self.full_bytes + size > budget:
+            self.full_skipped += 1
+            return
+        try:
+            url = self._url(path.read_bytes(), "image/png")
+        except OSError:
+            return
+        self.full_bytes += len(url)
+        self.full_count += 1
+        tmeta["full"] = self._add(f"full:{path}", url, {"w": tmeta["w"], "h": tmeta["h"]})
 
     def _encode_data(self, path: Path, region: tuple[float, float, float, float] | None) -> Any:
         try:
@@ -212,7 +237,8 @@ class ImageStore:
             kw["method"] = 0          # 6x faster than the default 4, about the same size here
         rgb.save(buf, format=fmt, **kw)
         mime = {"WEBP": "image/webp", "JPEG": "image/jpeg", "PNG": "image/png"}[fmt]
-        return self._url(buf.getvalue(), mime), {"w": w, "h": h}
+        # tw/th: the thumbnail is a derivative (smaller or lossy); "full" may point at the original
+        return self._url(buf.getvalue(), mime), {"w": w, "h": h, "tw": rgb.width, "th": rgb.height}
 
     def _crop_data(self, im: Image.Image, region: tuple[float, float, float, float] | None
                    ) -> tuple[str, dict[str, int], list[int]] | None:
@@ -234,17 +260,35 @@ class ImageStore:
         return self._url(buf.getvalue(), "image/png"), {"w": cw, "h": ch}, box
 
 
+def _box(v: Any) -> tuple[float, float, float, float] | None:
+    """Four finite numbers x0 < x1, y0 < y1, or None."""
+    if not isinstance(v, (list, tuple)) or len(v) != 4:
+        return None
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v):
+        return None
+    x0, y0, x1, y1 = (float(x) for x in v)
+    return (x0, y0, x1, y1) if x0 < x1 and y0 < y1 else None
+
+
 def _region(case: dict[str, Any], details: dict[str, Any]) -> tuple[float, float, float, float] | None:
+    """Where to crop the flat background: the box the flatbg judge measured (`region_box`,
+    fractions, inside its flat mask), else the pack's region, else a judge's numeric `region`,
+    else — a flat background was asked for but not located — the top quarter."""
+    for judge in sorted(details, key=lambda j: (j != "flatbg", j)):
+        d = details[judge]
+        rb = _box(d.get("region_box")) if isinstance(d, dict) else None
+        if rb is not None and all(0.0 <= v <= 1.0 for v in rb):
+            return rb
     bg = case.get("background") or {}
     r = bg.get("region") if isinstance(bg, dict) else None
     if r is None:
         for d in details.values():
-            cand = d.get("region") if isinstance(d, dict) else None
-            if isinstance(cand, (list, tuple)) and len(cand) == 4 and all(isinstance(v, (int, float)) for v in cand):
+            cand = _box(d.get("region")) if isinstance(d, dict) else None
+            if cand is not None:
                 r = cand
                 break
     if r is None and bg:
-        r = [0.0, 0.0, 1.0, 0.25]       # a flat background was asked for but not located: top band
+        r = [0.0, 0.0, 1.0, 0.25]
     if r is None or len(r) != 4:
         return None
     return tuple(float(v) for v in r)   # type: ignore[return-value]
@@ -299,6 +343,7 @@ def _summary_html(lanes: list[Lane], keys: list[str], specs: dict[str, dict[str,
     cmp_lanes = [ln for ln in show if ref is not None and ln is not ref and ln.kind == "model"]
     h += [f"<th>{escape(ln.label)} − {escape(ref.label)}<br><small>paired Δ [95% CI]</small></th>" for ln in cmp_lanes if ref]
     h.append("</tr></thead><tbody>")
+    changed = {id(ln): mismatched_keys(ln.run, ln.role, ref.run, ref.role) for ln in cmp_lanes if ref is not None}
     for key in keys:
         hib = specs.get(key, {}).get("higher_is_better", True)
         row = [f"<td>{escape(key)}</td><td>{'↑' if hib else '↓'}</td>"]
@@ -310,14 +355,17 @@ def _summary_html(lanes: list[Lane], keys: list[str], specs: dict[str, dict[str,
             row.append(f"<td>{_fmt(m, lo, hi)} · n={len(vals)}{fail_s}</td>")
         for ln in cmp_lanes:
             a, b = ln.run.values(ln.role, key), ref.run.values(ref.role, key)  # type: ignore[union-attr]
-            shared = sorted(set(a) & set(b))
+            both = set(a) & set(b)
+            shared = sorted(both - changed[id(ln)])
+            left_out = (f' <span class="bad" title="case content differs between the runs (case_hash): '
+                        f'not paired">· {len(both) - len(shared)} left out</span>' if len(both) > len(shared) else "")
             if not shared:
-                row.append("<td>—</td>")
+                row.append(f"<td>—{left_out}</td>")
                 continue
             d, lo, hi = paired_delta_ci([a[k] for k in shared], [b[k] for k in shared])
             sig = len(shared) > 1 and not (lo <= 0 <= hi)
             cls = ("good" if (d > 0) == hib else "bad") if sig else "ns"
-            row.append(f'<td class="{cls}">{d:+.4g} [{lo:+.4g}, {hi:+.4g}] (n={len(shared)})</td>')
+            row.append(f'<td class="{cls}">{d:+.4g} [{lo:+.4g}, {hi:+.4g}] (n={len(shared)}){left_out}</td>')
         h.append("<tr>" + "".join(row) + "</tr>")
     h.append("</tbody></table>")
     # per tag
@@ -416,6 +464,7 @@ def _rows(lanes: list[Lane], images: ImageStore, keys: list[str]) -> list[dict[s
     for cid, seed in sorted(row_keys):
         c = cases.get(cid, {"id": cid})
         cells = []
+        row_hash: str | None = None
         for li, ln in enumerate(lanes):
             cell: dict[str, Any] = {}
             if ln.kind == "source":
@@ -428,6 +477,11 @@ def _rows(lanes: list[Lane], images: ImageStore, keys: list[str]) -> list[dict[s
             if ih is None:
                 cells.append(None)
                 continue
+            chash = ln.run.case_hash(ln.role, (cid, seed))
+            if row_hash is None:
+                row_hash = chash
+            elif chash and chash != row_hash:
+                cell["changed"] = 1        # this run's case has other content: shown, never paired
             path = ln.run.image_path(ih)
             details = lane_details[li].get((cid, seed), {})
             cell["img"], cr = images.encode(path, _region(c, details))
@@ -537,4 +591,4 @@ def build_report(specs: list[str], out: str | Path, opts: Options | None = None)
     except OSError as e:
         raise EvalsuiteError(f"{out}: cannot write report ({e.strerror})") from e
     return ReportInfo(out, out.stat().st_size, len({r["case"] for r in rows}), len(rows), len(images.blobs),
-                      time.perf_counter() - t0)
+                      time.perf_counter() - t0, images.full_count, images.full_skipped)

@@ -41,6 +41,7 @@
   }
   function delta(row, mi) {   // oriented: > 0 means the compared model is better than the teacher
     if (ref < 0 || tgt < 0 || mi < 0) return null;
+    if ((row.cells[tgt] || {}).changed || (row.cells[ref] || {}).changed) return null;   // other case content: not paired
     var a = score(row, tgt, mi), b = score(row, ref, mi);
     if (a === null || b === null) return null;
     return (a - b) * (M[mi].hib ? 1 : -1);
@@ -77,19 +78,33 @@
     return out;
   }
 
+  // CJK ideographs, kana and hangul (as judges/textnorm.py is_cjk): scripts written without spaces
+  // between words are diffed character by character, everything else word by word.
+  var CJK = '\\u3040-\\u30ff\\u31f0-\\u31ff\\u3400-\\u4dbf\\u4e00-\\u9fff\\uac00-\\ud7af\\uf900-\\ufaff\\u{20000}-\\u{2ebef}';
+  var TOKEN = new RegExp('[' + CJK + ']|[^\\s' + CJK + ']+', 'gu');
+  function tokens(s) {   // [{t: text, sp: followed by whitespace}]
+    var out = [], m;
+    TOKEN.lastIndex = 0;
+    while ((m = TOKEN.exec(s)) !== null) {
+      var end = m.index + m[0].length;
+      out.push({ t: m[0], sp: end < s.length && /\s/.test(s.charAt(end)) });
+    }
+    return out;
+  }
   function ocrDiff(expected, read) {
     var norm = function (w) { return w.toLowerCase().replace(/[^\p{L}\p{N}]/gu, ''); };
-    var a = expected.split(/\s+/).filter(Boolean), b = read.split(/\s+/).filter(Boolean);
+    var a = tokens(expected), b = tokens(read);
     var n = a.length, m = b.length, i, j, T = [];
     for (i = 0; i <= n; i++) { T.push(new Array(m + 1).fill(0)); }
     for (i = n - 1; i >= 0; i--) for (j = m - 1; j >= 0; j--)
-      T[i][j] = norm(a[i]) === norm(b[j]) ? T[i + 1][j + 1] + 1 : Math.max(T[i + 1][j], T[i][j + 1]);
+      T[i][j] = norm(a[i].t) === norm(b[j].t) ? T[i + 1][j + 1] + 1 : Math.max(T[i + 1][j], T[i][j + 1]);
     var box = el('div', { class: 'ocr' }, el('span', { text: 'OCR: ' }));
+    var txt = function (tok) { return tok.t + (tok.sp ? ' ' : ''); };
     i = 0; j = 0;
     while (i < n || j < m) {
-      if (i < n && j < m && norm(a[i]) === norm(b[j])) { box.appendChild(el('span', { class: 'hit', text: b[j] + ' ' })); i++; j++; }
-      else if (j < m && (i >= n || T[i][j + 1] >= T[i + 1][j])) { box.appendChild(el('ins', { title: 'read but not expected', text: b[j] + ' ' })); j++; }
-      else { box.appendChild(el('del', { title: 'expected but not read', text: a[i] + ' ' })); i++; }
+      if (i < n && j < m && norm(a[i].t) === norm(b[j].t)) { box.appendChild(el('span', { class: 'hit', text: txt(b[j]) })); i++; j++; }
+      else if (j < m && (i >= n || T[i][j + 1] >= T[i + 1][j])) { box.appendChild(el('ins', { title: 'read but not expected', text: txt(b[j]) })); j++; }
+      else { box.appendChild(el('del', { title: 'expected but not read', text: txt(a[i]) })); i++; }
     }
     if (!n && !m) box.appendChild(el('span', { class: 'ns', text: '(no text expected or read)' }));
     return box;
@@ -125,6 +140,8 @@
       im.addEventListener('click', function () { openLightbox(c.img, lane.label + ' · ' + row.case + ' · seed ' + row.seed, 1); });
       box.appendChild(im);
     }
+    if (c.changed) box.appendChild(el('div', { class: 'bad changed', title: 'case_hash differs from the row\'s first run',
+      text: 'case edited in this run (other prompt, text or settings): shown, not paired' }));
     if (c.crop) {
       var cm = D.images[c.crop], z = Math.max(2, Math.floor(240 / Math.max(cm.w, cm.h)));
       var ci = el('img', { class: 'crop', alt: 'background crop', width: String(cm.w * z), height: String(cm.h * z),
@@ -247,10 +264,13 @@
   var lb = document.getElementById('lightbox'), lbImg = document.getElementById('lb-img'), zoom = 1, natural = [0, 0];
   function applyZoom() { lbImg.style.width = Math.round(natural[0] * zoom) + 'px'; lbImg.style.height = Math.round(natural[1] * zoom) + 'px'; }
   function openLightbox(id, title, z) {
-    var m = D.images[id] || { w: 256, h: 256 };
+    // the full-resolution render when the report embedded it (see --full-budget), else the thumbnail
+    var m = D.images[id] || { w: 256, h: 256 }, full = m.full && document.getElementById(m.full) ? m.full : null;
     natural = [m.w, m.h]; zoom = z;
-    lbImg.src = imgUrl(id);
-    document.getElementById('lb-title').textContent = title + ' (' + m.w + '×' + m.h + ')';
+    lbImg.src = imgUrl(full || id);
+    lbImg.setAttribute('data-full', full ? '1' : '0');
+    var res = m.tw && !full ? ', thumbnail ' + m.tw + '×' + m.th + ' shown: full resolution not embedded (--full-budget)' : '';
+    document.getElementById('lb-title').textContent = title + ' (' + m.w + '×' + m.h + res + ')';
     applyZoom(); lb.hidden = false;
   }
   document.getElementById('lb-in').addEventListener('click', function () { zoom *= 1.5; applyZoom(); });

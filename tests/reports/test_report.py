@@ -83,13 +83,22 @@ def test_thumbnails_and_crops(run_dir, tmp_path):
     x0, y0, x1, y1 = cell["box"]
     assert (x1 - x0, y1 - y0) == (16, 14) and y1 <= 15
     assert data["images"][cell["crop"]] == {"w": 16, "h": 14}
-    assert data["images"][cell["img"]] == {"w": 64, "h": 48}      # original size, shown from a thumbnail
+    meta = data["images"][cell["img"]]
+    # original size, shown from a 32 px thumbnail; the original PNG is embedded too (for the lightbox)
+    assert {k: meta[k] for k in ("w", "h", "tw", "th")} == {"w": 64, "h": 48, "tw": 32, "th": 24}
     html = out.read_text(encoding="utf-8")
     assert f'id="{cell["img"]}">data:image/jpeg' in html and f'id="{cell["crop"]}">data:image/png' in html
-    # with the defaults a small render is embedded losslessly, byte for byte (grain must survive)
+    run = load_run(run_dir)
+    row = data["rows"][4]
+    path = run.image_path(run.items["student"][(row["case"], row["seed"])])
+    full = re.search(rf'<script type="text/plain" id="{meta["full"]}">data:image/png;base64,([^<]*)</script>', html)
+    assert base64.b64decode(full.group(1)) == path.read_bytes() and data["images"][meta["full"]] == {"w": 64, "h": 48}
+    # with the defaults a small render is embedded losslessly, byte for byte (grain must survive),
+    # once: it is its own full-resolution view
     build_report([str(run_dir)], out)
     html = out.read_text(encoding="utf-8")
     cell = _data(html)["rows"][4]["cells"][2]
+    assert _data(html)["images"][cell["img"]] == {"w": 64, "h": 48}
     url = re.search(rf'<script type="text/plain" id="{cell["img"]}">data:image/png;base64,([^<]*)</script>', html).group(1)
     run = load_run(run_dir)
     path = run.image_path(run.items["student"][(_data(html)["rows"][4]["case"], _data(html)["rows"][4]["seed"])])
@@ -143,3 +152,65 @@ def test_report_is_deterministic(tmp_path):
     build_report([str(run)], a)
     build_report([str(run)], b)
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_full_resolution_originals_stay_within_the_budget(tmp_path):
+    run = make_run(tmp_path / "run", n_cases=6, seeds=(0,), size=(128, 96))
+    sizes = sorted(p.stat().st_size for p in (run / "images").glob("*.png"))
+    budget_mb = 3.5 * sizes[-1] * 4 / 3 / 1e6          # room for three originals, never four
+    info = build_report([str(run)], tmp_path / "r.html", Options(thumb_size=64, full_budget_mb=budget_mb))
+    data = _data((tmp_path / "r.html").read_text(encoding="utf-8"))
+    thumbs = [data["images"][c["img"]] for r in data["rows"] for c in r["cells"] if c and c.get("img")]
+    with_full = [m for m in thumbs if "full" in m]
+    assert info.full_images == len(with_full) >= 3 and info.full_skipped == len(thumbs) - len(with_full) > 0
+    assert all(m["tw"] == 64 for m in thumbs)
+    # the originals come first in case order: the first page can always be inspected at full size
+    assert "full" in thumbs[0]
+    info0 = build_report([str(run)], tmp_path / "r0.html", Options(thumb_size=64, full_budget_mb=0))
+    assert info0.full_images == 0 and info0.bytes < info.bytes
+
+
+def test_background_crop_uses_the_judges_region_box(tmp_path):
+    """flatbg records the box it measured inside its flat mask (fractions): the crop is taken there,
+    even where the pack gave no region; without it, the pack's region, then the top quarter."""
+    box = [0.5, 0.6, 0.9, 0.95]                       # bottom right of a 64x48 render
+    run = make_run(tmp_path / "run", n_cases=3, seeds=(0,), bg_region=False, region_box=box)
+    build_report([str(run)], tmp_path / "r.html", Options(crop_size=16))
+    for row in _data((tmp_path / "r.html").read_text(encoding="utf-8"))["rows"]:
+        for cell in row["cells"][1:]:
+            x0, y0, x1, y1 = cell["box"]
+            # the box is [32, 57.6) x [28.8, 45.6) px: a 16 x 16 crop centred at (44.8, 37.2), inside it
+            assert (x0, y0, x1, y1) == (36, 29, 52, 45)
+            assert 32 <= x0 and x1 <= 57.6 and 28.8 <= y0 and y1 <= 45.6
+    # no region_box, no pack region: the judge's numeric region (make_run: pixels [0, 0, 64, 14])
+    run = make_run(tmp_path / "plain", n_cases=3, seeds=(0,), bg_region=False)
+    build_report([str(run)], tmp_path / "p.html", Options(crop_size=16))
+    cell = _data((tmp_path / "p.html").read_text(encoding="utf-8"))["rows"][0]["cells"][1]
+    assert cell["box"] == [24, 0, 40, 14]
+    # the order of preference, and the top-quarter guess when nothing locates the background
+    from reports.html import _region
+    case = {"background": {"color": [1, 2, 3], "region": [0.0, 0.5, 1.0, 1.0]}}
+    assert _region(case, {"flatbg": {"region_box": box}}) == tuple(box)
+    assert _region(case, {"flatbg": {"region_box": [0.9, 0, 0.1, 1]}}) == (0.0, 0.5, 1.0, 1.0)   # invalid box
+    assert _region({"background": {"color": [1, 2, 3]}}, {"flatbg": {"region": "flat mask"}}) == (0, 0, 1, 0.25)
+    assert _region({}, {}) is None
+
+
+def test_edited_cases_are_shown_but_not_paired(tmp_path):
+    """Two runs of a pack edited in between: the summary's paired Δ leaves the edited cases out (and
+    says how many), their cells are flagged so the case browser computes no Δ for them."""
+    a = make_run(tmp_path / "a", n_cases=8, seeds=(0,), n_edit=0)
+    b = make_run(tmp_path / "b", n_cases=8, seeds=(0,), n_edit=0, prompts={0: "edited", 1: "edited too"},
+                 fingerprints={"teacher": "fp-teacher-b"})
+    out = tmp_path / "ab.html"
+    build_report([str(a), f"{b}@student"], out)
+    html = out.read_text(encoding="utf-8")
+    data = _data(html)
+    assert [ln["label"] for ln in data["lanes"]] == ["a: teacher", "a: student", "b: student"]
+    flagged = sorted(r["case"] for r in data["rows"] for c in r["cells"] if c and c.get("changed"))
+    assert flagged == ["case-0000", "case-0001"]
+    row = re.search(r"<tr><td>ocr.word_recall</td>.*?</tr>", html, re.S).group(0)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    # a: student − a: teacher pairs all 8; b: student − a: teacher leaves the 2 edited cases out
+    assert "(n=8)" in cells[-2] and "left out" not in cells[-2]
+    assert "(n=6)" in cells[-1] and "2 left out" in cells[-1]

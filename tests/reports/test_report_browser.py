@@ -4,6 +4,7 @@ renders without console errors, filters and pages, sweeps draw curves, user stri
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -11,13 +12,22 @@ import pytest
 
 from evalsuite.registry import JUDGES, RENDERERS
 from evalsuite.runner import RunConfig, run_eval
-from reports.html import build_report
+from reports.html import Options, build_report
 from tests.core.conftest import write_pack
 from tests.core.doubles import MeanJudge, PatternRenderer
 from tests.reports.make_run import make_run, make_sweep
 from tests.reports.test_report import EVIL
 
 pytestmark = pytest.mark.slow
+
+
+def _shot(page, tmp_path: Path, name: str, full_page: bool = False) -> Path:
+    """Screenshot into $EVALSUITE_SCREENSHOT_DIR (a stable folder, e.g. for CI artifacts) or pytest's tmp."""
+    d = Path(os.environ.get("EVALSUITE_SCREENSHOT_DIR") or tmp_path)
+    d.mkdir(parents=True, exist_ok=True)
+    p = page.screenshot(d / name, full_page=full_page)
+    print(f"screenshot: {p}")
+    return p
 
 
 def _rows_data(html_path: Path) -> list[dict]:
@@ -88,8 +98,7 @@ def test_run_report_renders_filters_and_pages(browser, tmp_path):
     assert page.eval("document.getElementById('lb-img').getBoundingClientRect().width") == pytest.approx(w0 * 1.5, abs=1)
     page.eval("document.getElementById('lb-close').click()")
     page.eval("window.scrollTo(0, 0)")
-    shot = page.screenshot(tmp_path / "report-run.png")
-    print(f"screenshot: {shot}")
+    shot = _shot(page, tmp_path, "report-run.png")
     assert shot.stat().st_size > 10_000
     assert page.errors() == []
 
@@ -121,7 +130,7 @@ def test_real_run_and_sweep_render_without_errors(browser, tmp_path):
     assert page.eval("document.querySelectorAll('#sweep svg.chart polyline').length") == 5
     assert page.eval("document.querySelector('#rows .case-row .lanes').children.length") == 5  # source, teacher, 3 ckpts
     page.eval("document.getElementById('sweep').scrollIntoView()")
-    print(f"screenshot: {page.screenshot(tmp_path / 'report-sweep.png')}")
+    _shot(page, tmp_path, "report-sweep.png")
     assert page.errors() == []
 
 
@@ -140,3 +149,202 @@ def test_script_in_prompt_renders_as_text(browser, tmp_path):
     _set(page, "#f-search", "<img src=x onerror=window.__pwned=3>", "input")
     assert _matching(page) == 0 and page.eval("typeof window.__pwned") == "undefined"
     assert page.errors() == []
+
+
+def _lane_values(rows: list[dict], lane: int, mi: int) -> list[float | None]:
+    return [(r["cells"][lane] or {}).get("s", {}).get(str(mi), [None])[0] for r in rows]
+
+
+def test_value_range_filter_metric_sort_and_lazy_pages(browser, tmp_path):
+    run = make_run(tmp_path / "run", n_cases=40, seeds=(0, 1), n_edit=0)
+    out = tmp_path / "report.html"
+    build_report([str(run)], out)
+    rows = _rows_data(out)
+    html = out.read_text(encoding="utf-8")
+    page = browser.open(out.as_uri())
+    page.wait_for("document.body.getAttribute('data-ready') === '1'")
+    keys = [m.split(" ")[0] for m in page.eval("Array.from(document.querySelectorAll('#f-metric option')).map(o => o.textContent)")]
+    mi = keys.index("flatbg.noise_sigma")
+    _set(page, "#f-metric", str(mi))
+    noise = _lane_values(rows, 1, mi)              # lanes: teacher, student (the compared model)
+    # value range: the student's value of the selected metric within [min, max]
+    _set(page, "#f-min", "3.95", "input")
+    _set(page, "#f-max", "4.05", "input")
+    want = sum(1 for v in noise if v is not None and 3.95 <= v <= 4.05)
+    assert 0 < want < len(rows) and _matching(page) == want
+    _set(page, "#f-min", "", "input")
+    assert _matching(page) == sum(1 for v in noise if v is not None and v <= 4.05)
+    _set(page, "#f-max", "", "input")
+    assert _matching(page) == len(rows)
+    # sort by metric value, both ways: the page shows the rows in the student's value order
+    order = lambda: page.eval("Array.from(document.querySelectorAll('#rows .case-row')).map(r => "  # noqa: E731
+                              "[r.getAttribute('data-case'), Number(r.getAttribute('data-seed'))])")
+    by_value = sorted(range(len(rows)), key=lambda i: noise[i])
+    _set(page, "#f-sort", "value-asc")
+    assert order() == [[rows[i]["case"], rows[i]["seed"]] for i in by_value[:25]]
+    _set(page, "#f-sort", "value-desc")
+    desc = sorted(range(len(rows)), key=lambda i: -noise[i])
+    assert order() == [[rows[i]["case"], rows[i]["seed"]] for i in desc[:25]]
+    shown = [noise[[(r["case"], r["seed"]) for r in rows].index(tuple(k))] for k in order()]
+    assert shown == sorted(shown, reverse=True) and shown[0] == max(noise)
+    # only the visible page is in the DOM: 25 rows x (thumbnail + crop) x 2 lanes of 80 rows' images
+    n_blobs = html.count('<script type="text/plain"')
+    assert page.eval("document.querySelectorAll('#rows img').length") == 25 * 2 * 2 < n_blobs
+    assert page.eval("document.querySelectorAll('#rows img[src]').length") == 100
+    _set(page, "#f-pagesize", "10")
+    assert page.eval("document.querySelectorAll('#rows img').length") == 10 * 2 * 2
+    assert page.errors() == []
+
+
+def test_ocr_diff_marks_misread_words_and_characters(browser, tmp_path):
+    """Latin is diffed word by word; Chinese (no spaces between words) character by character."""
+    run = make_run(tmp_path / "run", n_cases=3, seeds=(0,), n_edit=0,
+                   expected={0: ["HELLO WORLD"], 1: ["你好世界"], 2: ["OPEN 24 小时"]},
+                   ocr_read={0: {"student": "HELL0 WORLD"}, 1: {"student": "你好世介"},
+                             2: {"student": "OPEN 24 小日寸"}})
+    out = tmp_path / "ocr.html"
+    build_report([str(run)], out)
+    page = browser.open(out.as_uri())
+    page.wait_for("document.body.getAttribute('data-ready') === '1'")
+
+    def marks(case: str) -> dict:
+        return page.eval(f"""(function(){{
+          var row = document.querySelector('#rows .case-row[data-case="{case}"]');
+          var box = row.querySelectorAll('.lane')[1].querySelector('.ocr');
+          var t = function (sel) {{ return Array.from(box.querySelectorAll(sel)).map(e => e.textContent); }};
+          return {{del: t('del'), ins: t('ins'), hit: t('.hit'), text: box.textContent}};
+        }})()""")
+    latin = marks("case-0000")
+    assert latin["del"] == ["HELLO "] and latin["ins"] == ["HELL0 "] and latin["hit"] == ["WORLD"]
+    cjk = marks("case-0001")
+    assert cjk["del"] == ["界"] and cjk["ins"] == ["介"] and cjk["hit"] == ["你", "好", "世"]
+    assert cjk["text"] == "OCR: 你好世介界"                  # no spaces invented between characters
+    mixed = marks("case-0002")
+    assert mixed["hit"] == ["OPEN ", "24 ", "小"] and mixed["del"] == ["时"] and mixed["ins"] == ["日", "寸"]
+    assert page.errors() == []
+
+
+def test_lightbox_shows_the_full_resolution_render(browser, tmp_path):
+    run = make_run(tmp_path / "run", n_cases=2, seeds=(0,), n_edit=0, size=(320, 200))
+    for budget, natural, full in ((16.0, 320, "1"), (0.0, 256, "0")):
+        out = tmp_path / f"lb-{budget}.html"
+        build_report([str(run)], out, Options(full_budget_mb=budget))
+        page = browser.open(out.as_uri())
+        page.wait_for("document.body.getAttribute('data-ready') === '1'")
+        # the row shows the 256 px thumbnail; the lightbox the embedded original (320 x 200)
+        assert page.eval("document.querySelector('#rows img.thumb').naturalWidth") == 256 or page.wait_for(
+            "document.querySelector('#rows img.thumb').naturalWidth === 256")
+        page.eval("document.querySelector('#rows img.thumb').click()")
+        page.wait_for("document.getElementById('lb-img').complete && document.getElementById('lb-img').naturalWidth > 0")
+        assert page.eval("document.getElementById('lb-img').naturalWidth") == natural
+        assert page.eval("document.getElementById('lb-img').getAttribute('data-full')") == full
+        title = page.eval("document.getElementById('lb-title').textContent")
+        assert ("full resolution not embedded" in title) == (full == "0") and "320×200" in title
+        assert page.errors() == []
+
+
+def test_user_strings_everywhere_render_as_text(browser, tmp_path):
+    """A <script> in a tag, a case id, the OCR reading, a VLM reply, a run name and a recipe name."""
+    evil_id = "case-<script>window.__pwned=7</script>"
+    run = make_run(tmp_path / "run", n_cases=4, seeds=(0,), n_edit=0, name=EVIL, case_ids={2: evil_id},
+                   extra_tags={2: [EVIL]}, ocr_read={2: {"student": EVIL}}, vlm_reply={2: "verdict: " + EVIL})
+    out = tmp_path / "evil.html"
+    build_report([str(run)], out)
+    html = out.read_text(encoding="utf-8")
+    page = browser.open(out.as_uri())
+    page.wait_for("document.body.getAttribute('data-ready') === '1'")
+    assert page.eval("document.scripts.length") == html.count("<script")      # nothing injected
+    assert page.eval("document.querySelector('h1').textContent") == EVIL
+    assert EVIL in page.eval("document.getElementById('models').textContent")
+    assert EVIL in page.eval("document.getElementById('per-tag').textContent")
+    assert EVIL in page.eval("Array.from(document.querySelectorAll('#f-tag option')).map(o => o.value)")
+    _set(page, "#f-tag", EVIL)
+    assert _matching(page) == 1
+    row = "document.querySelector('#rows .case-row')"
+    assert page.eval(f"{row}.getAttribute('data-case')") == evil_id
+    assert page.eval(f"{row}.querySelector('.cid').textContent") == evil_id
+    assert EVIL in page.eval(f"Array.from({row}.querySelectorAll('.tag')).map(t => t.textContent)")
+    student = f"{row}.querySelectorAll('.lane')[1]"
+    ocr = page.eval(f"{student}.querySelector('.ocr').textContent")
+    assert '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">' in ocr
+    assert page.eval(f"{student}.querySelector('.rationale').textContent") == "vlm-t2i: verdict: " + EVIL
+    page.eval(f"(function(){{var d={student}.querySelector('details'); d.open=true; d.dispatchEvent(new Event('toggle'));}})()")
+    assert EVIL in json.loads(page.eval(f"{student}.querySelector('pre.detail').textContent"))["vlm-t2i"]["replies"][0]["text"]
+    assert page.eval("document.querySelectorAll('#rows script, #rows img[src=x], [onerror]').length") == 0
+    assert page.eval("typeof window.__pwned") == "undefined"
+    assert page.errors() == []
+    # a recipe name in a sweep: lane labels, chart legends
+    sweep = make_sweep(tmp_path / "sweep", EVIL, [100, 200], n_cases=3)
+    out = tmp_path / "evil-sweep.html"
+    build_report([str(sweep)], out)
+    page = browser.open(out.as_uri())
+    page.wait_for("document.body.getAttribute('data-ready') === '1'")
+    assert page.eval("document.scripts.length") == out.read_text(encoding="utf-8").count("<script")
+    labels = page.eval("Array.from(document.querySelectorAll('#rows .case-row:first-child .lane-label')).map(e => e.textContent)")
+    assert f"{EVIL}/step-000100" in labels
+    assert EVIL in page.eval("document.querySelector('#sweep svg.chart text.legend').textContent")
+    assert page.eval("typeof window.__pwned") == "undefined" and page.errors() == []
+
+
+def test_real_sweeps_feed_report_and_compare(browser, tmp_path, capsys):
+    """`evalsuite sweep` for real (evalsuite.sweep, runner, TinyFlowPipeline renders, flatbg and
+    fidelity judges) over tiny checkpoints of two recipes, then `report` and `compare` on its output."""
+    import torch
+
+    from distill.train import new_pipeline
+    from evalsuite.cli.main import main
+    from evalsuite.compare import load_sweep
+
+    def checkpoints(root: Path, recipe: str, seeds: tuple[int, ...]) -> Path:
+        for step, s in zip((0, 10), seeds, strict=True):
+            torch.manual_seed(s)
+            d = root / f"step-{step:06d}"
+            new_pipeline(channels=(16, 32), text_dim=16).save_pretrained(
+                d, sampler={"num_inference_steps": 2, "guidance_scale": 1.0})
+            (d / "train_config.json").write_text(json.dumps({"step": step, "config": {"name": recipe}}))
+        return root
+
+    torch.manual_seed(99)
+    teacher = tmp_path / "teacher"
+    new_pipeline(channels=(16, 32), text_dim=16).save_pretrained(
+        teacher, sampler={"num_inference_steps": 2, "guidance_scale": 1.0})
+    sweeps = []
+    for recipe, seeds in (("clean", (1, 2)), ("mixed", (3, 4))):
+        ck = checkpoints(tmp_path / f"ck-{recipe}", recipe, seeds)
+        sd = tmp_path / f"sweep-{recipe}"
+        assert main(["sweep", str(ck), "--pack", "typography-mini", "--teacher", str(teacher), "--sweep-dir", str(sd),
+                     "--limit", "2", "--judges", "flatbg,fidelity", "--no-progress"]) == 0
+        sweeps.append(sd)
+    capsys.readouterr()
+    out = tmp_path / "sweeps.html"
+    assert main(["report", *map(str, sweeps), "-o", str(out)]) == 0
+    assert "report:" in capsys.readouterr().out
+    page = browser.open(out.as_uri())
+    page.wait_for("document.body.getAttribute('data-ready') === '1'")
+    keys = load_sweep(sweeps[0]).checkpoints[0].run.metric_keys("student")
+    assert "fidelity.psnr" in keys and "flatbg.sigma" in keys
+    assert page.eval("document.querySelectorAll('#sweep svg.chart').length") == len(keys)
+    # one curve per recipe, teacher level as the reference where the teacher has the metric
+    assert page.eval("document.querySelector('#sweep svg.chart').querySelectorAll('polyline').length") == 2
+    assert page.eval("document.querySelectorAll('#sweep line.ref').length") >= 1
+    lanes = page.eval("Array.from(document.querySelectorAll('#rows .case-row:first-child .lane-label')).map(e => e.textContent)")
+    assert lanes == ["sweep-clean: teacher", "clean/step-000000", "clean/step-000010",
+                     "mixed/step-000000", "mixed/step-000010"]
+    assert _matching(page) == 8                        # 2 cases x 4 seeds
+    assert page.errors() == []
+    # compare: best checkpoint per metric and recipe, and the recipe verdicts, with the same numbers
+    assert main(["compare", *map(str, sweeps), "--json", "--metrics", "fidelity.psnr"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["recipes"] == ["clean", "mixed"]
+    best = {b["recipe"]: b for b in res["best"]}
+    for recipe, sd in zip(("clean", "mixed"), sweeps, strict=True):
+        cps = load_sweep(sd).checkpoints
+        means = {cp.name: sum(v := list(cp.run.values("student", "fidelity.psnr").values())) / len(v) for cp in cps}
+        assert best[recipe]["checkpoint"] == max(means, key=means.get)
+        assert best[recipe]["mean"] == pytest.approx(max(means.values()))
+    (v,) = res["verdicts"]
+    a = next(cp for cp in load_sweep(sweeps[0]).checkpoints if cp.name == v["a_checkpoint"]).run.values("student", "fidelity.psnr")
+    b = next(cp for cp in load_sweep(sweeps[1]).checkpoints if cp.name == v["b_checkpoint"]).run.values("student", "fidelity.psnr")
+    assert v["delta"]["n"] == 8 and v["delta"]["excluded"] == 0
+    assert v["delta"]["delta"] == pytest.approx(sum(b[k] - a[k] for k in a) / 8)
+    _shot(page, tmp_path, "report-real-sweep.png")
