@@ -41,6 +41,10 @@ class TeacherConfig:
     num_inference_steps: int = 32
     channels: tuple[int, ...] = (32, 64, 128)
     text_dim: int = 128
+    attn_levels: int = 1                          # cross-attention at this many lowest resolutions
+    pooled_text: bool = False                     # pooled prompt embedding into every ResNet
+    arch_from_config: bool = False                # with init: build this config's architecture and
+                                                  # copy the init's matching weights (warm start)
     threads: int = 1
 
 

@@ -56,16 +56,38 @@ def collate(samples: list[data.Sample]) -> tuple[list[str], torch.Tensor, torch.
 
 
 # --- shared helpers ---------------------------------------------------------------------------
-def new_pipeline(channels: tuple[int, ...] = (32, 64, 128), text_dim: int = 128) -> TinyFlowPipeline:
-    """A fresh pipeline; cross-attention only at the lowest resolution (cheap on a CPU)."""
+def new_pipeline(channels: tuple[int, ...] = (32, 64, 128), text_dim: int = 128,
+                 attn_levels: int = 1, pooled_text: bool = False) -> TinyFlowPipeline:
+    """A fresh pipeline. Cross-attention at the `attn_levels` lowest resolutions (cheap on a CPU);
+    `pooled_text` also adds an attention-pooled prompt embedding to the time embedding of every
+    ResNet block (diffusers' addition_embed_type="text"), so global attributes (colours, font,
+    size, position, the word) reach the high-resolution path too, not only the bottleneck."""
     n = len(channels)
+    k = max(1, min(attn_levels, n - 1)) if n > 1 else 0
+    extra: dict[str, Any] = {}
+    if pooled_text:
+        extra = {"addition_embed_type": "text", "addition_embed_type_num_heads": 4}
     unet = build_unet(
         channels=channels, cross_attention_dim=text_dim, norm_num_groups=min(16, channels[0]),
-        down_block_types=["DownBlock2D"] * (n - 1) + ["CrossAttnDownBlock2D"],
-        up_block_types=["CrossAttnUpBlock2D"] + ["UpBlock2D"] * (n - 1))
+        down_block_types=["DownBlock2D"] * (n - k) + ["CrossAttnDownBlock2D"] * k,
+        up_block_types=["CrossAttnUpBlock2D"] * k + ["UpBlock2D"] * (n - k), **extra)
     text = TinyTextEncoder(vocab=data.vocabulary(), dim=text_dim)
     return TinyFlowPipeline(unet=unet, text_encoder=text,
                             scheduler=FlowMatchEulerDiscreteScheduler(shift=1.0))
+
+
+def warm_start(pipe: TinyFlowPipeline, init: TinyFlowPipeline,
+               log: Callable[[str], None] = print) -> TinyFlowPipeline:
+    """Copy every weight of `init` whose name and shape match into `pipe` (an architecture that adds
+    modules, e.g. more cross-attention levels or pooled text); new modules keep their fresh init."""
+    for name in ("unet", "text_encoder"):
+        dst, src = getattr(pipe, name), getattr(init, name).state_dict()
+        own = dst.state_dict()
+        same = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
+        dst.load_state_dict(same, strict=False)
+        log(f"warm start {name}: {len(same)}/{len(own)} tensors copied, "
+            f"{len(own) - len(same)} new")
+    return pipe
 
 
 def resolve(path: str) -> Path:
@@ -109,10 +131,13 @@ def train_teacher(cfg: TeacherConfig, log: Callable[[str], None] = print) -> Pat
     out = resolve(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "done.json").unlink(missing_ok=True)
-    if cfg.init:
+    if cfg.init and cfg.arch_from_config:
+        pipe = warm_start(new_pipeline(cfg.channels, cfg.text_dim, cfg.attn_levels, cfg.pooled_text),
+                          TinyFlowPipeline.from_pretrained(resolve(cfg.init)), log)
+    elif cfg.init:
         pipe = TinyFlowPipeline.from_pretrained(resolve(cfg.init))
     else:
-        pipe = new_pipeline(cfg.channels, cfg.text_dim)
+        pipe = new_pipeline(cfg.channels, cfg.text_dim, cfg.attn_levels, cfg.pooled_text)
     model = torch.nn.ModuleDict({"unet": pipe.unet, "text": pipe.text_encoder}).train()
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)

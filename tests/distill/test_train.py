@@ -28,6 +28,29 @@ def test_teacher_loop_few_steps(tmp_path: Path) -> None:
     TinyFlowPipeline.from_pretrained(last)   # loads back
 
 
+def test_warm_start_into_a_better_conditioned_architecture(tmp_path: Path, tiny_pipe_dir: Path) -> None:
+    """arch_from_config: the init's weights are copied where names and shapes match, the added
+    modules (pooled text, a second cross-attention level) start fresh, and the prompt now changes
+    the velocity through the pooled path."""
+    cfg = config.parse_teacher_config({
+        "name": "t3", "out_dir": str(tmp_path / "t3"), "init": str(tiny_pipe_dir), "batch_size": 4,
+        "max_steps": 2, "channels": [16, 32, 32], "text_dim": 16, "num_inference_steps": 4,
+        "warmup_steps": 1, "attn_levels": 2, "pooled_text": True, "arch_from_config": True})
+    init = TinyFlowPipeline.from_pretrained(tiny_pipe_dir)
+    new = train.new_pipeline((16, 32, 32), 16, attn_levels=2, pooled_text=True)
+    lines: list[str] = []
+    train.warm_start(new, init, log=lines.append)
+    own, src = new.unet.state_dict(), init.unet.state_dict()
+    copied = [k for k in own if k in src and own[k].shape == src[k].shape]
+    assert copied and all(torch.equal(own[k], src[k]) for k in copied)
+    assert any(k.startswith("add_embedding") for k in own) and not any(k.startswith("add_embedding") for k in src)
+    assert new.unet.config.down_block_types[-2:] == ["CrossAttnDownBlock2D"] * 2
+    assert "new" in lines[0]
+    last = train.train_teacher(cfg, log=lines.append)
+    reloaded = TinyFlowPipeline.from_pretrained(last)
+    assert reloaded.unet.config.addition_embed_type == "text"
+
+
 def test_batches_are_deterministic() -> None:
     w = {"typography": 1.0, "figures": 1.0}
     assert train.batch_keys(0, 5, 8, w, 0.5) == train.batch_keys(0, 5, 8, w, 0.5)
