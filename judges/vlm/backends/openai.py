@@ -1,9 +1,10 @@
 """`openai` provider: any OpenAI-compatible chat endpoint (vLLM's server is the production path).
 
 Async httpx requests with bounded concurrency, a per-request timeout, and retries with
-exponential back-off on HTTP 429 and 5xx only (a 400 is the caller's fault and is not retried;
-a timeout is reported, not retried, so a stuck server cannot multiply the run time). Images go
-as base64 PNG data URLs. Structured output:
+exponential back-off on exactly HTTP 429, 500, 502, 503 and 504 (any other status, e.g. a 400,
+is the caller's fault or permanent and is not retried; a timeout is reported, not retried, so a
+stuck server cannot multiply the run time). Images go as base64 PNG data URLs, encoded in worker
+threads ahead of the free request slots, each distinct image once per batch. Structured output:
   structured="vllm"    vLLM's `structured_outputs` {json | regex | choice} (all three kinds)
   structured="openai"  OpenAI `response_format` json_schema (JSON only; regex/choice unconstrained)
   structured="none"    nothing sent; replies are parsed strictly

@@ -267,7 +267,8 @@ def test_bounded_concurrency():
         wall = time.perf_counter() - t0
         assert s.max_in_flight == 4
     assert all(v.ok for v in vs)
-    assert 0.38 < wall < 0.9     # two waves of 0.2 s, not eight
+    assert wall > 0.38           # at least two waves of 0.2 s (no more than 4 at once); no upper
+    # bound on the wall time: on a loaded CI machine it says nothing, max_in_flight == 4 does
 
 
 def test_repeats_report_the_judges_own_spread():

@@ -202,20 +202,22 @@ def test_missing_source_or_teacher_image_is_its_own_error_kind():
 
 # --- the client's batch pipeline -------------------------------------------------------------------
 class CountingClient(OpenAIClient):
-    """Counts encodings and where they ran; `slow` seconds each (a big grainy PNG)."""
+    """Records each encoding (pixel hash, thread, start, end); `slow` seconds each (a big grainy PNG)."""
 
     def __init__(self, *a, slow: float = 0.0, **kw):
         super().__init__(*a, **kw)
         self.slow = slow
-        self.encoded: list[tuple[str, str]] = []
+        self.encoded: list[tuple[str, str, float, float]] = []
         self._lock = threading.Lock()
 
     def encode_image(self, image):
+        t0 = time.perf_counter()
         if self.slow:
             time.sleep(self.slow)
+        url = super().encode_image(image)
         with self._lock:
-            self.encoded.append((image_sha256(image), threading.current_thread().name))
-        return super().encode_image(image)
+            self.encoded.append((image_sha256(image), threading.current_thread().name, t0, time.perf_counter()))
+        return url
 
 
 def test_each_image_is_encoded_once_per_call_off_the_event_loop():
@@ -227,23 +229,35 @@ def test_each_image_is_encoded_once_per_call_off_the_event_loop():
         vs = j.score([item(CASE, blue, teacher=RED), item(Case("c2", "t2i", "x", (0,)), blue, teacher=red_again)])
         assert len(s.requests) == 12 and all(v.ok for v in vs)
     # 12 requests of 2 images each: 2 distinct images, each encoded once, in worker threads
-    assert sorted(h for h, _ in j.client.encoded) == sorted([image_sha256(RED), image_sha256(blue)])
-    assert all(t != threading.main_thread().name for _, t in j.client.encoded)
+    assert sorted(e[0] for e in j.client.encoded) == sorted([image_sha256(RED), image_sha256(blue)])
+    assert all(e[1] != threading.main_thread().name for e in j.client.encoded)
 
 
 def test_slow_encoding_overlaps_the_requests_in_flight():
-    """8 requests, each image taking 0.1 s to encode and 0.1 s at the server, 4 at a time: encoded
-    in the event loop this takes >= 8 x 0.1 + 0.2 s; off the loop, ahead of the free slots, ~0.3 s."""
+    """Images that take 0.1 s each to encode are encoded side by side in worker threads, and
+    while earlier requests are at the server (in the event loop, one at a time after taking the
+    slot, they would never overlap each other)."""
     images = [Image.new("RGB", (32, 24), (i, 0, 0)) for i in range(8)]
-    with ScriptedServer(lambda b, n: Reply(body=chat_reply(t2i_json(5, 5))), latency=0.1) as s:
+    at_server: list[tuple[float, float]] = []
+
+    def script(body, n):
+        t0 = time.perf_counter()
+        at_server.append((t0, t0 + 0.1))
+        return Reply(body=chat_reply(t2i_json(5, 5)), delay=0.1)
+
+    with ScriptedServer(script) as s:
         j = VLMT2IJudge(url=s.url, model="m", concurrency=4)
         j.client = CountingClient(url=s.url, model="m", concurrency=4, slow=0.1)
-        t0 = time.perf_counter()
         vs = j.score([item(CASE, im) for im in images])
-        wall = time.perf_counter() - t0
         assert s.max_in_flight == 4
     assert all(v.ok for v in vs) and len(j.client.encoded) == 8
-    assert wall < 0.65, wall
+
+    def overlaps(a, b):
+        return a[0] < b[1] and b[0] < a[1]
+
+    spans = [(e[2], e[3]) for e in j.client.encoded]
+    assert max(sum(overlaps(a, b) for b in spans) for a in spans) >= 2        # encodings side by side
+    assert any(overlaps(a, b) for a in spans for b in at_server)              # and beside requests
 
 
 def test_batch_size_does_not_cap_concurrency():
