@@ -12,9 +12,11 @@ Rules (gates.yaml, docs/reports.md):
       "*": {max_failure_rate: 0.05}
 
 Each check is pass / fail / inconclusive / skipped. Regression is judged on the paired bootstrap
-CI of candidate − baseline on shared (case, seed) (`evalsuite.stats.delta_status`): it fails only
-when significant and beyond the tolerance; too few pairs is "inconclusive" (counted as a failure
-only with `inconclusive: fail`). Exit codes: 0 pass, 1 fail, 2 usage or configuration error.
+CI of candidate − baseline on shared (case, seed) with equal case_hash (edited cases are left out
+and counted) (`evalsuite.stats.delta_status`): it fails only when significant and beyond the
+tolerance; too few pairs is "inconclusive" (counted as a failure only with `inconclusive: fail`).
+With a baseline, a metric it has that a rule matches and the candidate lacks fails ("missing").
+Exit codes: 0 pass, 1 fail, 2 usage or configuration error (or anything unexpected).
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@
 Layout of the file: static summary HTML (escaped on the server side: per metric mean + 95% CI,
 paired deltas, per tag, judge failures, latency and NFE, sweep curves as inline SVG), then the
 case data as one JSON block and every image as its own `<script type="text/plain">` block holding a
-data URL. The bundled script (reports/assets/report.js) renders one page of cases at a time and
-only then materialises that page's images, so a 1,000-case report stays responsive. User strings
+data URL, inside inert `<template>`s (the first page's images before the script, the rest after
+it). The bundled script (reports/assets/report.js) renders page 1 as soon as it is parsed, one page
+of cases at a time, and only then materialises that page's images, so a 1,000-case report stays
+responsive. User strings
 reach the page only as JSON text or through `textContent`, never as markup.
 """
 
@@ -49,7 +51,7 @@ class Options:
     crop_size: int = 64               # native-pixel crop of the flat background (lossless PNG)
     page_size: int = 25
     max_checkpoints: int = 6          # sweep lanes shown per case (evenly spaced, last included)
-    full_budget_mb: float = 16.0      # original PNGs embedded for the lightbox, in row order, up to this
+    full_budget_mb: float = 16.0      # originals of downscaled renders embedded for the lightbox, in row order
 
 
 @dataclass
@@ -188,15 +190,16 @@ class ImageStore:
         tid = self.ids.get(key)
         if tid is None:
             tid = self._add(key, turl, tmeta)
-            if "tw" in tmeta:
-                self._add_full(path, tmeta)
+            if (tmeta.get("tw"), tmeta.get("th")) not in ((None, None), (tmeta["w"], tmeta["h"])):
+                self._add_full(path, tmeta)     # downscaled: the lightbox may show the original
         if crop is None:
             return tid, None
         curl, cmeta, box = crop
         return tid, (self._add(f"crop:{path}:{box}", curl, cmeta), box)
 
     def _add_full(self, path: Path, tmeta: dict[str, Any]) -> None:
-        """Embed the original PNG of a downscaled / lossy thumbnail for the lightbox, within budget."""
+        """Embed the original PNG of a downscaled thumbnail for the lightbox, within budget (a lossy
+        thumbnail at full size needs none: the background crop is lossless already)."""
         budget = self.opts.full_budget_mb * 1e6
         size = path.stat().st_size * 4 // 3 + 32     # base64
         if self.full_bytes + size > budget:
@@ -577,9 +580,15 @@ def build_report(specs: list[str], out: str | Path, opts: Options | None = None)
         '<noscript><p>The case browser needs JavaScript; the summary above is static.</p></noscript>',
         f'<script type="application/json" id="report-data">{data_json}</script>',
     ]
-    for iid, url in images.blobs:
-        parts.append(f'<script type="text/plain" id="{iid}">{url}</script>')
-    parts.append(f'<script nonce="{nonce}">{js}</script></body></html>\n')
+    # Images live in inert <template>s (outside the rendered document: thousands of large text nodes
+    # in <body> make every style recalculation cost hundreds of ms). The first page's images come
+    # before the script, so it renders page 1 while the parser is still reading the rest.
+    first = {c[k] for r in rows[:max(1, opts.page_size)] for c in r["cells"] if c for k in ("img", "crop") if c.get(k)}
+    parts.append('<template id="blobs-0">')
+    parts += [f'<script type="text/plain" id="{iid}">{url}</script>' for iid, url in images.blobs if iid in first]
+    parts.append(f'</template><script nonce="{nonce}">{js}</script><template id="blobs-1">')
+    parts += [f'<script type="text/plain" id="{iid}">{url}</script>' for iid, url in images.blobs if iid not in first]
+    parts.append("</template></body></html>\n")
     out = Path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

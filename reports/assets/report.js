@@ -8,7 +8,7 @@
   L.forEach(function (l, i) { if (ref < 0 && l.kind === 'teacher') ref = i; if (tgt < 0 && l.target) tgt = i; });
   var S = { q: '', tag: '', metric: M.length ? (D.defaultMetric || 0) : -1, sort: 'case', failOnly: false, vmin: '', vmax: '', dmax: '',
             page: 0, pageSize: D.pageSize || 25 };
-  var urlCache = {};
+  var urlCache = {}, missing = false;
 
   function el(tag, attrs) {
     var e = document.createElement(tag);
@@ -24,9 +24,22 @@
     }
     return e;
   }
+  // Image data URLs sit in inert <template id="blobs-0|1"> blocks: page 1's before this script, the
+  // rest after it (still being parsed when page 1 is first shown; rendered again once loaded).
+  function blob(id) {
+    for (var k = 0; k < 2; k++) {
+      var t = document.getElementById('blobs-' + k), e = t && t.content.getElementById(id);
+      if (e) return e;
+    }
+    return null;
+  }
   function imgUrl(id) {
     if (!id) return null;
-    if (!(id in urlCache)) { var s = document.getElementById(id); urlCache[id] = s ? s.textContent : null; }
+    if (!(id in urlCache)) {
+      var s = blob(id);
+      if (!s) { missing = true; return null; }
+      urlCache[id] = s.textContent;
+    }
     return urlCache[id];
   }
   function fmt(v) { return v === null || v === undefined ? '—' : (Math.abs(v) >= 100 ? v.toFixed(1) : Number(v.toPrecision(4)).toString()); }
@@ -131,7 +144,8 @@
     if (c.img) {
       var im = el('img', { class: 'thumb', alt: lane.label + ' ' + row.case + ' seed ' + row.seed, loading: 'lazy',
                            title: meta ? meta.w + '×' + meta.h + ' px — click to zoom' : '' });
-      im.src = imgUrl(c.img);
+      var u = imgUrl(c.img);
+      if (u) im.src = u;
       if (meta) {   // show small renders enlarged (pixelated), large ones as 256 px thumbnails
         var k = Math.min(256 / Math.max(meta.w, meta.h), 4);
         im.width = Math.round(meta.w * k); im.height = Math.round(meta.h * k);
@@ -146,7 +160,8 @@
       var cm = D.images[c.crop], z = Math.max(2, Math.floor(240 / Math.max(cm.w, cm.h)));
       var ci = el('img', { class: 'crop', alt: 'background crop', width: String(cm.w * z), height: String(cm.h * z),
                            title: 'flat background, native pixels ' + c.box.join(',') + ' ×' + z + ' — click to zoom' });
-      ci.src = imgUrl(c.crop);
+      var cu = imgUrl(c.crop);
+      if (cu) ci.src = cu;
       ci.addEventListener('click', function () { openLightbox(c.crop, lane.label + ' · background crop · ' + row.case, 6); });
       var wrap = el('div', { class: 'crop-wrap' }, ci, el('span', { text: 'background ×' + z }));
       if (row.bg) {
@@ -265,11 +280,11 @@
   function applyZoom() { lbImg.style.width = Math.round(natural[0] * zoom) + 'px'; lbImg.style.height = Math.round(natural[1] * zoom) + 'px'; }
   function openLightbox(id, title, z) {
     // the full-resolution render when the report embedded it (see --full-budget), else the thumbnail
-    var m = D.images[id] || { w: 256, h: 256 }, full = m.full && document.getElementById(m.full) ? m.full : null;
+    var m = D.images[id] || { w: 256, h: 256 }, full = m.full && blob(m.full) ? m.full : null;
     natural = [m.w, m.h]; zoom = z;
     lbImg.src = imgUrl(full || id);
     lbImg.setAttribute('data-full', full ? '1' : '0');
-    var res = m.tw && !full ? ', thumbnail ' + m.tw + '×' + m.th + ' shown: full resolution not embedded (--full-budget)' : '';
+    var res = m.tw && m.tw !== m.w && !full ? ', thumbnail ' + m.tw + '×' + m.th + ' shown: full resolution not embedded (--full-budget)' : '';
     document.getElementById('lb-title').textContent = title + ' (' + m.w + '×' + m.h + res + ')';
     applyZoom(); lb.hidden = false;
   }
@@ -281,6 +296,11 @@
 
   controls();
   render();
-  document.body.setAttribute('data-ready-ms', String(Math.round(performance.now())));
-  document.body.setAttribute('data-ready', '1');
+  document.body.setAttribute('data-first-render-ms', String(Math.round(performance.now())));
+  function loaded() {   // every image block parsed: fill in what the first render could not show
+    if (missing) { missing = false; render(); }
+    document.body.setAttribute('data-ready-ms', String(Math.round(performance.now())));
+    document.body.setAttribute('data-ready', '1');
+  }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', loaded); else loaded();
 })();

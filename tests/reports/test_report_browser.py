@@ -30,6 +30,10 @@ def _shot(page, tmp_path: Path, name: str, full_page: bool = False) -> Path:
     return p
 
 
+def _outside_templates(html: str) -> str:
+    return re.sub(r"<template[^>]*>.*?</template>", "", html, flags=re.S)
+
+
 def _rows_data(html_path: Path) -> list[dict]:
     html = html_path.read_text(encoding="utf-8")
     m = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S)
@@ -177,8 +181,9 @@ def test_value_range_filter_metric_sort_and_lazy_pages(browser, tmp_path):
     _set(page, "#f-max", "", "input")
     assert _matching(page) == len(rows)
     # sort by metric value, both ways: the page shows the rows in the student's value order
-    order = lambda: page.eval("Array.from(document.querySelectorAll('#rows .case-row')).map(r => "  # noqa: E731
-                              "[r.getAttribute('data-case'), Number(r.getAttribute('data-seed'))])")
+    def order() -> list:
+        return page.eval("Array.from(document.querySelectorAll('#rows .case-row')).map(r => "
+                         "[r.getAttribute('data-case'), Number(r.getAttribute('data-seed'))])")
     by_value = sorted(range(len(rows)), key=lambda i: noise[i])
     _set(page, "#f-sort", "value-asc")
     assert order() == [[rows[i]["case"], rows[i]["seed"]] for i in by_value[:25]]
@@ -253,7 +258,9 @@ def test_user_strings_everywhere_render_as_text(browser, tmp_path):
     html = out.read_text(encoding="utf-8")
     page = browser.open(out.as_uri())
     page.wait_for("document.body.getAttribute('data-ready') === '1'")
-    assert page.eval("document.scripts.length") == html.count("<script")      # nothing injected
+    assert page.eval("document.scripts.length") == _outside_templates(html).count("<script") == 2   # nothing injected
+    assert page.eval("['blobs-0', 'blobs-1'].map(t => document.getElementById(t).content.children.length)"
+                     ".reduce((a, b) => a + b)") == html.count("<script") - 2
     assert page.eval("document.querySelector('h1').textContent") == EVIL
     assert EVIL in page.eval("document.getElementById('models').textContent")
     assert EVIL in page.eval("document.getElementById('per-tag').textContent")
@@ -279,7 +286,7 @@ def test_user_strings_everywhere_render_as_text(browser, tmp_path):
     build_report([str(sweep)], out)
     page = browser.open(out.as_uri())
     page.wait_for("document.body.getAttribute('data-ready') === '1'")
-    assert page.eval("document.scripts.length") == out.read_text(encoding="utf-8").count("<script")
+    assert page.eval("document.scripts.length") == _outside_templates(out.read_text(encoding="utf-8")).count("<script")
     labels = page.eval("Array.from(document.querySelectorAll('#rows .case-row:first-child .lane-label')).map(e => e.textContent)")
     assert f"{EVIL}/step-000100" in labels
     assert EVIL in page.eval("document.querySelector('#sweep svg.chart text.legend').textContent")
@@ -348,3 +355,36 @@ def test_real_sweeps_feed_report_and_compare(browser, tmp_path, capsys):
     assert v["delta"]["n"] == 8 and v["delta"]["excluded"] == 0
     assert v["delta"]["delta"] == pytest.approx(sum(b[k] - a[k] for k in a) / 8)
     _shot(page, tmp_path, "report-real-sweep.png")
+
+
+def test_page_one_renders_before_the_rest_of_the_file_is_parsed(browser, tmp_path):
+    """Page 1's images precede the script, everything else follows it in an inert template: the case
+    browser draws page 1 first and fills in what it could not show once the file is parsed."""
+    run = make_run(tmp_path / "run", n_cases=30, seeds=(0,), n_edit=0)
+    out = tmp_path / "r.html"
+    build_report([str(run)], out, Options(page_size=10))
+    html = out.read_text(encoding="utf-8")
+    rows = _rows_data(out)
+    first = {c[k] for r in rows[:10] for c in r["cells"] if c for k in ("img", "crop")}
+    head, rest = html.split("<script nonce=", 1)
+    t0 = re.search(r'<template id="blobs-0">(.*?)</template>', head, re.S).group(1)
+    assert set(re.findall(r'<script type="text/plain" id="(i\d+)">', t0)) == first
+    assert not set(re.findall(r'<script type="text/plain" id="(i\d+)">', rest)) & first
+    page = browser.open(out.as_uri())
+    page.wait_for("document.body.getAttribute('data-ready') === '1'")
+    assert int(page.eval("document.body.getAttribute('data-first-render-ms')")) <= int(
+        page.eval("document.body.getAttribute('data-ready-ms')"))
+    # images of later pages come from the second template
+    page.eval("document.getElementById('next').click()")
+    page.wait_for("Array.from(document.querySelectorAll('#rows img')).every(i => i.src.startsWith('data:image/'))")
+    assert page.eval("document.querySelectorAll('#rows img').length") == 10 * 2 * 2
+    # a page shown before its images were parsed is drawn again when they arrive (simulated)
+    page.eval("(function(){var t=document.getElementById('blobs-1'); window.__saved=t; t.remove();})()")
+    page.eval("document.getElementById('next').click()")
+    assert page.eval("document.querySelectorAll('#rows img[src]').length") == 0
+    page.eval("(function(){document.body.appendChild(window.__saved);"
+              "document.body.removeAttribute('data-ready'); document.dispatchEvent(new Event('DOMContentLoaded'));})()")
+    assert page.eval("document.body.getAttribute('data-ready')") == "1"
+    assert page.eval("document.querySelectorAll('#rows img[src]').length") == 10 * 2 * 2
+    assert page.eval("document.getElementById('page').textContent") == "page 3 / 3"
+    assert page.errors() == []
