@@ -2,7 +2,8 @@
  * Every user-supplied string is inserted with textContent / text nodes, never as markup. */
 (function () {
   'use strict';
-  var D = JSON.parse(document.getElementById('report-data').textContent);
+  var dataEl = document.getElementById('report-data'), D = JSON.parse(dataEl.textContent);
+  dataEl.remove();   // a megabyte-sized text node in <body> only slows style recalculation down
   var L = D.lanes, M = D.metrics, R = D.rows;
   var ref = -1, tgt = -1;
   L.forEach(function (l, i) { if (ref < 0 && l.kind === 'teacher') ref = i; if (tgt < 0 && l.target) tgt = i; });
@@ -24,8 +25,8 @@
     }
     return e;
   }
-  // Image data URLs sit in inert <template id="blobs-0|1"> blocks: page 1's before this script, the
-  // rest after it (still being parsed when page 1 is first shown; rendered again once loaded).
+  // Image data URLs sit in two inert template elements, #blobs-0 (page 1's, before this script) and
+  // #blobs-1 (the rest, after it: still being parsed when page 1 is first shown; drawn again once loaded).
   function blob(id) {
     for (var k = 0; k < 2; k++) {
       var t = document.getElementById('blobs-' + k), e = t && t.content.getElementById(id);
