@@ -12,6 +12,7 @@ import pytest
 
 from evalsuite.cli.main import main
 from evalsuite.compare import load_run
+from evalsuite.stats import mean_ci
 from evalsuite.types import EvalsuiteError
 from reports.html import Options, build_report
 from tests.reports.make_run import make_run, make_sweep
@@ -214,3 +215,26 @@ def test_edited_cases_are_shown_but_not_paired(tmp_path):
     # a: student − a: teacher pairs all 8; b: student − a: teacher leaves the 2 edited cases out
     assert "(n=8)" in cells[-2] and "left out" not in cells[-2]
     assert "(n=6)" in cells[-1] and "2 left out" in cells[-1]
+
+
+def test_per_tag_summary_matches_the_run(run_dir, tmp_path):
+    out = tmp_path / "r.html"
+    build_report([str(run_dir)], out)
+    html = out.read_text(encoding="utf-8")
+    table = re.search(r'<details id="per-tag">.*?</details>', html, re.S).group(0)
+    run = load_run(run_dir)
+    tags = sorted({t for c in run.cases.values() for t in c["tags"]})
+    keys = run.metric_keys()
+    assert table.count("<tr><td>") == len(keys) * len(tags)
+    for key in ("ocr.word_recall", "flatbg.noise_sigma", "diversity.lpips_spread"):
+        for tag in tags:
+            row = re.search(rf"<tr><td>{re.escape(key)}</td><td>{re.escape(tag)}</td>(.*?)</tr>", table, re.S).group(1)
+            cells = re.findall(r"<td>(.*?)</td>", row)
+            for role, cell in zip(("teacher", "student"), cells, strict=True):
+                vals = [v for (cid, _s), v in run.values(role, key).items() if tag in run.cases[cid]["tags"]]
+                assert cell.endswith(f" · {len(vals)}")
+                if vals:
+                    m, lo, hi = mean_ci(vals)
+                    assert cell.startswith(f"{m:.4g} [{lo:.4g}, {hi:.4g}]")
+                else:
+                    assert cell.startswith("—")
