@@ -124,9 +124,11 @@ class VLMClient(ABC):
         """Release connections or models."""
 
 
-# zlib level for PNG data URLs. The PNG is written with filter type 0 (none) on every row: PIL's
-# adaptive filtering tries each filter per row, which costs ~175 ms on a grainy 1024x1024 image;
-# rows as they are with zlib level 1 take ~65 ms and are no larger (grain defeats the filters).
+# PNG data URLs are written with the Sub filter on every row (each byte minus the same channel of
+# the pixel before) and zlib's RLE strategy at this level. PIL's encoder tries five filters per
+# row and runs full LZ77: ~175 ms and 2.1 MB for a grainy 1024x1024 render on an idle core.
+# Sub + RLE is 6-8x faster on that (grain defeats every filter and long matches anyway) and
+# smaller, and a flat background still shrinks to a few KB (its Sub rows are runs of zeros).
 PNG_COMPRESS_LEVEL = 1
 _PNG_COLOUR = {"L": (0, 1), "RGB": (2, 3), "RGBA": (6, 4)}     # mode -> (PNG colour type, channels)
 
@@ -138,13 +140,17 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 def encode_png(image: Image.Image, compress_level: int = PNG_COMPRESS_LEVEL) -> bytes:
     """Lossless 8-bit PNG bytes of an L, RGB or RGBA image (other modes are converted to RGB)."""
     im = image if image.mode in _PNG_COLOUR else image.convert("RGB")
-    colour, channels = _PNG_COLOUR[im.mode]
+    colour, c = _PNG_COLOUR[im.mode]
     w, h = im.size
-    rows = np.zeros((h, w * channels + 1), np.uint8)          # column 0: filter type 0 for every row
-    rows[:, 1:] = np.asarray(im, dtype=np.uint8).reshape(h, w * channels)
+    px = np.asarray(im, dtype=np.uint8).reshape(h, w * c)
+    rows = np.empty((h, w * c + 1), np.uint8)
+    rows[:, 0] = 1                                           # filter type 1 (Sub) for every row
+    rows[:, 1:c + 1] = px[:, :c]
+    np.subtract(px[:, c:], px[:, :-c], out=rows[:, c + 1:])  # uint8 arithmetic wraps mod 256
+    z = zlib.compressobj(compress_level, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
+    idat = z.compress(rows.tobytes()) + z.flush()
     ihdr = struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr)
-            + _chunk(b"IDAT", zlib.compress(rows.tobytes(), compress_level)) + _chunk(b"IEND", b""))
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
 
 
 def image_data_url(image: Image.Image | str, fmt: str = "PNG", compress_level: int = PNG_COMPRESS_LEVEL) -> str:

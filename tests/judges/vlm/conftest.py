@@ -24,7 +24,7 @@ MAX_LOGPROBS = 2000
 MAX_MODEL_LEN = 1024        # a judge prompt for the longest shipped case plus its max_tokens fits
 MAX_IMAGES = 2              # --limit-mm-per-prompt: what the pairwise and edit judges send
 # Below pytest's per-test timeout (pyproject: 900 s), so a slow start fails here with the log tail.
-STARTUP_S = float(os.environ.get("EVALSUITE_VLLM_STARTUP_S", "600"))
+STARTUP_S = float(os.environ.get("EVALSUITE_VLLM_STARTUP_S", "720"))
 SERVER_FLAGS = ["--dtype", "float32", "--max-model-len", str(MAX_MODEL_LEN), "--max-num-seqs", "2",
                 "--enforce-eager", "--seed", "0",
                 # the whole (tiny) vocabulary may be asked for, so P(Yes) is exact whatever the weights

@@ -303,3 +303,21 @@ def test_temperature_flag_and_the_repeats_warning(caplog):
         assert not caplog.records
         VLMT2IJudge(url="u", model="m", repeats=3)
     assert len(caplog.records) == 1 and "--vlm-temperature" in caplog.records[0].getMessage()
+
+
+@pytest.mark.parametrize("mode, shape", [("RGB", (37, 53, 3)), ("L", (20, 31)), ("RGBA", (9, 7, 4))])
+def test_png_data_urls_are_lossless(mode, shape):
+    import base64
+    import io
+
+    from judges.vlm.backends.base import encode_png, image_data_url
+
+    a = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    im = Image.fromarray(a, mode)
+    back = Image.open(io.BytesIO(encode_png(im)))
+    assert back.mode == mode and np.array_equal(np.asarray(back), a)
+    url = image_data_url(im)
+    assert url.startswith("data:image/png;base64,") and image_data_url(url) == url
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))), a)
+    # a flat background still compresses to almost nothing
+    assert len(encode_png(Image.new("RGB", (512, 512), (245, 240, 225)))) < 4000
