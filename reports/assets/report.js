@@ -283,7 +283,8 @@
     // the full-resolution render when the report embedded it (see --full-budget), else the thumbnail
     var m = D.images[id] || { w: 256, h: 256 }, full = m.full && blob(m.full) ? m.full : null;
     natural = [m.w, m.h]; zoom = z;
-    lbImg.src = imgUrl(full || id);
+    var u = imgUrl(full || id);
+    if (u) lbImg.src = u; else lbImg.removeAttribute('src');
     lbImg.setAttribute('data-full', full ? '1' : '0');
     var res = m.tw && m.tw !== m.w && !full ? ', thumbnail ' + m.tw + '×' + m.th + ' shown: full resolution not embedded (--full-budget)' : '';
     document.getElementById('lb-title').textContent = title + ' (' + m.w + '×' + m.h + res + ')';
