@@ -6,8 +6,8 @@ case data as one JSON block and every image as its own `<script type="text/plain
 data URL, inside inert `<template>`s (the first page's images before the script, the rest after
 it). The bundled script (reports/assets/report.js) renders page 1 as soon as it is parsed, one page
 of cases at a time, and only then materialises that page's images, so a 1,000-case report stays
-responsive. User strings
-reach the page only as JSON text or through `textContent`, never as markup.
+responsive. User strings reach the page only as JSON text or through `textContent`, never as
+markup.
 """
 
 from __future__ import annotations
