@@ -220,6 +220,14 @@ def _measured_students() -> list[Path]:
 
 
 MEASURED = _measured_students()
+DEFAULT_MEASUREMENT = ROOT / "distill" / "results" / "bundled" / "student"
+
+
+def _default_measurement() -> Path:
+    assert (DEFAULT_MEASUREMENT / "summary.json").is_file() and (DEFAULT_MEASUREMENT / "run.json").is_file(), (
+        f"{DEFAULT_MEASUREMENT}: the bundled default student needs a committed measurement (summary.json, "
+        "run.json; python -m distill.evaluate_bundled --only student) for the shipped gates to be checked")
+    return DEFAULT_MEASUREMENT
 
 
 def _like(measured: Path, dest: Path, **kw) -> Path:
@@ -237,7 +245,7 @@ def test_the_workflow_default_is_measured():
     """The example workflow's default (PACK, bundled student) has a committed measurement, tested below."""
     env = _workflow_env()
     assert env["MODEL"] == ""
-    default = ROOT / "distill" / "results" / "bundled" / "student"
+    default = _default_measurement()
     assert default in MEASURED
     assert json.loads((default / "summary.json").read_text())["pack"]["name"] == env["PACK"]
     assert {json.loads((m / "summary.json").read_text())["pack"]["name"] for m in MEASURED} >= {"typography-mini"}
@@ -278,7 +286,7 @@ def test_every_shipped_gate_fails_an_unchanged_bundled_student_only_on_floors(tm
     """Every gates.yaml against the bundled student and an identical baseline: regression, failure
     rate and presence checks all pass; only absolute floors may fail, and only in the packs written
     for real models (typography's OCR floors), never in the packs the bundled models serve."""
-    default = ROOT / "distill" / "results" / "bundled" / "student"
+    default = _default_measurement()
     cand = load_run(_like(default, tmp_path / "c"))
     base = load_run(_like(default, tmp_path / "b", seed=1))
     served = {json.loads((m / "summary.json").read_text())["pack"]["name"] for m in MEASURED}
