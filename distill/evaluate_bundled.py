@@ -30,7 +30,8 @@ TEACHER = REPO / "distill" / "models" / "teacher-base"
 STUDENT = REPO / "distill" / "models" / "student"
 KEY_METRICS = {  # metric -> higher is better
     "ocr.word_recall": True, "ocr.exact_match": True, "flatbg.color_error": False,
-    "flatbg.sigma": False, "fidelity.psnr": True, "fidelity.ssim": True,
+    "ocr.ned": True, "flatbg.sigma": False, "fidelity.psnr": True, "fidelity.ssim": True,
+    "fidelity.preservation": True,
 }
 
 
@@ -119,7 +120,7 @@ def report(out: Path, names: list[str], nfe: int, lat: dict[str, Any] | None) ->
         res["roles"][name] = {k: {kk: m.get(kk) for kk in ("mean", "ci", "n", "failures")}
                               for k, m in s["metrics"].get("student", {}).items()}
     base = f"teacher-{nfe}"
-    for other in (base, f"{base}-nocfg", "teacher-full"):
+    for other in (base, f"{base}-nocfg", "teacher-full", *[n for n in names if n.startswith("student-")]):
         if "student" in res["roles"] and other in res["roles"]:
             for metric, hib in KEY_METRICS.items():
                 d = paired(out, "student", other, metric)
@@ -156,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", help="evaluate only this role (run roles in parallel processes)")
     p.add_argument("--report", action="store_true", help="only aggregate existing runs")
     p.add_argument("--latency", action="store_true", help="also time batch-1 renders")
+    p.add_argument("--extra", action="append", default=[], metavar="NAME=CKPT",
+                   help="another student-like role at its own sampler defaults (repeatable)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     import torch
@@ -163,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rs = roles(Path(args.teacher), Path(args.student), args.nfe)
+    for spec in args.extra:
+        name, _, ckpt = spec.partition("=")
+        rs[name] = (Path(ckpt), {})
     if not args.report:
         todo = [args.only] if args.only else list(rs)
         for name in todo:
