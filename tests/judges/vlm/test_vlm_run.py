@@ -28,7 +28,15 @@ from judges.vlm.pairwise import VLMPairwiseJudge
 from judges.vlm.t2i import VLMT2IJudge
 from judges.vlm.yesno import VLMYesNoJudge
 from tests.fixtures.scripted_server import Reply, ScriptedServer, chat_reply
-from tests.judges.vlm.test_vlm_fast import CASE, EDIT, RED, decode_images, item, t2i_json
+from tests.judges.vlm.test_calibration import oracle as calibration_oracle
+from tests.judges.vlm.test_vlm_fast import (
+    CASE,
+    EDIT,
+    RED,
+    decode_images,
+    item,
+    t2i_json,
+)
 
 PACK = "typography-mini"          # 96x32, 4 seeds per case
 
@@ -86,18 +94,15 @@ def test_rerun_sends_nothing_and_retry_failed_re_asks_only_failures(tmp_path, ca
 
 # --- calibration per run -----------------------------------------------------------------------------
 def oracle(good: set[str], informative: bool = True, broken: bool = False):
-    """Knows which calibration images are clean; scores anything else (the run's renders) 5."""
+    """test_calibration's oracle; `broken` makes it refuse every calibration request."""
+    base = calibration_oracle(good, informative)
+
     def script(body, n):
         ims = decode_images(body)
         calibration = any(image_sha256(im) in good for im in ims) or len(ims) == 1 and ims[0].size != (96, 32)
         if broken and calibration:
             return Reply(body=chat_reply("I'd rather not say"))
-        if len(ims) == 2:
-            first_good = image_sha256(ims[0]) in good
-            return Reply(body=chat_reply(json.dumps({"better": "first" if first_good else "second",
-                                                     "category": "noise"})))
-        pq = (9 if image_sha256(ims[0]) in good else 3) if informative else 5
-        return Reply(body=chat_reply(t2i_json(8, pq)))
+        return base(body, n)
     return script
 
 
