@@ -32,6 +32,9 @@ class TeacherConfig:
     batch_size: int = 32
     lr: float = 1e-3
     warmup_steps: int = 100
+    lr_decay: str = "constant"                    # or "cosine": to lr_min over the budget
+    lr_min: float = 0.0                           # (progress = the larger of steps/max_steps and
+                                                  #  minutes/max_minutes)
     ema: float = 0.999
     cfg_dropout: float = 0.1
     max_steps: int = 100000
@@ -138,6 +141,8 @@ def parse_teacher_config(raw: dict[str, Any], path: Path | str = "<config>") -> 
         raw["channels"] = tuple(int(c) for c in raw["channels"])
     if not 0.0 <= float(raw.get("edit_fraction", 0.5)) <= 1.0:
         raise _fail(path, "'edit_fraction' must be in [0, 1]")
+    if raw.get("lr_decay", "constant") not in ("constant", "cosine"):
+        raise _fail(path, f"'lr_decay' must be 'constant' or 'cosine', got {raw['lr_decay']!r}")
     return TeacherConfig(**raw)
 
 

@@ -119,8 +119,14 @@ def save_checkpoint(pipe: TinyFlowPipeline, out: Path, cfg: Any, step: int,
     return final
 
 
-def lr_at(step: int, base: float, warmup: int) -> float:
-    return base * min(1.0, (step + 1) / max(1, warmup))
+def lr_at(step: int, base: float, warmup: int, progress: float = 0.0, decay: str = "constant",
+          lr_min: float = 0.0) -> float:
+    """Linear warm-up, then constant or cosine decay to `lr_min` as `progress` goes 0 -> 1."""
+    lr = base
+    if decay == "cosine":
+        p = min(1.0, max(0.0, progress))
+        lr = lr_min + (base - lr_min) * 0.5 * (1.0 + math.cos(math.pi * p))
+    return lr * min(1.0, (step + 1) / max(1, warmup))
 
 
 # --- teacher loop -----------------------------------------------------------------------------
@@ -162,8 +168,9 @@ def train_teacher(cfg: TeacherConfig, log: Callable[[str], None] = print) -> Pat
         text, mask = model["text"].encode(prompts)
         v = velocity(model["unet"], xt, sigma, src, text, mask)
         loss = torch.nn.functional.mse_loss(v, noise - x0)
+        progress = max(step / cfg.max_steps, (time.time() - t_start) / 60 / cfg.max_minutes)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg.lr, cfg.warmup_steps)
+            g["lr"] = lr_at(step, cfg.lr, cfg.warmup_steps, progress, cfg.lr_decay, cfg.lr_min)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from evalsuite.stats import mean_ci, paired_delta_ci, win_rate
+from evalsuite.store import ROLE_VERDICTS_SQL, current_verdicts
 from evalsuite.types import EvalsuiteError, group_hash
 
 logger = logging.getLogger(__name__)
@@ -170,14 +171,12 @@ def load_run(path: str | Path) -> RunData:
         verdicts: dict[str, list[VerdictRow]] = {}
         for role in items:
             rows: list[VerdictRow] = []
-            for cid, seed, judge, metric, value, ok, error, detail, jid, ref in db.execute(
-                    "SELECT i.case_id, v.seed, v.judge, v.metric, v.value, v.ok, v.error, v.detail, v.judge_id, "
-                    "v.ref_hash FROM items i JOIN verdicts v ON v.image_hash=i.image_hash AND "
-                    "v.case_hash=i.case_hash AND v.seed=i.seed WHERE i.role=?", (role,)):
-                if judge_ids and jid not in judge_ids:
-                    continue      # a cached verdict of another judge version or config
-                if ref and role != "teacher" and ref != teacher.get((cid, seed)):
-                    continue      # judged against a teacher image that is no longer this run's
+            # cached verdicts of other judge versions/configs are left out; of the rest, only those
+            # judged against this run's current teacher image (store.current_verdicts, the rule of
+            # RunStore.verdicts_for)
+            raw = [r for r in db.execute(ROLE_VERDICTS_SQL, (role,)) if not judge_ids or r[8] in judge_ids]
+            for cid, seed, judge, metric, value, ok, error, detail, jid, ref in current_verdicts(
+                    raw, {} if role == "teacher" else teacher):
                 rows.append(VerdictRow(cid, seed, f"{judge}.{metric}", value, bool(ok), error,
                                        _detail(detail)))
             groups: dict[str, list[str]] = defaultdict(list)

@@ -12,7 +12,7 @@ import sqlite3
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,31 @@ class Item:
     case_hash: str
     fingerprint: str
     image_hash: str
+
+
+ROLE_VERDICTS_SQL = (
+    "SELECT i.case_id, v.seed, v.judge, v.metric, v.value, v.ok, v.error, v.detail, v.judge_id, "
+    "v.ref_hash FROM items i JOIN verdicts v ON v.image_hash=i.image_hash AND v.case_hash=i.case_hash "
+    "AND v.seed=i.seed WHERE i.role=?")
+"""The per-image verdicts of one role's images; rows are (case_id, seed, judge, metric, value, ok,
+error, detail, judge_id, ref_hash)."""
+
+
+def current_verdicts(rows: Iterable[Sequence[Any]],
+                     teacher: dict[tuple[str, int], str]) -> Iterator[Sequence[Any]]:
+    """The rows of ROLE_VERDICTS_SQL judged against the run's current reference (the one rule used by
+    RunStore.verdicts_for and by compare/report loading): for each (judge id, case, seed), the rows
+    whose ref_hash is the current teacher image `teacher[(case, seed)]` when there are any, else those
+    with ref_hash ''. Pass teacher={} for the teacher role itself."""
+    rows = list(rows)
+    refs: dict[tuple[str, str, int], set[str]] = defaultdict(set)
+    for r in rows:
+        refs[(r[8], r[0], r[1])].add(r[9] or "")
+    for row in rows:
+        cur = teacher.get((row[0], row[1]))
+        wanted = cur if cur is not None and cur in refs[(row[8], row[0], row[1])] else ""
+        if (row[9] or "") == wanted:
+            yield row
 
 
 class RunStore:
@@ -214,18 +239,8 @@ class RunStore:
         """
         ids = set(judge_ids) if judge_ids is not None else None
         teacher = {} if role == "teacher" else {(it.case_id, it.seed): it.image_hash for it in self.items("teacher")}
-        q = ("SELECT i.case_id, v.seed, v.judge, v.metric, v.value, v.ok, v.error, v.detail, v.judge_id, "
-             "v.ref_hash FROM items i JOIN verdicts v ON v.image_hash=i.image_hash AND v.case_hash=i.case_hash "
-             "AND v.seed=i.seed WHERE i.role=?")
-        rows = [r for r in self.db.execute(q, (role,)) if ids is None or r[8] in ids]
-        refs: dict[tuple[str, str, int], set[str]] = defaultdict(set)
-        for r in rows:
-            refs[(r[8], r[0], r[1])].add(r[9] or "")
-        for row in rows:
-            cur = teacher.get((row[0], row[1]))
-            wanted = cur if cur is not None and cur in refs[(row[8], row[0], row[1])] else ""
-            if (row[9] or "") != wanted:
-                continue
+        rows = [r for r in self.db.execute(ROLE_VERDICTS_SQL, (role,)) if ids is None or r[8] in ids]
+        for row in current_verdicts(rows, teacher):
             yield {"case_id": row[0], "seed": row[1], "judge": row[2], "metric": row[3],
                    "value": row[4], "ok": bool(row[5]), "error": row[6],
                    "detail": json.loads(row[7] or "{}"), "judge_id": row[8]}

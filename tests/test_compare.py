@@ -55,6 +55,25 @@ def test_stale_verdicts_are_ignored(runs, tmp_path):
     assert 99.0 not in r.values("student", "flatbg.noise_sigma").values()
 
 
+def test_verdicts_from_before_the_teacher_was_added_are_not_counted(runs, tmp_path):
+    """The rule of RunStore.verdicts_for: once a (judge, case, seed) has a verdict against the current
+    teacher image, its verdict made without a teacher (ref_hash '') no longer counts."""
+    import shutil
+    d = tmp_path / "before-teacher"
+    shutil.copytree(runs["a"], d)
+    r0 = load_run(d)
+    (cid, seed), ih = next(iter(r0.items["student"].items()))
+    chash = r0.cases[cid]["case_hash"]
+    db = sqlite3.connect(d / "results.db")
+    with db:
+        db.execute("INSERT INTO verdicts VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                   (judge_id("flatbg"), ih, "", chash, seed, "noise_sigma", "flatbg", None, 0, "old error", "{}", 0))
+    db.close()
+    r = load_run(d)
+    assert r.failures("student", "flatbg.noise_sigma") == r0.failures("student", "flatbg.noise_sigma")
+    assert r.values("student", "flatbg.noise_sigma") == r0.values("student", "flatbg.noise_sigma")
+
+
 def test_paired_delta_and_win_rate_match_a_direct_computation(runs):
     a, b = Side("a", load_run(runs["a"])), Side("b", load_run(runs["b"]))
     deltas = {d.key: d for d in compare_sides(a, b)}

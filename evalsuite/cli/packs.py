@@ -26,6 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_list(args: argparse.Namespace) -> int:
     from rich.table import Table
+    from rich.text import Text
 
     from evalsuite.console import console
     from evalsuite.packs import available_packs, load_pack
@@ -44,16 +45,18 @@ def run_list(args: argparse.Namespace) -> int:
         t.add_column(c)
     for r in rows:
         if "error" in r:
-            t.add_row(r["name"], "", "", "", "", "", f"[red]invalid: {r['error']}[/]")
+            t.add_row(Text(r["name"]), "", "", "", "", "", Text(f"invalid: {r['error']}", style="red"))
         else:
-            t.add_row(r["name"], str(r["version"]), str(r["cases"]), str(r["images_per_model"]),
-                      ",".join(r["kinds"]), ",".join(r["judges"]), r["description"])
+            t.add_row(*(Text(str(x)) for x in (r["name"], r["version"], r["cases"], r["images_per_model"],
+                                               ",".join(r["kinds"]), ",".join(r["judges"]), r["description"])))
     console.print(t)
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     from evalsuite.console import console
     from evalsuite.packs import load_pack
@@ -64,20 +67,25 @@ def run_show(args: argparse.Namespace) -> int:
                          ensure_ascii=False))
         return 0
     s = pack.summary()
-    console.print(f"[bold]{s['name']}[/] v{s['version']} · {s['cases']} cases · hash {s['hash']}\n"
-                  f"{s['description']}\njudges: {', '.join(s['judges'])}\n"
-                  f"tags: {', '.join(f'{k} ({v})' for k, v in sorted(s['tags'].items()))}")
+    # pack text is user data: escaped, so brackets in a prompt are never read as rich markup
+    console.print(f"[bold]{escape(str(s['name']))}[/] v{escape(str(s['version']))} · {s['cases']} cases · "
+                  f"hash {s['hash']}\n{escape(str(s['description']))}\n"
+                  f"judges: {escape(', '.join(s['judges']))}\n"
+                  f"tags: {escape(', '.join(f'{k} ({v})' for k, v in sorted(s['tags'].items())))}",
+                  highlight=False)
     t = Table()
     for c in ("id", "kind", "seeds", "tags", "expected text", "prompt"):
         t.add_column(c, overflow="fold")
     for c in pack.cases:
-        t.add_row(c.id, c.kind, ",".join(map(str, c.seeds)), ",".join(c.tags),
-                  " | ".join(c.expected_text), c.prompt)
+        t.add_row(*(Text(x) for x in (c.id, c.kind, ",".join(map(str, c.seeds)), ",".join(c.tags),
+                                      " | ".join(c.expected_text), c.prompt)))
     console.print(t)
     return 0
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     from evalsuite.console import console, err_console
     from evalsuite.packs import available_packs, load_pack
 
@@ -86,8 +94,9 @@ def run_validate(args: argparse.Namespace) -> int:
     for name in targets:
         try:
             pack = load_pack(name)
-            console.print(f"[green]ok[/] {pack.name} v{pack.version}: {len(pack.cases)} cases", highlight=False)
+            console.print(f"[green]ok[/] {escape(f'{pack.name} v{pack.version}')}: {len(pack.cases)} cases",
+                          highlight=False)
         except EvalsuiteError as e:
-            err_console.print(f"[red]invalid[/] {e}", highlight=False)
+            err_console.print(f"[red]invalid[/] {escape(str(e))}", highlight=False)
             bad += 1
     return 1 if bad else 0

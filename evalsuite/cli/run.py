@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from evalsuite.cli import options
 from evalsuite.runner import DEFAULT_PACK, RunConfig, run_eval
 from evalsuite.types import EvalsuiteError
@@ -44,6 +46,7 @@ def execute(args: argparse.Namespace, model: str | None, teacher: str | None,
     cfg = RunConfig(run_dir=run_dir, pack=args.pack, model=model, teacher=teacher,
                     model_opts=student_opts, teacher_opts=teacher_opts,
                     judges=options.split_list(args.judges), judge_opts=options.judge_options(args),
+                    explicit_judge_opts=frozenset(options.parse_judge_opts(args.judge_opt)),
                     limit=args.limit, tags=options.split_list(args.tags),
                     progress=not (args.json or args.no_progress) and err_console.is_terminal,
                     command="evalsuite " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
@@ -60,7 +63,7 @@ def execute(args: argparse.Namespace, model: str | None, teacher: str | None,
         console.print(summary_table(summary))
         _print_vlm(console, summary)
         t = summary.get("timing", {})
-        console.print(f"run directory: {run_dir}  ·  rendered {t.get('rendered', 0)} "
+        console.print(f"run directory: {escape(str(run_dir))}  ·  rendered {t.get('rendered', 0)} "
                       f"(cached {t.get('render_cached', 0)}), judged {t.get('judged', 0)} "
                       f"(cached {t.get('judge_cached', 0)}) in {t.get('wall_s', 0):.1f} s", highlight=False)
     fails = total_failures(summary)
@@ -70,7 +73,7 @@ def execute(args: argparse.Namespace, model: str | None, teacher: str | None,
         fails += calibration_failures(summary["calibration"])
     if fails:
         err_console.print(f"[yellow]{fails} judge failure(s) recorded[/] (not scored as zero; see "
-                          f"{run_dir / 'summary.json'}); re-run with --retry-failed to retry them")
+                          f"{escape(str(run_dir / 'summary.json'))}); re-run with --retry-failed to retry them")
         return EXIT_JUDGE_FAILURES
     return 0
 
@@ -118,8 +121,9 @@ def _print_vlm(console: Any, summary: dict[str, Any]) -> None:
 
     for role, e in summary.get("vlm", {}).get("vlm-pairwise", {}).items():
         cats = ", ".join(f"{c} {k}" for c, k in e["categories"]["loss"].items()) or "—"
-        console.print(f"vlm-pairwise ({role} vs teacher): {e['win']} win · {e['tie']} tie · {e['loss']} loss · "
-                      f"{e['failures']} failed; where the {role} lost: {cats}", highlight=False)
+        console.print(escape(f"vlm-pairwise ({role} vs teacher): {e['win']} win · {e['tie']} tie · "
+                             f"{e['loss']} loss · {e['failures']} failed; where the {role} lost: {cats}"),
+                      highlight=False)
     cal = summary.get("calibration")
     if not cal:
         return

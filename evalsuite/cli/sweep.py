@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from rich.markup import escape
+
 from evalsuite.cli import options
 
 
@@ -43,11 +45,11 @@ def run(args: argparse.Namespace) -> int:
                       judges=options.split_list(args.judges), judge_opts=options.judge_options(args),
                       model_opts=student_opts, teacher_opts=teacher_opts, watch=args.watch,
                       poll_s=args.poll, idle_timeout_s=args.idle_timeout)
-    data = run_sweep(cfg, log=lambda m: console.print(m, highlight=False))
+    data = run_sweep(cfg, log=lambda m: console.print(escape(m), highlight=False))
     if getattr(args, "json", False):
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
-        console.print(f"sweep {sweep_dir / 'sweep.json'}: {len(data['checkpoints'])} checkpoint(s)",
+        console.print(f"sweep {escape(str(sweep_dir / 'sweep.json'))}: {len(data['checkpoints'])} checkpoint(s)",
                       highlight=False)
     return 0
 

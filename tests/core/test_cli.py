@@ -90,6 +90,18 @@ def test_judge_option_for_an_unknown_judge_is_an_error(tmp_path, capsys):
     assert not (tmp_path / "r").exists()                 # refused before anything ran
 
 
+def test_judge_option_for_an_unselected_judge_is_an_error(tmp_path, capsys):
+    """--judge-opt for a registered judge that the run does not select is a typo or a forgotten
+    --judges entry: refused before anything renders (family flags such as --vlm-url are not)."""
+    pack = write_pack(tmp_path / "p", n=1)
+    rc = main(["run", "--model", "pattern:0", "--pack", str(pack), "--run-dir", str(tmp_path / "r"),
+               "--judges", "mean", "--judge-opt", "ocr.backend=tesseract"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert "judge 'ocr' is not selected" in err and "selected judges: mean" in err
+    assert PatternRenderer.calls == [] and not (tmp_path / "r").exists()
+
+
 def test_unknown_ocr_backend_fails_before_rendering(tmp_path, capsys):
     pack = write_pack(tmp_path / "p", n=2)
     rc = main(["run", "--model", "pattern:0", "--pack", str(pack), "--run-dir", str(tmp_path / "r"),
@@ -97,3 +109,20 @@ def test_unknown_ocr_backend_fails_before_rendering(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "unknown backend 'tesserac'" in err and "did you mean 'tesseract'" in err
     assert PatternRenderer.calls == [] and not (tmp_path / "r").exists()
+
+
+def test_pack_text_with_rich_markup_is_printed_literally(tmp_path, capsys):
+    """Prompts, descriptions and error messages are user data: '[bold]' or a stray '[/]' in them is
+    printed as written, never parsed as rich markup (which would restyle it or crash the printer)."""
+    pack = write_pack(tmp_path / "p", n=1, extra=[
+        {"id": "c-markup", "kind": "t2i", "prompt": 'a sign reading "[/]" and [bold]x[/bold]', "seeds": [0]}])
+    assert main(["packs", "show", str(pack)]) == 0
+    out = capsys.readouterr().out
+    assert "[/]" in out and "[bold]x[/bold]" in out
+    bad = tmp_path / "bad[red]x"
+    bad.mkdir()
+    (bad / "pack.yaml").write_text("name: bad\nversion: 1\njudges: [mean]\n")
+    (bad / "cases.jsonl").write_text('{"id": "c0", "kind": "t2i"}\n')
+    rc = main(["packs", "validate", str(bad)])
+    err = capsys.readouterr().err
+    assert rc == 1 and "invalid" in err and "bad[red]x" in err

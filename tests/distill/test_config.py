@@ -98,3 +98,16 @@ def test_teacher_weights_fallback_and_uncovered() -> None:
     r2 = _recipe(teachers=[{"name": "typo", "path": "t", "tasks": ["t2i"]}])
     with pytest.raises(EvalsuiteError, match="no teacher covers task 'edit'"):
         teacher_weights(r2.teachers, 0.3, "edit", "typography")
+
+
+def test_teacher_lr_schedule_warmup_then_cosine() -> None:
+    from distill.config import parse_teacher_config
+    from distill.train import lr_at
+
+    assert lr_at(0, 1e-3, 10) == pytest.approx(1e-4)                       # warm-up
+    assert lr_at(50, 1e-3, 10, progress=0.7) == pytest.approx(1e-3)        # constant by default
+    cos = [lr_at(500, 1e-3, 10, p, "cosine", 1e-5) for p in (0.0, 0.5, 1.0, 1.5)]
+    assert cos[0] == pytest.approx(1e-3) and cos[1] == pytest.approx((1e-3 + 1e-5) / 2)
+    assert cos[2] == pytest.approx(1e-5) and cos[3] == pytest.approx(1e-5)  # clamped past the budget
+    with pytest.raises(EvalsuiteError, match="t.yaml: 'lr_decay' must be 'constant' or 'cosine'"):
+        parse_teacher_config({"name": "t", "out_dir": "x", "lr_decay": "linear"}, "t.yaml")
