@@ -63,5 +63,19 @@ class Judge(ABC):
                 "metrics": {m: {"higher_is_better": s.higher_is_better, "range": list(s.range),
                                 "description": s.description} for m, s in self.metrics.items()}}
 
+    # summary.json hooks (summarise / run_eval call them; the defaults add nothing) --------------
+    # The top-level summary.json key under which summary_section() is filed, per judge name.
+    summary_group: ClassVar[str | None] = None
+
+    def summary_section(self, store: Any) -> dict[str, Any] | None:
+        """Run-level data beyond the metric means (e.g. VLM outcome counts), filed as
+        summary[summary_group][name]; `store` is the run's RunStore (verdicts_for(role, ids))."""
+        return None
+
+    def calibration(self, run_dir: Any, pack: Any, n: int, retry_failed: bool = False) -> dict[str, Any] | None:
+        """Accuracy on `n` known good/bad pairs of the whole `pack` (RunConfig.calibrate), filed as
+        summary["calibration"][name]; None: the judge has no calibration."""
+        return None
+
     def close(self) -> None:
         """Release models, pools or clients."""

@@ -58,6 +58,8 @@ class RunConfig:
     command: str | None = None
     fail_fast: bool = False             # raise on the first judge failure instead of recording it
     retry_failed: bool = False          # re-judge verdicts that failed in an earlier run
+    calibrate: int | None = None        # judges with a calibration (VLM) are also measured on this
+                                        # many known good/bad pairs of the whole pack (summary["calibration"])
 
 
 class _Progress:
@@ -169,7 +171,8 @@ def make_judges(names: Sequence[str], opts: dict[str, dict[str, Any]],
 def run_eval(cfg: RunConfig) -> dict[str, Any]:
     """Run (or resume) an evaluation; returns the summary (also written to summary.json)."""
     t0 = time.perf_counter()
-    pack = load_pack(cfg.pack).select(tags=cfg.tags, limit=cfg.limit)
+    full_pack = load_pack(cfg.pack)
+    pack = full_pack.select(tags=cfg.tags, limit=cfg.limit)
     judge_names = list(cfg.judges) if cfg.judges is not None else list(pack.judges)
     judges = make_judges(judge_names, cfg.judge_opts, cfg.explicit_judge_opts)
     models = resolve_models(cfg)
@@ -205,6 +208,15 @@ def run_eval(cfg: RunConfig) -> dict[str, Any]:
         summary = summarise(store, pack, judges, descriptions)
         summary["timing"] = {"wall_s": round(time.perf_counter() - t0, 3), **stats}
         store.write_json("summary.json", summary)
+        if cfg.calibrate:
+            # the whole pack, not the --limit/--tags selection: every run of it measures the judge
+            # on the same pairs (cached in calibration.json); summary.json is already written, so a
+            # calibration that fails loses nothing
+            cal = {j.name: r for j in judges
+                   if (r := j.calibration(store.dir, full_pack, cfg.calibrate, cfg.retry_failed)) is not None}
+            if cal:
+                summary["calibration"] = cal
+                store.write_json("summary.json", summary)
         return summary
     finally:
         for r in renderers.values():

@@ -86,4 +86,8 @@ def summarise(store: RunStore, pack: Pack, judges: Sequence[Judge],
             out["deltas"][key] = {"mean": round(m, 6), "ci": [round(lo, 6), round(hi, 6)], "n": len(pairs),
                                   "higher_is_better": hib, "significant": sig,
                                   "student_better": (m > 0) == hib if m != 0 else False}
+    for j in judges:      # judge hooks: run-level sections beyond the metric means (e.g. "vlm")
+        section = j.summary_section(store) if j.summary_group else None
+        if section:
+            out.setdefault(j.summary_group, {})[j.name] = section
     return out

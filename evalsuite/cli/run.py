@@ -50,13 +50,10 @@ def execute(args: argparse.Namespace, model: str | None, teacher: str | None,
                     limit=args.limit, tags=options.split_list(args.tags),
                     progress=not (args.json or args.no_progress) and err_console.is_terminal,
                     command="evalsuite " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-                    retry_failed=args.retry_failed)
-    vlm_names = _vlm_judges(cfg)
-    if calibrate_n and not vlm_names:
+                    retry_failed=args.retry_failed, calibrate=calibrate_n)
+    if calibrate_n and not _vlm_judges(cfg):
         raise EvalsuiteError("--vlm-calibrate needs a VLM judge: add --judges vlm-t2i (or vlm-edit, vlm-pairwise)")
-    summary = run_eval(cfg)
-    if vlm_names:
-        summary = _add_vlm_summary(cfg, run_dir, summary, vlm_names, calibrate_n)
+    summary = run_eval(cfg)      # summary["vlm"] and ["calibration"] come from the judges' hooks
     if args.json:
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     else:
@@ -88,32 +85,6 @@ def _vlm_judges(cfg: RunConfig) -> list[str]:
 
     names = cfg.judges if cfg.judges is not None else list(load_pack(cfg.pack).judges)
     return [n for n in names if n in VLM_JUDGES]
-
-
-def _add_vlm_summary(cfg: RunConfig, run_dir: Path, summary: dict[str, Any], names: list[str],
-                     calibrate_n: int | None) -> dict[str, Any]:
-    """summary["vlm"] (outcome and failure-kind counts) and, with --vlm-calibrate N,
-    summary["calibration"] (accuracy on N known pairs per judge); rewrites summary.json."""
-    from evalsuite.packs import load_pack
-    from evalsuite.runner import make_judges
-    from evalsuite.store import RunStore
-    from judges.vlm.run_summary import breakdown, calibrate_run
-
-    judges = make_judges(names, cfg.judge_opts)
-    store = RunStore(run_dir)
-    try:
-        counts = breakdown(store, judges)
-        if counts:
-            summary["vlm"] = counts
-        if calibrate_n:
-            summary["calibration"] = calibrate_run(run_dir, load_pack(cfg.pack), judges, calibrate_n,
-                                                   retry_failed=cfg.retry_failed)
-        store.write_json("summary.json", summary)
-    finally:
-        store.close()
-        for j in judges:
-            j.close()
-    return summary
 
 
 def _print_vlm(console: Any, summary: dict[str, Any]) -> None:

@@ -83,9 +83,13 @@ def test_same_pixels_whatever_the_batch(qwen_dir: Path) -> None:
         diff = np.abs(_arr(x.image) - _arr(y.image))
         assert diff.max() <= 1 and (diff > 0).mean() < 0.005
     np.testing.assert_array_equal(_arr(a[2].image), _arr(again[0].image))
+    # Same prompt, no padding: still only equal up to float rounding, because CPU BLAS may pick a
+    # different GEMM kernel (another summation order) for a batch of 3 than for 1 (seen: one pixel
+    # of 3072 off by one level under load). The same batch again is bit-exact (checked above).
     same = [RenderRequest(f"s{i}", "one prompt for all", 50 + i, 32, 32) for i in range(3)]
     for x, y in zip(big.render(same), small.render(same)):
-        np.testing.assert_array_equal(_arr(x.image), _arr(y.image))
+        diff = np.abs(_arr(x.image) - _arr(y.image))
+        assert diff.max() <= 1 and (diff > 0).mean() < 0.005
     # Different prompts or seeds give different images (the prompt reaches the model).
     assert np.abs(_arr(a[0].image) - _arr(a[3].image)).max() > 0
     seed2 = big.render([RenderRequest("c0", PROMPTS[0], 7, 32, 32)])[0]
