@@ -46,6 +46,8 @@ class TeacherConfig:
     text_dim: int = 128
     attn_levels: int = 1                          # cross-attention at this many lowest resolutions
     pooled_text: bool = False                     # pooled prompt embedding into every ResNet
+    glyph_layout: bool = False                    # t2i also conditions on the prompt's glyph map
+                                                  # (in the edit-source channels; see data.render_glyph)
     arch_from_config: bool = False                # with init: build this config's architecture and
                                                   # copy the init's matching weights (warm start)
     threads: int = 1

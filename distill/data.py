@@ -15,6 +15,7 @@ distill/assets/fonts and all randomness comes from numpy Generators seeded by th
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -169,6 +170,45 @@ def free_region(spec: TextSpec) -> tuple[float, float, float, float]:
 
 def render_text(spec: TextSpec, layout_seed: int) -> Image.Image:
     """Render a typography spec; `layout_seed` picks the jitter and the clutter."""
+    return _render_text(spec, layout_seed, glyph=False)
+
+
+def render_glyph(spec: TextSpec, layout_seed: int | None = None) -> Image.Image:
+    """The glyph map of a typography spec: its word in white, in the spec's font and size, on
+    black, at the spec's place — the layout condition of glyph-conditioned text rendering
+    (GlyphControl, TextDiffuser, AnyText), with no colour, background or clutter. With
+    `layout_seed` the word sits exactly where render_text(spec, layout_seed) puts it (training);
+    without, at the nominal place of its position (what a prompt alone says: inference)."""
+    if layout_seed is None:
+        return _draw_word(Image.new("RGB", (WIDTH, HEIGHT), (0, 0, 0)), spec, (0, 0), (255, 255, 255))
+    return _render_text(spec, layout_seed, glyph=True)
+
+
+def _draw_word(img: Image.Image, spec: TextSpec, jitter: tuple[int, int],
+               fill: tuple[int, int, int]) -> Image.Image:
+    x0, y0, _, _ = text_box(spec, jitter)
+    font = _font(spec.font, SIZES[spec.size])
+    l, t, _, _ = font.getbbox(spec.word)
+    ImageDraw.Draw(img).text((x0 - l, y0 - t), spec.word, font=font, fill=fill)
+    return img
+
+
+_PROMPT_RE = re.compile(
+    r'^"(?P<word>[^"]+)" in (?P<size>\w+) (?P<color>\w+) (?P<font>\w+) letters on an? (?P<bg>\w+) '
+    r"background(?P<clutter> with clutter)?, (?P<pos>\w+)$")
+
+
+def parse_text_prompt(prompt: str) -> TextSpec | None:
+    """The TextSpec a typography prompt of the grammar describes (prompt_for's inverse), or None
+    for any other prompt. The quoted text may be any word, not only the training words."""
+    m = _PROMPT_RE.match(prompt.strip())
+    if not m or m["size"] not in SIZES or m["font"] not in FONTS or m["pos"] not in POSITIONS:
+        return None
+    return TextSpec(word=m["word"], font=m["font"], size=m["size"], color=m["color"], bg=m["bg"],
+                    pos=m["pos"], clutter=bool(m["clutter"]))
+
+
+def _render_text(spec: TextSpec, layout_seed: int, glyph: bool) -> Image.Image:
     rng = np.random.default_rng([layout_seed, 7])
     img = Image.new("RGB", (WIDTH, HEIGHT), COLORS[spec.bg])
     draw = ImageDraw.Draw(img)
@@ -183,11 +223,9 @@ def render_text(spec: TextSpec, layout_seed: int) -> Image.Image:
             else:
                 draw.rectangle((cx - r, cy - r, cx + r, cy + r), fill=col)
     dx, dy = (int(v) for v in rng.integers(-MAX_JITTER, MAX_JITTER + 1, size=2))
-    x0, y0, _, _ = text_box(spec, (dx, dy))
-    font = _font(spec.font, SIZES[spec.size])
-    l, t, _, _ = font.getbbox(spec.word)
-    draw.text((x0 - l, y0 - t), spec.word, font=font, fill=COLORS[spec.color])
-    return img
+    if glyph:
+        return _draw_word(Image.new("RGB", (WIDTH, HEIGHT), (0, 0, 0)), spec, (dx, dy), (255, 255, 255))
+    return _draw_word(img, spec, (dx, dy), COLORS[spec.color])
 
 
 def render_figure(spec: FigureSpec, layout_seed: int) -> Image.Image:
@@ -218,6 +256,7 @@ class Sample:
     source: Image.Image | None
     category: str
     task: Task
+    glyph: Image.Image | None = None    # t2i text: the word's glyph map at its exact place
 
 
 def sample_edit(rng: np.random.Generator, layout_seed: int) -> tuple[TextSpec, str, str, TextSpec]:
@@ -248,7 +287,8 @@ def make_sample(seed: int, index: int, category: str, task: Task) -> Sample:
         fspec = sample_figure_spec(rng)
         return Sample(prompt_for(fspec), render_figure(fspec, layout_seed), None, category, task)
     tspec = sample_text_spec(rng, clutter=category == "cluttered")
-    return Sample(prompt_for(tspec), render_text(tspec, layout_seed), None, category, task)
+    return Sample(prompt_for(tspec), render_text(tspec, layout_seed), None, category, task,
+                  render_glyph(tspec, layout_seed))
 
 
 def to_tensor_array(img: Image.Image) -> np.ndarray:

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 import torch
+from PIL import Image
 from diffusers import UNet2DConditionModel
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
@@ -28,7 +29,9 @@ class TinyTextEncoder(ModelMixin, ConfigMixin):
 
     @register_to_config
     def __init__(self, vocab: list[str] | None = None, dim: int = 128, layers: int = 2,
-                 heads: int = 4, max_tokens: int = 16) -> None:
+                 heads: int = 4, max_tokens: int = 16, glyph_layout: bool = False) -> None:
+        # glyph_layout: text-to-image also conditions on the prompt's glyph map (glyph_maps), passed
+        # in the source-image channels that edits use; prompts outside the grammar get zeros.
         super().__init__()
         self.words = list(vocab or [])
         self.index = {w: i + 3 for i, w in enumerate(self.words)}
@@ -59,6 +62,23 @@ class TinyTextEncoder(ModelMixin, ConfigMixin):
         ids, mask = self.tokenize(prompts)
         ids, mask = ids.to(self.device), mask.to(self.device)
         return self.forward(ids, mask), mask
+
+    def glyph_maps(self, prompts: list[str], height: int, width: int) -> torch.Tensor:
+        """[B, 3, height, width] in [-1, 1]: each typography prompt's glyph map (its quoted text in
+        the named font and size, white on black, at the nominal place of its position; the layout
+        stage of glyph-conditioned text rendering), zeros (= no source) for any other prompt."""
+        from distill import data
+
+        out = torch.zeros(len(prompts), 3, height, width)
+        for i, p in enumerate(prompts):
+            spec = data.parse_text_prompt(p)
+            if spec is None:
+                continue
+            g = data.render_glyph(spec)
+            if g.size != (width, height):
+                g = g.resize((width, height), Image.BICUBIC)
+            out[i] = torch.from_numpy(data.to_tensor_array(g))
+        return out
 
 
 def build_unet(sample_size: tuple[int, int] = (16, 48), in_channels: int = 24,

@@ -3,7 +3,8 @@
 Components: `unet` (UNet2DConditionModel on 2x2-folded RGB), `text_encoder` (TinyTextEncoder,
 word-level) and `scheduler` (FlowMatchEulerDiscreteScheduler, whose sigmas give the Euler grid).
 Rectified flow: x_sigma = (1 - sigma) * x0 + sigma * noise, the model predicts noise - x0.
-Editing conditions on the source image (concatenated channels); text-to-image passes zeros.
+Editing conditions on the source image (concatenated channels); text-to-image passes zeros, or,
+for a glyph-layout model (text_encoder.config.glyph_layout), the prompt's glyph map.
 Per-item noise is drawn from that item's own generator in pixel space, so an image depends only
 on its prompt, source, seed and sampler settings — never on what else is in the batch.
 """
@@ -138,7 +139,9 @@ class TinyFlowPipeline(DiffusionPipeline):
         device = self.unet.device
         noise = torch.stack([torch.randn((3, height, width), generator=g) for g in generator])
         noise = fold(noise).to(device)
-        if image is None:
+        if image is None and getattr(self.text_encoder.config, "glyph_layout", False):
+            source = fold(self.text_encoder.glyph_maps(prompts, height, width)).to(device)
+        elif image is None:
             source = torch.zeros_like(noise)
         else:
             source = fold(pil_to_tensor(image, height, width)).to(device)

@@ -47,15 +47,26 @@ def batch_keys(seed: int, step: int, size: int, categories: dict[str, float],
     return keys
 
 
-def collate(samples: list[data.Sample]) -> tuple[list[str], torch.Tensor, torch.Tensor]:
-    """Samples → (prompts, folded targets, folded sources with zeros for t2i)."""
+def collate(samples: list[data.Sample], glyph: bool = False) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+    """Samples → (prompts, folded targets, folded sources: the edit source; for t2i zeros, or with
+    `glyph` (a glyph-layout model) the sample's glyph map where it has one)."""
+    def source(s: data.Sample) -> torch.Tensor:
+        img = s.source if s.source is not None else (s.glyph if glyph else None)
+        if img is None:
+            return torch.zeros(3, data.HEIGHT, data.WIDTH)
+        return torch.from_numpy(data.to_tensor_array(img))
+
     tgt = torch.from_numpy(np.stack([data.to_tensor_array(s.target) for s in samples]))
-    src = torch.stack([torch.from_numpy(data.to_tensor_array(s.source)) if s.source is not None
-                       else torch.zeros(3, data.HEIGHT, data.WIDTH) for s in samples])
+    src = torch.stack([source(s) for s in samples])
     return [s.prompt for s in samples], fold(tgt), fold(src)
 
 
 # --- shared helpers ---------------------------------------------------------------------------
+def uses_glyph(pipe: TinyFlowPipeline) -> bool:
+    """Whether the pipeline's text-to-image conditions on glyph maps (TinyTextEncoder.glyph_layout)."""
+    return bool(getattr(pipe.text_encoder.config, "glyph_layout", False))
+
+
 def new_pipeline(channels: tuple[int, ...] = (32, 64, 128), text_dim: int = 128,
                  attn_levels: int = 1, pooled_text: bool = False) -> TinyFlowPipeline:
     """A fresh pipeline. Cross-attention at the `attn_levels` lowest resolutions (cheap on a CPU);
@@ -144,6 +155,10 @@ def train_teacher(cfg: TeacherConfig, log: Callable[[str], None] = print) -> Pat
         pipe = TinyFlowPipeline.from_pretrained(resolve(cfg.init))
     else:
         pipe = new_pipeline(cfg.channels, cfg.text_dim, cfg.attn_levels, cfg.pooled_text)
+    if cfg.glyph_layout and not uses_glyph(pipe):
+        pipe.text_encoder.register_to_config(glyph_layout=True)   # saved in its config.json
+        log("glyph layout: text-to-image now also conditions on the prompt's glyph map")
+    glyph = uses_glyph(pipe)
     model = torch.nn.ModuleDict({"unet": pipe.unet, "text": pipe.text_encoder}).train()
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
@@ -156,7 +171,7 @@ def train_teacher(cfg: TeacherConfig, log: Callable[[str], None] = print) -> Pat
     step = 0
     for step in range(cfg.max_steps):
         keys = batch_keys(cfg.seed, step, cfg.batch_size, cfg.categories, cfg.edit_fraction)
-        prompts, x0, src = collate([data.make_sample(cfg.seed, i, c, t) for i, c, t in keys])
+        prompts, x0, src = collate([data.make_sample(cfg.seed, i, c, t) for i, c, t in keys], glyph)
         drop = torch.rand(len(prompts), generator=gen) < cfg.cfg_dropout
         prompts = ["" if d else p for p, d in zip(prompts, drop.tolist())]
         noise = torch.randn(x0.shape, generator=gen)
@@ -287,7 +302,7 @@ class TrajectoryBank:
         for b in range(0, len(missing), batch):
             part = missing[b: b + batch]
             samples = [key_sample(k) for k in part]
-            prompts, _, src = collate(samples)
+            prompts, _, src = collate(samples, uses_glyph(self.pipe))
             noise = torch.stack([key_noise(k) for k in part])
             states = self.pipe.integrate(noise, prompts, src, self.fine, self.guidance)
             grid_states = torch.stack(states[:: self.every], dim=1).half()  # [B, nfe+1, ...]
@@ -350,6 +365,7 @@ def train_student(recipe: Recipe, log: Callable[[str], None] = print,
         f"{len(recipe.teachers)} teacher(s)")
 
     banks = fill_banks(recipe, grid, keys, cache_root, log)
+    glyph = uses_glyph(pipe)      # the student's own input convention (its init's)
 
     model = torch.nn.ModuleDict({"unet": pipe.unet, "text": pipe.text_encoder}).train()
     ema = copy.deepcopy(model).eval().requires_grad_(False)
@@ -374,7 +390,7 @@ def train_student(recipe: Recipe, log: Callable[[str], None] = print,
             m = int(rng.choice(len(w), p=np.asarray(w)))
             if k not in samples:
                 s = key_sample(k)
-                samples[k] = (s.prompt, collate([s])[2][0])
+                samples[k] = (s.prompt, collate([s], glyph)[2][0])
             states.append(banks[m].get(k))
             prompts.append(samples[k][0])
             srcs.append(samples[k][1])

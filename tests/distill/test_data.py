@@ -82,3 +82,35 @@ def test_free_region_is_pure_background_for_every_jitter() -> None:
 def test_unknown_category_is_an_error() -> None:
     with pytest.raises(ValueError, match="unknown data category 'portraits'"):
         data.make_sample(0, 0, "portraits", "t2i")
+
+
+@pytest.mark.parametrize("category", ["typography", "cluttered"])
+def test_glyph_map_sits_exactly_on_the_rendered_word(category: str) -> None:
+    """The training glyph map (white word on black) covers the target's text pixels at the same
+    jitter, and is pure black elsewhere; figures and edits have none."""
+    for i in range(6):
+        s = data.make_sample(99, i, category, "t2i")
+        spec = data.parse_text_prompt(s.prompt)
+        assert spec is not None and data.prompt_for(spec) == s.prompt
+        g = np.asarray(s.glyph).astype(int)
+        on = g[..., 0] > 128
+        assert 0.005 < on.mean() < 0.3 and set(np.unique(g[~on])) <= set(range(0, 129))
+        t = np.asarray(s.target).astype(int)
+        fg = np.array(data.COLORS[spec.color])
+        assert np.abs(t[g[..., 0] > 250] - fg).sum(-1).mean() < 12   # fully covered glyph px = text colour
+        # the same spec with no layout seed: the nominal place, which jitter moves by <= MAX_JITTER
+        nominal = np.asarray(data.render_glyph(spec))[..., 0] > 128
+        ys, xs = np.nonzero(on)
+        yn, xn = np.nonzero(nominal)
+        assert abs(xs.mean() - xn.mean()) <= data.MAX_JITTER + 0.5
+        assert abs(ys.mean() - yn.mean()) <= data.MAX_JITTER + 0.5
+    assert data.make_sample(99, 0, "figures", "t2i").glyph is None
+    assert data.make_sample(99, 0, "typography", "edit").glyph is None
+
+
+def test_parse_text_prompt_only_reads_the_grammar() -> None:
+    spec = data.parse_text_prompt('"HELLO" in large red serif letters on a white background, right')
+    assert spec == data.TextSpec("HELLO", "serif", "large", "red", "white", "right")
+    for p in ("a red circle on a blue background, left", '"X" in huge red serif letters on a white background, right',
+              '"X" in large red comic letters on a white background, right', "", 'make the text red'):
+        assert data.parse_text_prompt(p) is None

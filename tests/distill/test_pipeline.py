@@ -77,3 +77,23 @@ def test_loads_through_evalsuite_renderer(tiny_pipe_dir: Path) -> None:
 
     assert PIPELINES.get("TinyFlowPipeline") is TinyFlowPipeline
     assert json.loads((tiny_pipe_dir / "model_index.json").read_text())["_class_name"] == "TinyFlowPipeline"
+
+
+def test_glyph_layout_pipeline_conditions_t2i_on_the_prompt_glyph(tiny_pipe_dir: Path, tmp_path: Path) -> None:
+    """glyph_layout (saved in the text encoder's config): a grammar prompt's glyph map goes into the
+    source channels, so the quoted word changes the image through them; other prompts get zeros
+    (the same image as a pipeline without glyph layout)."""
+    pipe = TinyFlowPipeline.from_pretrained(tiny_pipe_dir)
+    g = TinyFlowPipeline.from_pretrained(tiny_pipe_dir)
+    g.text_encoder.register_to_config(glyph_layout=True)
+    g.save_pretrained(tmp_path / "g")
+    g = TinyFlowPipeline.from_pretrained(tmp_path / "g")
+    assert g.text_encoder.config.glyph_layout and not pipe.text_encoder.config.glyph_layout
+    word = lambda w: f'"{w}" in large black sans letters on a white background, center'  # noqa: E731
+    maps = g.text_encoder.glyph_maps([word("CAT"), word("ZEBRA"), "a red circle on a blue background, left"], 32, 96)
+    assert maps[0].max() == 1 and maps[0].min() == -1 and not torch.equal(maps[0], maps[1])
+    assert torch.count_nonzero(maps[2]) == 0
+    run = lambda p, prompt: p([prompt], num_inference_steps=2, generator=_gens([0])).images[0]  # noqa: E731
+    assert np.abs(_arr(run(g, word("CAT"))) - _arr(run(pipe, word("CAT")))).mean() > 0.1
+    fig = "a red circle on a blue background, left"
+    np.testing.assert_array_equal(_arr(run(g, fig)), _arr(run(pipe, fig)))

@@ -119,3 +119,21 @@ def test_bank_states_match_teacher_integration(tiny_pipe_dir: Path, tmp_path: Pa
     full = pipe.integrate(train.key_noise(key)[None], prompts, src, bank.fine, 1.0)
     assert torch.allclose(st[-1], full[-1][0], atol=2e-2)
     assert bank.fine.tolist()[0] == pytest.approx(1.0) and bank.fine.tolist()[-1] == 0.0
+
+
+def test_teacher_loop_with_glyph_layout(tmp_path: Path, tiny_pipe_dir: Path) -> None:
+    """glyph_layout: true turns an init into a glyph-conditioned model; the flag is saved with it
+    and its batches carry the glyph maps in the source channels."""
+    cfg = config.parse_teacher_config({
+        "name": "tg", "out_dir": str(tmp_path / "tg"), "init": str(tiny_pipe_dir), "batch_size": 4,
+        "max_steps": 2, "num_inference_steps": 4, "warmup_steps": 1, "glyph_layout": True,
+        "categories": {"typography": 1.0}, "edit_fraction": 0.0})
+    lines: list[str] = []
+    last = train.train_teacher(cfg, log=lines.append)
+    assert any("glyph layout" in ln for ln in lines)
+    assert train.uses_glyph(TinyFlowPipeline.from_pretrained(last))
+    assert not train.uses_glyph(TinyFlowPipeline.from_pretrained(tiny_pipe_dir))
+    from distill import data
+    s = data.make_sample(0, 0, "typography", "t2i")
+    assert torch.count_nonzero(train.collate([s])[2]) == 0
+    assert train.collate([s], glyph=True)[2].min() == -1
