@@ -170,7 +170,9 @@ def free_region(spec: TextSpec) -> tuple[float, float, float, float]:
 
 def render_text(spec: TextSpec, layout_seed: int) -> Image.Image:
     """Render a typography spec; `layout_seed` picks the jitter and the clutter."""
-    return _render_text(spec, layout_seed, glyph=False)
+    img = Image.new("RGB", (WIDTH, HEIGHT), COLORS[spec.bg])
+    jitter = _layout(spec, layout_seed, ImageDraw.Draw(img))
+    return _draw_word(img, spec, jitter, COLORS[spec.color])
 
 
 def render_glyph(spec: TextSpec, layout_seed: int | None = None) -> Image.Image:
@@ -179,9 +181,25 @@ def render_glyph(spec: TextSpec, layout_seed: int | None = None) -> Image.Image:
     (GlyphControl, TextDiffuser, AnyText), with no colour, background or clutter. With
     `layout_seed` the word sits exactly where render_text(spec, layout_seed) puts it (training);
     without, at the nominal place of its position (what a prompt alone says: inference)."""
-    if layout_seed is None:
-        return _draw_word(Image.new("RGB", (WIDTH, HEIGHT), (0, 0, 0)), spec, (0, 0), (255, 255, 255))
-    return _render_text(spec, layout_seed, glyph=True)
+    jitter = (0, 0) if layout_seed is None else _layout(spec, layout_seed)
+    return _draw_word(Image.new("RGB", (WIDTH, HEIGHT), (0, 0, 0)), spec, jitter, (255, 255, 255))
+
+
+def _layout(spec: TextSpec, layout_seed: int, draw: ImageDraw.ImageDraw | None = None) -> tuple[int, int]:
+    """The word's jitter (dx, dy) for `layout_seed`; with `draw`, also draws the clutter (the same
+    random draws either way, so a glyph map and its image agree)."""
+    rng = np.random.default_rng([layout_seed, 7])
+    if spec.clutter:
+        others = [c for c in COLORS if c not in (spec.bg, spec.color)]
+        for _ in range(int(rng.integers(3, 7))):
+            col = COLORS[str(rng.choice(others))]
+            cx, cy = int(rng.integers(0, WIDTH)), int(rng.integers(0, HEIGHT))
+            r = int(rng.integers(2, 7))
+            ellipse = rng.random() < 0.5
+            if draw is not None:
+                (draw.ellipse if ellipse else draw.rectangle)((cx - r, cy - r, cx + r, cy + r), fill=col)
+    dx, dy = (int(v) for v in rng.integers(-MAX_JITTER, MAX_JITTER + 1, size=2))
+    return dx, dy
 
 
 def _draw_word(img: Image.Image, spec: TextSpec, jitter: tuple[int, int],
@@ -206,26 +224,6 @@ def parse_text_prompt(prompt: str) -> TextSpec | None:
         return None
     return TextSpec(word=m["word"], font=m["font"], size=m["size"], color=m["color"], bg=m["bg"],
                     pos=m["pos"], clutter=bool(m["clutter"]))
-
-
-def _render_text(spec: TextSpec, layout_seed: int, glyph: bool) -> Image.Image:
-    rng = np.random.default_rng([layout_seed, 7])
-    img = Image.new("RGB", (WIDTH, HEIGHT), COLORS[spec.bg])
-    draw = ImageDraw.Draw(img)
-    if spec.clutter:
-        others = [c for c in COLORS if c not in (spec.bg, spec.color)]
-        for _ in range(int(rng.integers(3, 7))):
-            col = COLORS[str(rng.choice(others))]
-            cx, cy = int(rng.integers(0, WIDTH)), int(rng.integers(0, HEIGHT))
-            r = int(rng.integers(2, 7))
-            if rng.random() < 0.5:
-                draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=col)
-            else:
-                draw.rectangle((cx - r, cy - r, cx + r, cy + r), fill=col)
-    dx, dy = (int(v) for v in rng.integers(-MAX_JITTER, MAX_JITTER + 1, size=2))
-    if glyph:
-        return _draw_word(Image.new("RGB", (WIDTH, HEIGHT), (0, 0, 0)), spec, (dx, dy), (255, 255, 255))
-    return _draw_word(img, spec, (dx, dy), COLORS[spec.color])
 
 
 def render_figure(spec: FigureSpec, layout_seed: int) -> Image.Image:

@@ -73,6 +73,11 @@ class TinyFlowPipeline(DiffusionPipeline):
         return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
     @property
+    def glyph_layout(self) -> bool:
+        """Whether text-to-image conditions on the prompt's glyph map (the text encoder's config)."""
+        return bool(getattr(self.text_encoder.config, "glyph_layout", False))
+
+    @property
     def default_size(self) -> tuple[int, int]:
         h, w = self.unet.config.sample_size
         return 2 * h, 2 * w
@@ -139,7 +144,7 @@ class TinyFlowPipeline(DiffusionPipeline):
         device = self.unet.device
         noise = torch.stack([torch.randn((3, height, width), generator=g) for g in generator])
         noise = fold(noise).to(device)
-        if image is None and getattr(self.text_encoder.config, "glyph_layout", False):
+        if image is None and self.glyph_layout:
             source = fold(self.text_encoder.glyph_maps(prompts, height, width)).to(device)
         elif image is None:
             source = torch.zeros_like(noise)

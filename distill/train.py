@@ -62,11 +62,6 @@ def collate(samples: list[data.Sample], glyph: bool = False) -> tuple[list[str],
 
 
 # --- shared helpers ---------------------------------------------------------------------------
-def uses_glyph(pipe: TinyFlowPipeline) -> bool:
-    """Whether the pipeline's text-to-image conditions on glyph maps (TinyTextEncoder.glyph_layout)."""
-    return bool(getattr(pipe.text_encoder.config, "glyph_layout", False))
-
-
 def new_pipeline(channels: tuple[int, ...] = (32, 64, 128), text_dim: int = 128,
                  attn_levels: int = 1, pooled_text: bool = False) -> TinyFlowPipeline:
     """A fresh pipeline. Cross-attention at the `attn_levels` lowest resolutions (cheap on a CPU);
@@ -155,10 +150,10 @@ def train_teacher(cfg: TeacherConfig, log: Callable[[str], None] = print) -> Pat
         pipe = TinyFlowPipeline.from_pretrained(resolve(cfg.init))
     else:
         pipe = new_pipeline(cfg.channels, cfg.text_dim, cfg.attn_levels, cfg.pooled_text)
-    if cfg.glyph_layout and not uses_glyph(pipe):
+    if cfg.glyph_layout and not pipe.glyph_layout:
         pipe.text_encoder.register_to_config(glyph_layout=True)   # saved in its config.json
         log("glyph layout: text-to-image now also conditions on the prompt's glyph map")
-    glyph = uses_glyph(pipe)
+    glyph = pipe.glyph_layout
     model = torch.nn.ModuleDict({"unet": pipe.unet, "text": pipe.text_encoder}).train()
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
@@ -302,7 +297,7 @@ class TrajectoryBank:
         for b in range(0, len(missing), batch):
             part = missing[b: b + batch]
             samples = [key_sample(k) for k in part]
-            prompts, _, src = collate(samples, uses_glyph(self.pipe))
+            prompts, _, src = collate(samples, self.pipe.glyph_layout)
             noise = torch.stack([key_noise(k) for k in part])
             states = self.pipe.integrate(noise, prompts, src, self.fine, self.guidance)
             grid_states = torch.stack(states[:: self.every], dim=1).half()  # [B, nfe+1, ...]
@@ -365,7 +360,7 @@ def train_student(recipe: Recipe, log: Callable[[str], None] = print,
         f"{len(recipe.teachers)} teacher(s)")
 
     banks = fill_banks(recipe, grid, keys, cache_root, log)
-    glyph = uses_glyph(pipe)      # the student's own input convention (its init's)
+    glyph = pipe.glyph_layout      # the student's own input convention (its init's)
 
     model = torch.nn.ModuleDict({"unet": pipe.unet, "text": pipe.text_encoder}).train()
     ema = copy.deepcopy(model).eval().requires_grad_(False)

@@ -35,22 +35,28 @@ def test_load_run_reads_the_documented_format(runs):
     assert r.source_path("case-0000") is not None and r.source_path("case-0005") is None
 
 
-def test_stale_verdicts_are_ignored(runs, tmp_path):
+def _with_extra_verdicts(src: Path, dest: Path, rows) -> tuple:
+    """A copy of run `src` at `dest` with extra verdict rows for its first student image; `rows`
+    are (judge_id, ref_hash, metric, judge, value, ok, error). Returns (run before, run after)."""
     import shutil
-    d = tmp_path / "stale"
-    shutil.copytree(runs["a"], d)
-    r0 = load_run(d)
+    shutil.copytree(src, dest)
+    r0 = load_run(dest)
     (cid, seed), ih = next(iter(r0.items["student"].items()))
     chash = r0.cases[cid]["case_hash"]
-    db = sqlite3.connect(d / "results.db")
+    db = sqlite3.connect(dest / "results.db")
     with db:
-        # an older judge version, and a verdict judged against a teacher image that is not this run's
-        db.execute("INSERT INTO verdicts VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-                   ("ocr@v0:old", ih, "", chash, seed, "word_recall", "ocr", 0.123, 1, None, "{}", 0))
-        db.execute("INSERT INTO verdicts VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-                   (judge_id("flatbg"), ih, "not-the-teacher", chash, seed, "noise_sigma", "flatbg", 99.0, 1, None, "{}", 0))
+        for jid, ref, metric, judge, value, ok, error in rows:
+            db.execute("INSERT INTO verdicts VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                       (jid, ih, ref, chash, seed, metric, judge, value, ok, error, "{}", 0))
     db.close()
-    r = load_run(d)
+    return r0, load_run(dest)
+
+
+def test_stale_verdicts_are_ignored(runs, tmp_path):
+    # an older judge version, and a verdict judged against a teacher image that is not this run's
+    r0, r = _with_extra_verdicts(runs["a"], tmp_path / "stale", [
+        ("ocr@v0:old", "", "word_recall", "ocr", 0.123, 1, None),
+        (judge_id("flatbg"), "not-the-teacher", "noise_sigma", "flatbg", 99.0, 1, None)])
     assert r.values("student", "ocr.word_recall") == r0.values("student", "ocr.word_recall")
     assert 99.0 not in r.values("student", "flatbg.noise_sigma").values()
 
@@ -58,18 +64,8 @@ def test_stale_verdicts_are_ignored(runs, tmp_path):
 def test_verdicts_from_before_the_teacher_was_added_are_not_counted(runs, tmp_path):
     """The rule of RunStore.verdicts_for: once a (judge, case, seed) has a verdict against the current
     teacher image, its verdict made without a teacher (ref_hash '') no longer counts."""
-    import shutil
-    d = tmp_path / "before-teacher"
-    shutil.copytree(runs["a"], d)
-    r0 = load_run(d)
-    (cid, seed), ih = next(iter(r0.items["student"].items()))
-    chash = r0.cases[cid]["case_hash"]
-    db = sqlite3.connect(d / "results.db")
-    with db:
-        db.execute("INSERT INTO verdicts VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-                   (judge_id("flatbg"), ih, "", chash, seed, "noise_sigma", "flatbg", None, 0, "old error", "{}", 0))
-    db.close()
-    r = load_run(d)
+    r0, r = _with_extra_verdicts(runs["a"], tmp_path / "before-teacher", [
+        (judge_id("flatbg"), "", "noise_sigma", "flatbg", None, 0, "old error")])
     assert r.failures("student", "flatbg.noise_sigma") == r0.failures("student", "flatbg.noise_sigma")
     assert r.values("student", "flatbg.noise_sigma") == r0.values("student", "flatbg.noise_sigma")
 

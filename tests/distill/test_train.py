@@ -131,8 +131,8 @@ def test_teacher_loop_with_glyph_layout(tmp_path: Path, tiny_pipe_dir: Path) -> 
     lines: list[str] = []
     last = train.train_teacher(cfg, log=lines.append)
     assert any("glyph layout" in ln for ln in lines)
-    assert train.uses_glyph(TinyFlowPipeline.from_pretrained(last))
-    assert not train.uses_glyph(TinyFlowPipeline.from_pretrained(tiny_pipe_dir))
+    assert TinyFlowPipeline.from_pretrained(last).glyph_layout
+    assert not TinyFlowPipeline.from_pretrained(tiny_pipe_dir).glyph_layout
     from distill import data
     s = data.make_sample(0, 0, "typography", "t2i")
     assert torch.count_nonzero(train.collate([s])[2]) == 0
