@@ -74,6 +74,19 @@ for _name, _target in {
 }.items():
     RENDERERS.register(_name, _target)
 
+# known-truth suites of `evalsuite validate`, by judge name (judges/validity/)
+VALIDITY: Registry[Any] = Registry("validity suite")
+for _name, _target in {
+    "ocr": "judges.validity.ocr:suite",
+    "flatbg": "judges.validity.flatbg:suite",
+    "fidelity": "judges.validity.fidelity:suite",
+    "diversity": "judges.validity.diversity:suite",
+    "vlm-t2i": "judges.validity.vlm:suite",
+    "vlm-edit": "judges.validity.vlm:suite",
+    "vlm-pairwise": "judges.validity.vlm:suite",
+}.items():
+    VALIDITY.register(_name, _target)
+
 PIPELINES.register("TinyFlowPipeline", "distill.pipeline:TinyFlowPipeline")
 
 
