@@ -39,6 +39,7 @@ def suite(judge_factory: Any, quick: bool = True, seed: int = 0) -> list[Check]:
         labels.append(diverse)
         kinds.append(kind)
     judge = judge_factory()
+    name = judge.name
     try:
         # case granularity: all seeds of a case in one call
         scored = [score_items(judge, its, batch=len(its))[0] for its in items]
@@ -48,7 +49,7 @@ def suite(judge_factory: Any, quick: bool = True, seed: int = 0) -> list[Check]:
     for metric in ("ssim_distance", "pixel_distance"):
         pos = [s.values[metric] for s, lab in zip(scored, labels) if lab and metric in s.values]
         neg = [s.values[metric] for s, lab in zip(scored, labels) if not lab and metric in s.values]
-        checks.append(Check("diversity", f"{metric} separates diverse from collapsed seeds", "auc",
+        checks.append(Check(name, f"{metric} separates diverse from collapsed seeds", "auc",
                             auc(pos, neg) if pos and neg else None, 0.95, n=len(pos) + len(neg),
                             failures=len(scored) - len(pos) - len(neg)))
     grain = [s.values.get("ssim_distance") for s, k in zip(scored, kinds) if k == "grain"]
@@ -56,6 +57,6 @@ def suite(judge_factory: Any, quick: bool = True, seed: int = 0) -> list[Check]:
     grain, div = [g for g in grain if g is not None], [d for d in div if d is not None]
     if grain and div:
         med = float(np.median(div))
-        checks.append(Check("diversity", "grain alone is not diversity (collapsed+grain < diverse median)",
+        checks.append(Check(name, "grain alone is not diversity (collapsed+grain < diverse median)",
                             "rate", float(np.mean([g < med for g in grain])), 1.0, n=len(grain)))
     return checks

@@ -118,6 +118,7 @@ def suite(judge_factory: Any, quick: bool = True, seed: int = 0) -> list[Check]:
                                teacher=teacher, source=src))
         labels.append(preserved)
     judge = judge_factory()
+    name = judge.name
     try:
         ps = score_items(judge, pair_items)
         es = score_items(judge, edit_items)
@@ -128,12 +129,12 @@ def suite(judge_factory: Any, quick: bool = True, seed: int = 0) -> list[Check]:
         errs = [abs(s.values[metric] - t[ti]) for s, t in zip(ps, truth) if metric in s.values]
         fails = len(ps) - len(errs)
         worst = max(range(len(errs)), key=errs.__getitem__) if errs else None
-        checks.append(Check("fidelity", f"{metric} equals the reference computation", "max_abs_error",
+        checks.append(Check(name, f"{metric} equals the reference computation", "max_abs_error",
                             max(errs) if errs else None, floor, higher_is_better=False, n=len(errs),
                             failures=fails, detail={"worst_distortion": truth[worst][2] if worst is not None else None}))
     pos = [s.values["preservation"] for s, lab in zip(es, labels) if lab and "preservation" in s.values]
     neg = [s.values["preservation"] for s, lab in zip(es, labels) if not lab and "preservation" in s.values]
-    checks.append(Check("fidelity", "preservation separates preserved from disturbed edits", "auc",
+    checks.append(Check(name, "preservation separates preserved from disturbed edits", "auc",
                         auc(pos, neg) if pos and neg else None, 0.95, n=len(pos) + len(neg),
                         failures=len(es) - len(pos) - len(neg)))
     return checks

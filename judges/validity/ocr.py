@@ -171,14 +171,14 @@ def suite(judge_factory: Any, quick: bool = True, seed: int = 0) -> list[Check]:
         scored = score_items(judge, items)
     finally:
         judge.close()
-    return _checks(scored, meta, cjk_error, quick)
+    return _checks(judge.name, scored, meta, cjk_error)
 
 
 def _em(s: Any, metric: str = "exact_match") -> float | None:
     return s.values.get(metric)
 
 
-def _checks(scored: list[Any], meta: list[dict[str, Any]], cjk_error: str | None, quick: bool) -> list[Check]:
+def _checks(name: str, scored: list[Any], meta: list[dict[str, Any]], cjk_error: str | None) -> list[Check]:
     checks: list[Check] = []
     floors = {"size:headline": 0.9, "size:large": 0.9, "size:medium": 0.8, "size:small": 0.3,
               "size:tiny": 0.0, "script:digits+symbols": 0.8, "script:diacritics": 0.3,
@@ -186,13 +186,13 @@ def _checks(scored: list[Any], meta: list[dict[str, Any]], cjk_error: str | None
     for group, floor in floors.items():
         idx = [i for i, m in enumerate(meta) if m["group"] == group]
         if not idx:
-            checks.append(Check("ocr", f"clean text read exactly ({group})", "rate", None, floor,
+            checks.append(Check(name, f"clean text read exactly ({group})", "rate", None, floor,
                                 error=cjk_error or "no items"))
             continue
         vals = [_em(scored[i]) for i in idx]
         ok = [v for v in vals if v is not None]
         misses = [meta[i]["expected"] for i, v in zip(idx, vals) if v == 0.0][:3]
-        checks.append(Check("ocr", f"clean text read exactly ({group})", "rate",
+        checks.append(Check(name, f"clean text read exactly ({group})", "rate",
                             sum(ok) / len(ok) if ok else None, floor, n=len(ok),
                             failures=len(vals) - len(ok), detail={"examples_missed": misses}))
     det_all: list[float] = []
@@ -201,13 +201,13 @@ def _checks(scored: list[Any], meta: list[dict[str, Any]], cjk_error: str | None
         usable = [i for i, t in pairs if _em(scored[t]) == 1.0 and _em(scored[i]) is not None]
         det = [1.0 - _em(scored[i]) for i in usable]
         det_all += det
-        checks.append(Check("ocr", f"planted {cls} error detected (strict exact_match = 0)", "rate",
+        checks.append(Check(name, f"planted {cls} error detected (strict exact_match = 0)", "rate",
                             sum(det) / len(det) if det else None, 1.0, n=len(det),
                             detail={"pairs": len(pairs), "twin_read_exactly": len(usable)},
                             error=None if det else "no clean twin was read exactly"))
         loose = [scored[i].values.get("exact_match_loose") for i in usable]
         if cls in ("case-only", "punctuation-only") and any(v is not None for v in loose):
             lv = [v for v in loose if v is not None]
-            checks.append(Check("ocr", f"loose exact match tolerates {cls} differences", "rate",
+            checks.append(Check(name, f"loose exact match tolerates {cls} differences", "rate",
                                 sum(lv) / len(lv), 0.8, n=len(lv)))
     return checks
