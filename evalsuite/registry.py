@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import difflib
 import importlib
+from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
 
 from evalsuite.types import EvalsuiteError
 
 T = TypeVar("T")
+
+
+def did_you_mean(name: str, choices: Iterable[str], cutoff: float = 0.5) -> str:
+    """The one "did you mean" hint: "; did you mean 'x'?" for the closest choice, or ""."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=cutoff)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 class Registry(Generic[T]):
@@ -32,10 +39,8 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         if name not in self._targets:
-            close = difflib.get_close_matches(name, self._targets, n=1, cutoff=0.5)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise EvalsuiteError(
-                f"unknown {self.kind} '{name}'{hint} (known: {', '.join(self.names())})")
+            raise EvalsuiteError(f"unknown {self.kind} '{name}'{did_you_mean(name, self._targets)} "
+                                 f"(known: {', '.join(self.names())})")
         target = self._targets[name]
         if isinstance(target, str):
             module, _, attr = target.partition(":")

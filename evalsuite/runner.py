@@ -21,7 +21,7 @@ from typing import Any
 from PIL import Image
 
 from evalsuite import __version__
-from evalsuite.judge import Judge
+from evalsuite.judge import Failure, Judge, Scores
 from evalsuite.packs import Pack, load_pack, pack_asset_hash
 from evalsuite.registry import JUDGES
 from evalsuite.store import Item, RunStore
@@ -213,7 +213,7 @@ def run_eval(cfg: RunConfig) -> dict[str, Any]:
             # on the same pairs (cached in calibration.json); summary.json is already written, so a
             # calibration that fails loses nothing
             cal = {j.name: r for j in judges
-                   if (r := j.calibration(store.dir, full_pack, cfg.calibrate, cfg.retry_failed)) is not None}
+                   if hasattr(j, "calibration") and (r := j.calibration(store.dir, full_pack, cfg.calibrate, cfg.retry_failed)) is not None}
             if cal:
                 summary["calibration"] = cal
                 store.write_json("summary.json", summary)
@@ -287,111 +287,247 @@ def _render_role(store: RunStore, pack: Pack, role: str, renderer: Any, progress
     return done
 
 
-def _judge_all(store: RunStore, pack: Pack, judge: Judge, items: dict[str, dict[tuple[str, int], Item]],
-               progress: _Progress, stats: dict[str, Any], fail_fast: bool,
-               retry_failed: bool = False) -> None:
+# --- judging: planned as tasks, executed, committed by one writer ------------------------------
+# The seam for a pool / Ray executor (issue 14): a JudgeTask holds only hashes and ids (picklable);
+# a worker rebuilds the judge from Judge.spec() (JUDGES.get(name)(**config)), loads the images by
+# hash from the run directory, and returns plain Verdict rows from execute_judge_task(); the
+# driver alone commits them (ResultWriter), in whatever order they arrive.
+
+@dataclass(frozen=True)
+class JudgeUnit:
+    """One thing to judge: an image (with its reference), all seeds of a case, or a role's pack."""
+
+    case_id: str                 # "*" for a pack
+    seed: int                    # -1 for case and pack granularity
+    role: str
+    image_hashes: tuple[str, ...]   # one for an image; the case's seeds; the pack's images
+    seeds: tuple[int, ...]
+    case_ids: tuple[str, ...]       # the case of each image
+    ref_hash: str                # teacher image hash, "" when none
+    key_image: str               # verdict key: the image hash, or the group hash
+    case_hash: str
+
+
+@dataclass(frozen=True)
+class JudgeTask:
+    """A batch of units for one judge (one role per task: verdicts are keyed by case and seed)."""
+
+    judge_id: str
+    units: tuple[JudgeUnit, ...]
+
+
+@dataclass
+class JudgeResult:
+    """What executing a task produced: verdict rows and abstentions, ready for the writer."""
+
+    judge_id: str
+    verdicts: list[tuple[str, str, str, Verdict]] = field(default_factory=list)
+    abstentions: list[tuple[str, str, str, int, str]] = field(default_factory=list)
+    units: int = 0
+
+
+class ResultWriter:
+    """The single writer of results.db: commits each result as it arrives (one transaction)."""
+
+    def __init__(self, store: RunStore, stats: dict[str, Any]) -> None:
+        self.store, self.stats = store, stats
+
+    def commit(self, result: JudgeResult) -> None:
+        self.store.add_verdicts(result.judge_id, result.verdicts)
+        if result.abstentions:
+            self.store.add_abstentions(result.judge_id, result.abstentions)
+        self.stats["judged"] += result.units
+
+
+def plan_judge_tasks(store: RunStore, pack: Pack, judge: Judge, items: dict[str, dict[tuple[str, int], Item]],
+                     stats: dict[str, Any], retry_failed: bool = False) -> list[JudgeTask]:
+    """What `judge` still has to judge (cached verdicts are skipped), as tasks of batch_size units."""
     jid = judge.judge_id()
     done = store.has_verdicts(jid, include_failed=not retry_failed)
-    teacher_items = items.get("teacher", {})
-    uses_teacher = judge.needs_teacher or judge.uses_teacher
-    needs = {c.id: judge.needs_teacher_for(c) for c in pack.cases}
     cases = [c for c in pack.cases if judge.applies_to(c)]
+    units: list[JudgeUnit] = []
+
+    def want(key: tuple[str, str, str, int]) -> bool:
+        if key in done:
+            stats["judge_cached"] += 1
+            return False
+        done.add(key)     # the same image in two roles is judged once
+        return True
+
+    if judge.granularity == "pack":
+        for role, role_items in items.items():
+            its = [role_items[(c.id, s)] for c in cases for s in c.seeds if (c.id, s) in role_items]
+            if its:
+                gh, ch = store.pack_key(role)
+                if want((gh, "", ch, -1)):
+                    units.append(JudgeUnit("*", -1, role, tuple(i.image_hash for i in its),
+                                           tuple(i.seed for i in its), tuple(i.case_id for i in its),
+                                           "", gh, ch))
+        return [JudgeTask(jid, (u,)) for u in units]
     if judge.granularity == "case":
-        _judge_cases(store, judge, jid, done, cases, items, progress, stats, fail_fast)
-        return
-    todo: list[tuple[Case, Item, Item | None]] = []
+        for role, role_items in items.items():
+            for case in cases:
+                its = [role_items[(case.id, s)] for s in case.seeds if (case.id, s) in role_items]
+                if not its:
+                    continue
+                gh = group_hash([i.image_hash for i in its])
+                if want((gh, "", its[0].case_hash, -1)):
+                    units.append(JudgeUnit(case.id, -1, role, tuple(i.image_hash for i in its),
+                                           tuple(i.seed for i in its), (case.id,) * len(its), "", gh,
+                                           its[0].case_hash))
+        return [JudgeTask(jid, (u,)) for u in units]
+    teacher_items = items.get("teacher", {})
+    by_role: dict[str, list[JudgeUnit]] = defaultdict(list)
     for role, role_items in items.items():
         for case in cases:
-            if needs[case.id] and role == "teacher":
+            ref_mode = judge.reference_for(case)
+            if ref_mode == "required" and role == "teacher":
                 continue
             for seed in case.seeds:
                 it = role_items.get((case.id, seed))
                 if it is None:
                     continue
-                ref = teacher_items.get((case.id, seed)) if (uses_teacher and role != "teacher") else None
-                if needs[case.id] and ref is None:
+                ref = teacher_items.get((case.id, seed)) if (ref_mode != "none" and role != "teacher") else None
+                if ref_mode == "required" and ref is None:
                     continue
-                key = (it.image_hash, ref.image_hash if ref else "", it.case_hash, seed)
-                if key in done:
-                    stats["judge_cached"] += 1
-                    continue
-                done.add(key)   # the same image in two roles is judged once
-                todo.append((case, it, ref))
-    if not todo:
-        return
-    task = progress.task(f"judge {judge.name}", len(todo))
-    # A judge reports verdicts by (case_id, seed), so a batch holds one role's images only.
-    by_role: dict[str, list[tuple[Case, Item, Item | None]]] = defaultdict(list)
-    for t in todo:
-        by_role[t[1].role].append(t)
-    for batch in (b for group in by_role.values() for b in _batches(group, judge.batch_size)):
-        inputs = [JudgeInput(case=case, seed=it.seed, image=store.load_image(it.image_hash),
-                             image_hash=it.image_hash, role=it.role,
-                             teacher_image=store.load_image(ref.image_hash) if ref else None,
-                             teacher_hash=ref.image_hash if ref else None,
-                             source_image=_load_source(case)) for case, it, ref in batch]
-        verdicts = _safe_score(judge, inputs, fail_fast)
-        by_key: dict[tuple[str, int], list[Verdict]] = defaultdict(list)
-        for v in verdicts:
-            by_key[(v.case_id, v.seed)].append(v)
-        rows, abstained = [], []
-        for (case, it, ref), inp in zip(batch, inputs):
-            vs = by_key.get((case.id, it.seed))
-            if not vs and judge.may_abstain:
-                abstained.append((it.image_hash, ref.image_hash if ref else "", it.case_hash, it.seed,
-                                  "no metric applies to this image"))
-                continue
-            vs = vs or [Verdict.failure(inp, judge.name, m, "judge returned no verdict for this image")
-                        for m in judge.metrics]
-            rows += [(it.image_hash, ref.image_hash if ref else "", it.case_hash, v) for v in vs]
-        store.add_verdicts(jid, rows)
-        if abstained:
-            store.add_abstentions(jid, abstained)
-        stats["judged"] += len(batch)
-        progress.advance(task, len(batch))
+                rh = ref.image_hash if ref else ""
+                if want((it.image_hash, rh, it.case_hash, seed)):
+                    by_role[role].append(JudgeUnit(case.id, seed, role, (it.image_hash,), (seed,), (case.id,), rh,
+                                                   it.image_hash, it.case_hash))
+    return [JudgeTask(jid, tuple(b)) for group in by_role.values() for b in _batches(group, judge.batch_size)]
 
 
-def _judge_cases(store: RunStore, judge: Judge, jid: str, done: set[tuple[str, str, str, int]],
-                 cases: list[Case], items: dict[str, dict[tuple[str, int], Item]],
-                 progress: _Progress, stats: dict[str, Any], fail_fast: bool) -> None:
-    todo: list[tuple[Case, list[Item], str]] = []
-    for role, role_items in items.items():
-        for case in cases:
-            its = [role_items[(case.id, s)] for s in case.seeds if (case.id, s) in role_items]
-            if not its:
-                continue
-            gh = group_hash([i.image_hash for i in its])
-            key = (gh, "", its[0].case_hash, -1)
-            if key in done:
-                stats["judge_cached"] += 1
-                continue
-            done.add(key)
-            todo.append((case, its, gh))
-    if not todo:
-        return
-    task = progress.task(f"judge {judge.name}", len(todo))
-    for case, its, gh in todo:
-        inputs = [JudgeInput(case=case, seed=i.seed, image=store.load_image(i.image_hash),
-                             image_hash=i.image_hash, role=i.role, source_image=_load_source(case))
-                  for i in its]
-        verdicts = _safe_score(judge, inputs, fail_fast)
-        if not verdicts:
-            verdicts = [Verdict.failure(case, judge.name, m, "judge returned no verdict") for m in judge.metrics]
-        store.add_verdicts(jid, [(gh, "", its[0].case_hash, Verdict(
-            case.id, -1, v.judge, v.metric, v.value, v.ok, v.error, v.detail)) for v in verdicts])
-        stats["judged"] += 1
-        progress.advance(task, 1)
+def _inputs(store: RunStore, cases: dict[str, Case], unit: JudgeUnit) -> list[JudgeInput]:
+    """Rebuild a unit's JudgeInputs from the run directory (images by hash)."""
+    ref = store.load_image(unit.ref_hash) if unit.ref_hash else None
+    sources: dict[str, Image.Image | None] = {}
+    out = []
+    for h, s, cid in zip(unit.image_hashes, unit.seeds, unit.case_ids):
+        case = cases[cid]
+        if cid not in sources:
+            sources[cid] = _load_source(case)
+        out.append(JudgeInput(case=case, seed=s, image=store.load_image(h), image_hash=h, role=unit.role,
+                              teacher_image=ref, teacher_hash=unit.ref_hash or None, source_image=sources[cid]))
+    return out
 
 
-def _safe_score(judge: Judge, inputs: list[JudgeInput], fail_fast: bool) -> list[Verdict]:
-    """Call the judge; a crash becomes failure verdicts for every item and metric, never zeros."""
+def stamp(judge: Judge, case_id: str, seed: int, scores: Scores | None) -> list[Verdict] | None:
+    """The runner's stamping of one Scores into Verdicts (None: an abstention)."""
+    if scores is None:
+        return None
+    values: dict[str, float | Failure] = dict(scores.values) or {
+        m: Failure("judge returned no metric for this item") for m in judge.metrics}
+    out = []
+    for m, v in values.items():
+        detail = {**scores.detail, **scores.metric_detail[m]} if m in scores.metric_detail else scores.detail
+        if isinstance(v, Failure):
+            detail = {**detail, "error_kind": v.kind} if v.kind != "error" else detail
+            out.append(Verdict(case_id, seed, judge.name, m, None, ok=False, error=v.error, detail=detail))
+        else:
+            out.append(Verdict(case_id, seed, judge.name, m, float(v), detail=detail))
+    return out
+
+
+def _call(judge: Judge, fn: Any, inputs: list[JudgeInput], fail_fast: bool) -> Any:
+    """fn(inputs), or the Failure it raised (the runner is the one place judge errors are caught)."""
     try:
-        return judge.score(inputs)
+        return fn(inputs)
     except EvalsuiteError:
         raise
     except Exception as e:  # noqa: BLE001 - any judge crash is recorded, not propagated
         if fail_fast:
             raise
-        msg = f"{type(e).__name__}: {e}".splitlines()[0][:500]
-        logger.warning("judge %s failed on a batch of %d: %s", judge.name, len(inputs), msg)
-        return [Verdict.failure(inp, judge.name, m, msg) for inp in inputs for m in judge.metrics]
+        f = Failure.from_exception(e)
+        logger.warning("judge %s failed on %d image(s): %s", judge.name, len(inputs), f.error)
+        return f
+
+
+def _one(out: Any, n: int) -> list[Any]:
+    """A judge must return one Scores (or None) per item; anything else fails every item."""
+    if isinstance(out, list) and len(out) == n:
+        return [x if x is None or isinstance(x, Scores)
+                else Failure(f"judge returned {type(x).__name__}, not Scores") for x in out]
+    got = len(out) if isinstance(out, list) else type(out).__name__
+    return [Failure(f"judge returned {got} results for {n} items")] * n
+
+
+def score_items(judge: Judge, inputs: Sequence[JudgeInput], fail_fast: bool = False) -> list[Scores | None]:
+    """judge.score(inputs) with failures caught once: a crashing batch is re-scored item by item,
+    so one bad image cannot sink the others; a crashing item fails its metrics_for()."""
+    inputs = list(inputs)
+    out = _call(judge, judge.score, inputs, fail_fast)
+    if isinstance(out, Failure) and len(inputs) > 1:
+        per_item = []
+        for inp in inputs:
+            x = _call(judge, judge.score, [inp], fail_fast)
+            per_item.append(x if isinstance(x, Failure) else _one(x, 1)[0])
+    else:
+        per_item = [out] * len(inputs) if isinstance(out, Failure) else _one(out, len(inputs))
+    return [Scores.failed(judge.metrics_for(inp), sc.error, sc.kind) if isinstance(sc, Failure) else sc
+            for inp, sc in zip(inputs, per_item)]
+
+
+def score_case(judge: Judge, inputs: Sequence[JudgeInput], fail_fast: bool = False) -> Scores:
+    """Case granularity: one Scores for all seeds of one case."""
+    out = _call(judge, judge.score, list(inputs), fail_fast)
+    sc = out if isinstance(out, Failure) else _one(out, 1)[0]
+    return Scores.failed(list(judge.metrics), sc.error, sc.kind) if isinstance(sc, Failure) else sc
+
+
+def score_pack(judge: Judge, inputs: Sequence[JudgeInput], fail_fast: bool = False) -> Scores:
+    """Pack granularity: update() over batches of the selection, then compute()."""
+    def run(xs: list[JudgeInput]) -> Scores:
+        for batch in _batches(xs, judge.batch_size):
+            judge.update(batch)
+        return judge.compute()
+    out = _call(judge, run, list(inputs), fail_fast)
+    return Scores.failed(list(judge.metrics), out.error, out.kind) if isinstance(out, Failure) else out
+
+
+def judge_verdicts(judge: Judge, inputs: Sequence[JudgeInput], fail_fast: bool = False) -> list[Verdict]:
+    """Judge `inputs` as the runner does, without a run directory (tests, calibration, benchmarks):
+    image granularity per item, case granularity per case (seed -1), pack over all (case "*")."""
+    if judge.granularity == "pack":
+        return stamp(judge, "*", -1, score_pack(judge, inputs, fail_fast)) or []
+    if judge.granularity == "case":
+        by_case: dict[str, list[JudgeInput]] = defaultdict(list)
+        for it in inputs:
+            by_case[it.case.id].append(it)
+        return [v for cid, its in by_case.items() for v in stamp(judge, cid, -1, score_case(judge, its, fail_fast)) or []]
+    return [v for it, sc in zip(inputs, score_items(judge, inputs, fail_fast))
+            for v in stamp(judge, it.case.id, it.seed, sc) or []]
+
+
+def execute_judge_task(judge: Judge, task: JudgeTask, store: RunStore, cases: dict[str, Case],
+                       fail_fast: bool = False) -> JudgeResult:
+    """Judge one task; pure apart from reading images (safe in a worker process)."""
+    res = JudgeResult(task.judge_id, units=len(task.units))
+    if judge.granularity in ("pack", "case"):
+        for unit in task.units:
+            inputs = _inputs(store, cases, unit)
+            sc = (score_pack if judge.granularity == "pack" else score_case)(judge, inputs, fail_fast)
+            res.verdicts += [(unit.key_image, "", unit.case_hash, v) for v in stamp(judge, unit.case_id, -1, sc) or []]
+        return res
+    inputs = [_inputs(store, cases, u)[0] for u in task.units]
+    for unit, sc in zip(task.units, score_items(judge, inputs, fail_fast)):
+        vs = stamp(judge, unit.case_id, unit.seed, sc)
+        if vs is None:
+            res.abstentions.append((unit.key_image, unit.ref_hash, unit.case_hash, unit.seed,
+                                    "no metric applies to this image"))
+        else:
+            res.verdicts += [(unit.key_image, unit.ref_hash, unit.case_hash, v) for v in vs]
+    return res
+
+
+def _judge_all(store: RunStore, pack: Pack, judge: Judge, items: dict[str, dict[tuple[str, int], Item]],
+               progress: _Progress, stats: dict[str, Any], fail_fast: bool,
+               retry_failed: bool = False) -> None:
+    tasks = plan_judge_tasks(store, pack, judge, items, stats, retry_failed)
+    if not tasks:
+        return
+    writer = ResultWriter(store, stats)
+    cases = {c.id: c for c in pack.cases}
+    bar = progress.task(f"judge {judge.name}", sum(len(t.units) for t in tasks))
+    for task in tasks:
+        writer.commit(execute_judge_task(judge, task, store, cases, fail_fast))
+        progress.advance(bar, len(task.units))

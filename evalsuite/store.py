@@ -254,6 +254,24 @@ class RunStore:
                 yield {"case_id": case_id, "seed": -1, "judge": row[0], "metric": row[1],
                        "value": row[2], "ok": bool(row[3]), "error": row[4],
                        "detail": json.loads(row[5] or "{}"), "judge_id": row[6]}
+        # pack-level verdicts (case_id "*"): keyed on the group hash of all of the role's images
+        gh, ch = self.pack_key(role)
+        for row in self.db.execute(
+                "SELECT judge, metric, value, ok, error, detail, judge_id FROM verdicts "
+                "WHERE image_hash=? AND case_hash=? AND seed=-1", (gh, ch)):
+            if ids is None or row[6] in ids:
+                yield {"case_id": "*", "seed": -1, "judge": row[0], "metric": row[1],
+                       "value": row[2], "ok": bool(row[3]), "error": row[4],
+                       "detail": json.loads(row[5] or "{}"), "judge_id": row[6]}
+
+    def pack_key(self, role: str) -> tuple[str, str]:
+        """(group hash of all of `role`'s images, group hash of their case hashes): the key of
+        pack-level verdicts (case_id "*", seed -1), recomputed the same way by readers."""
+        from evalsuite.types import group_hash
+
+        its = self.items(role)
+        return (group_hash([i.image_hash for i in its]),
+                "pack:" + group_hash([f"{i.case_id}={i.case_hash}" for i in its])[:16])
 
     def case_groups(self, role: str) -> list[tuple[str, str, str]]:
         """(case_id, group hash of its images for `role`, case_hash)."""

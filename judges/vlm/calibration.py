@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from evalsuite.runner import judge_verdicts
 from evalsuite.judge import Judge
 from evalsuite.types import Case, EvalsuiteError, JudgeInput, image_sha256
 
@@ -212,7 +213,7 @@ def run_calibration(judge: Judge, pairs: Sequence[CalibrationPair], metric: str 
                              f"edit cases for vlm-edit)")
     want = "win" if judge.name == "vlm-pairwise" else metric
     inputs = [i for _, ins, _ in trials for i in ins]
-    verdicts = [v for v in judge.score(inputs) if v.metric == want]
+    verdicts = [v for v in judge_verdicts(judge, inputs) if v.metric == want]
     per = defaultdict(lambda: {"correct": 0, "n": 0, "failures": 0})
     pos = 0
     for defect, ins, decide in trials:

@@ -21,8 +21,8 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from evalsuite.judge import Judge
-from evalsuite.types import EvalsuiteError, JudgeInput, MetricSpec, Verdict
+from evalsuite.judge import Judge, Scores
+from evalsuite.types import EvalsuiteError, JudgeInput, MetricSpec
 from judges.vlm.backends.base import (
     Constraint,
     VLMClient,
@@ -298,15 +298,15 @@ class VLMJudge(Judge):
                     for _ in requests]
         return out
 
-    def repeat_verdict(self, item: JudgeInput, values: Sequence[float], detail: dict[str, Any]) -> list[Verdict]:
-        """The `repeat_std` verdict (only when repeats > 1)."""
+    def repeat_metric(self, values: Sequence[float]) -> dict[str, float]:
+        """The `repeat_std` metric (only when repeats > 1)."""
         if "repeat_std" not in self.metrics:
-            return []
-        return [Verdict(item.case.id, item.seed, self.name, "repeat_std", spread(values)["std"], detail=detail)]
+            return {}
+        return {"repeat_std": spread(values)["std"]}
 
-    def failures(self, item: JudgeInput, error: str, kind: str, detail: dict[str, Any]) -> list[Verdict]:
+    def failures(self, item: JudgeInput, error: str, kind: str, detail: dict[str, Any]) -> Scores:
         d = {**self.provenance(), **detail, "error_kind": kind}
-        return [Verdict.failure(item, self.name, m, f"{kind}: {error}", detail=d) for m in self.metrics]
+        return Scores.failed(list(self.metrics), f"{kind}: {error}", kind, d)
 
 
 def read_rubric(resp: VLMResponse, fields: Sequence[Field]) -> tuple[dict[str, Any] | None, str | None, str | None]:
