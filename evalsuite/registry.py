@@ -61,17 +61,23 @@ RENDERERS: Registry[Any] = Registry("renderer")
 # `_class_name`).
 PIPELINES: Registry[Any] = Registry("pipeline class")
 
-for _name, _target in {
-    "ocr": "judges.ocr:OCRJudge",
-    "flatbg": "judges.flatbg:FlatBackgroundJudge",
-    "fidelity": "judges.fidelity:FidelityJudge",
-    "diversity": "judges.diversity:DiversityJudge",
-    "vlm-t2i": "judges.vlm.t2i:VLMT2IJudge",
-    "vlm-edit": "judges.vlm.edit:VLMEditJudge",
-    "vlm-pairwise": "judges.vlm.pairwise:VLMPairwiseJudge",
-    "vlm-yesno": "judges.vlm.yesno:VLMYesNoJudge",
-}.items():
-    JUDGES.register(_name, _target)
+# judge families (evalsuite.family.JudgeFamily): plugins that own a group of judges
+FAMILIES: Registry[Any] = Registry("judge family")
+
+
+def _load_bundled() -> None:
+    """The bundled judges and families (judges.catalog: a dict of lazy targets, imports nothing)."""
+    try:
+        from judges import catalog
+    except ImportError:   # evalsuite installed without the bundled judges
+        return
+    for name, target in catalog.JUDGES.items():
+        JUDGES.register(name, target)
+    for name, target in catalog.FAMILIES.items():
+        FAMILIES.register(name, target)
+
+
+_load_bundled()
 
 for _name, _target in {
     "diffusers": "evalsuite.renderers.diffusers_renderer:DiffusersRenderer",
@@ -87,7 +93,7 @@ def _load_entry_points() -> None:
     from importlib.metadata import entry_points
 
     for group, reg in (("evalsuite.judges", JUDGES), ("evalsuite.renderers", RENDERERS),
-                       ("evalsuite.pipelines", PIPELINES)):
+                       ("evalsuite.pipelines", PIPELINES), ("evalsuite.families", FAMILIES)):
         for ep in entry_points(group=group):
             if ep.name not in reg:
                 reg.register(ep.name, ep.value)
