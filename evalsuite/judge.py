@@ -111,6 +111,8 @@ class Judge(ABC):
     extra_options: ClassVar[frozenset[str] | None] = None
     # Preferred batch size for the runner.
     batch_size: ClassVar[int] = 16
+    # The judge family (evalsuite.family.JudgeFamily.name) this judge belongs to, if any.
+    family: ClassVar[str | None] = None
 
     config: dict[str, Any]
 

@@ -21,6 +21,7 @@ from typing import Any
 from PIL import Image
 
 from evalsuite import __version__
+from evalsuite.family import families
 from evalsuite.judge import Failure, Judge, Scores
 from evalsuite.packs import Pack, load_pack, pack_asset_hash
 from evalsuite.registry import JUDGES
@@ -58,8 +59,11 @@ class RunConfig:
     command: str | None = None
     fail_fast: bool = False             # raise on the first judge failure instead of recording it
     retry_failed: bool = False          # re-judge verdicts that failed in an earlier run
-    calibrate: int | None = None        # judges with a calibration (VLM) are also measured on this
-                                        # many known good/bad pairs of the whole pack (summary["calibration"])
+    calibrate: int | None = None        # judges of a family with a calibration are also measured on
+                                        # this many known good/bad pairs of the whole pack (summary["calibration"])
+    # options a judge family's flags give every member judge: family name -> options (explicit
+    # judge_opts win); applied to the selected members only
+    family_opts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class _Progress:
@@ -132,8 +136,7 @@ def check_judge_options(names: Sequence[str], opts: dict[str, dict[str, Any]],
                         explicit: Collection[str] | None = None) -> None:
     """Options for a judge that will not run are a mistake: an unknown judge name is an error
     (with "did you mean"); so is a registered judge that is not selected, when its options were
-    given explicitly (`explicit`: the names set with --judge-opt). Options that flags give every
-    judge of a family (--vlm-url ...) are not explicit; unselected, they are only logged."""
+    given explicitly (`explicit`: the names set with --judge-opt); otherwise they are only logged."""
     import difflib
 
     selected = list(dict.fromkeys(names))
@@ -154,15 +157,17 @@ def check_judge_options(names: Sequence[str], opts: dict[str, dict[str, Any]],
 
 
 def make_judges(names: Sequence[str], opts: dict[str, dict[str, Any]],
-                explicit_opts: Collection[str] | None = None) -> list[Judge]:
+                explicit_opts: Collection[str] | None = None,
+                family_opts: dict[str, dict[str, Any]] | None = None) -> list[Judge]:
     """Build the selected judges; bad names or options are one-line EvalsuiteErrors, raised
-    before anything is rendered (judges validate their settings in __init__)."""
+    before anything is rendered (options are validated once, from each judge's signature)."""
     classes = [(name, JUDGES.get(name)) for name in names]    # unknown names first
     check_judge_options(names, opts, explicit_opts)
     judges: list[Judge] = []
     for name, cls in classes:
         try:
-            judges.append(cls(**opts.get(name, {})))
+            fam = (family_opts or {}).get(getattr(cls, "family", None) or "", {})
+            judges.append(cls(**{**fam, **opts.get(name, {})}))
         except TypeError as e:
             raise EvalsuiteError(f"judge '{name}': bad options {opts.get(name)} ({e})") from e
     return judges
@@ -174,7 +179,7 @@ def run_eval(cfg: RunConfig) -> dict[str, Any]:
     full_pack = load_pack(cfg.pack)
     pack = full_pack.select(tags=cfg.tags, limit=cfg.limit)
     judge_names = list(cfg.judges) if cfg.judges is not None else list(pack.judges)
-    judges = make_judges(judge_names, cfg.judge_opts, cfg.explicit_judge_opts)
+    judges = make_judges(judge_names, cfg.judge_opts, cfg.explicit_judge_opts, cfg.family_opts)
     models = resolve_models(cfg)
     renderers = {role: load_model(ckpt, opts) for role, (ckpt, opts) in models.items()}
     store = RunStore(cfg.run_dir)
@@ -210,10 +215,13 @@ def run_eval(cfg: RunConfig) -> dict[str, Any]:
         store.write_json("summary.json", summary)
         if cfg.calibrate:
             # the whole pack, not the --limit/--tags selection: every run of it measures the judge
-            # on the same pairs (cached in calibration.json); summary.json is already written, so a
+            # on the same pairs (cached in the store); summary.json is already written, so a
             # calibration that fails loses nothing
-            cal = {j.name: r for j in judges
-                   if hasattr(j, "calibration") and (r := j.calibration(store.dir, full_pack, cfg.calibrate, cfg.retry_failed)) is not None}
+            cal: dict[str, Any] = {}
+            for fam in families():
+                members = fam.members(judges)
+                if members and fam.calibrates:
+                    cal.update(fam.calibration(store, full_pack, members, cfg.calibrate, cfg.retry_failed))
             if cal:
                 summary["calibration"] = cal
                 store.write_json("summary.json", summary)

@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS verdicts(
   judge TEXT, value REAL, ok INT, error TEXT, detail TEXT, created REAL,
   PRIMARY KEY (judge_id, image_hash, ref_hash, case_hash, seed, metric));
 CREATE INDEX IF NOT EXISTS verdicts_by_image ON verdicts(image_hash);
+CREATE TABLE IF NOT EXISTS records(
+  kind TEXT, key TEXT, value TEXT, created REAL, PRIMARY KEY (kind, key));
 CREATE TABLE IF NOT EXISTS abstentions(
   judge_id TEXT, image_hash TEXT, ref_hash TEXT, case_hash TEXT, seed INT, reason TEXT, created REAL,
   PRIMARY KEY (judge_id, image_hash, ref_hash, case_hash, seed));
@@ -281,6 +283,21 @@ class RunStore:
         for it in self.items(role):
             groups.setdefault(it.case_id, (it.case_hash, []))[1].append(it.image_hash)
         return [(cid, group_hash(hs), ch) for cid, (ch, hs) in groups.items()]
+
+    # --- records: run-level results of plugins (e.g. a family's calibration reports) -------------
+    def get_record(self, kind: str, key: str) -> Any | None:
+        """The JSON value stored under (kind, key), or None. Runs written before the records table
+        kept kind "calibration" in calibration.json beside results.db; it is still read."""
+        row = self.db.execute("SELECT value FROM records WHERE kind=? AND key=?", (kind, key)).fetchone()
+        if row is not None:
+            return json.loads(row[0])
+        legacy = self.read_json(f"{kind}.json") if kind == "calibration" else None
+        return (legacy or {}).get(key)
+
+    def put_record(self, kind: str, key: str, value: Any) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO records VALUES(?,?,?,?)",
+                            (kind, key, json.dumps(value, default=str, ensure_ascii=False), time.time()))
 
     # --- json files ---------------------------------------------------------------------------
     def write_json(self, name: str, data: dict[str, Any]) -> Path:

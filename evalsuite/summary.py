@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from evalsuite.family import families
 from evalsuite.judge import Judge
 from evalsuite.packs import Pack
 from evalsuite.stats import mean_ci, paired_delta_ci
@@ -94,8 +95,9 @@ def summarise(store: RunStore, pack: Pack, judges: Sequence[Judge],
             out["deltas"][key] = {"mean": round(m, 6), "ci": [round(lo, 6), round(hi, 6)], "n": len(pairs),
                                   "higher_is_better": hib, "significant": sig,
                                   "student_better": (m > 0) == hib if m != 0 else False}
-    for j in judges:      # judge hooks: run-level sections beyond the metric means (e.g. "vlm")
-        section = j.summary_section(store) if getattr(j, "summary_group", None) else None
+    for fam in families():      # judge families: run-level sections beyond the metric means
+        members = fam.members(judges)
+        section = fam.summary_section(store, members) if members else None
         if section:
-            out.setdefault(j.summary_group, {})[j.name] = section
+            out[fam.name] = section
     return out

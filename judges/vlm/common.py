@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import Any, ClassVar
 
 from evalsuite.judge import Judge, Scores
 from evalsuite.types import EvalsuiteError, JudgeInput, MetricSpec
@@ -181,17 +181,9 @@ class VLMJudge(Judge):
     prompt_name: str = ""
     default_max_tokens: int = 96
     primary_metric: str = "overall"     # whose spread across repeats becomes `repeat_std`
-    summary_group = "vlm"               # summary["vlm"][name]: outcome and failure-kind counts
-
-    def summary_section(self, store: Any) -> dict[str, Any] | None:
-        from judges.vlm.run_summary import breakdown
-
-        return breakdown(store, [self]).get(self.name)
-
-    def calibration(self, run_dir: Any, pack: Any, n: int, retry_failed: bool = False) -> dict[str, Any] | None:
-        from judges.vlm.run_summary import calibrate_run
-
-        return calibrate_run(run_dir, pack, [self], n, retry_failed=retry_failed).get(self.name)
+    family = "vlm"                      # judges.vlm.family.VLMFamily: flags, summary["vlm"], calibration
+    calibrated: ClassVar[bool] = True   # has known good/bad calibration pairs (judges.vlm.calibration)
+    has_outcomes: ClassVar[bool] = False   # per-item win/tie/loss outcomes (pairwise)
 
     def __init__(self, backend: str = "openai", model: str | None = None, revision: str | None = None,
                  repeats: int = 1, temperature: float = 0.0, max_tokens: int | None = None, seed: int = 0,

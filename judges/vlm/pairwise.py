@@ -43,6 +43,7 @@ class VLMPairwiseJudge(VLMJudge):
 
     name = "vlm-pairwise"
     version = 1
+    has_outcomes = True     # summary["vlm"]: win/tie/loss counts and the loser's failure categories
     prompt_name = "pairwise_v1"
     default_max_tokens = 64
     reference = "required"

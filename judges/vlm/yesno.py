@@ -50,6 +50,7 @@ class VLMYesNoJudge(VLMJudge):
 
     name = "vlm-yesno"
     version = 1
+    calibrated = False      # no known good/bad pairs for yes/no questions
     prompt_name = "yesno_v1"
     default_max_tokens = 1
     primary_metric = "p_yes"
