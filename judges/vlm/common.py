@@ -182,17 +182,13 @@ class VLMJudge(Judge):
     default_max_tokens: int = 96
     primary_metric: str = "overall"     # whose spread across repeats becomes `repeat_std`
     family = "vlm"                      # judges.vlm.family.VLMFamily: flags, summary["vlm"], calibration
+    extra_options = frozenset(_CLIENT_KEYS)   # client options accepted through **client_options
     calibrated: ClassVar[bool] = True   # has known good/bad calibration pairs (judges.vlm.calibration)
     has_outcomes: ClassVar[bool] = False   # per-item win/tie/loss outcomes (pairwise)
 
     def __init__(self, backend: str = "openai", model: str | None = None, revision: str | None = None,
                  repeats: int = 1, temperature: float = 0.0, max_tokens: int | None = None, seed: int = 0,
                  structured: str = "auto", **client_options: Any) -> None:
-        unknown = set(client_options) - _CLIENT_KEYS
-        if unknown:
-            raise EvalsuiteError(f"{self.name} judge: unknown setting(s) {sorted(unknown)}; known: backend, "
-                                 f"model, revision, repeats, temperature, max_tokens, seed, structured, "
-                                 f"{', '.join(sorted(_CLIENT_KEYS))}")
         if not model:
             raise EvalsuiteError(f"{self.name} judge: no judge model given; pass --vlm-url URL --vlm-model NAME "
                                  f"(or --judge-opt {self.name}.model=NAME)")

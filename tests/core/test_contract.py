@@ -118,3 +118,21 @@ def test_pack_judge_alone_with_judge_verdicts():
                                                               for s, im in enumerate(ims)])}
     assert vs["brightness_std"].value == pytest.approx(0.5) and vs["brightness_std"].case_id == "*"
     assert vs["images"].value == 2 and vs["images"].seed == -1
+
+
+def test_judges_list_and_show_cli(capsys):
+    import json
+
+    from evalsuite.cli.main import main
+
+    assert main(["judges", "list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert {"ocr", "flatbg", "fidelity", "diversity", "colorfulness"} <= set(rows)
+    assert rows["diversity"]["granularity"] == "case" and rows["fidelity"]["reference"] == "optional"
+    assert main(["judges", "show", "flatbg", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["version"] == 2 and d["options"]["grid_threshold"] == 4.0
+    assert d["metrics"]["sigma"] == {"higher_is_better": False, "range": [0.0, None],
+                                     "description": "wavelet-MAD noise sigma on the flat region (0-255)"}
+    assert main(["judges", "show", "flatbgg"]) == 2
+    assert "did you mean 'flatbg'?" in capsys.readouterr().err
