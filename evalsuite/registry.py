@@ -86,6 +86,10 @@ for _name, _target in {
     RENDERERS.register(_name, _target)
 
 PIPELINES.register("TinyFlowPipeline", "distill.pipeline:TinyFlowPipeline")
+# what `evalsuite run` evaluates with no --model: a callable returning {"student": ckpt,
+# "teacher": ckpt}; supplied by the package that bundles the models (the first name wins)
+DEFAULT_MODELS: Registry[Any] = Registry("default model set")
+DEFAULT_MODELS.register("bundled", "distill.defaults:default_models")
 
 
 def _load_entry_points() -> None:
@@ -93,7 +97,8 @@ def _load_entry_points() -> None:
     from importlib.metadata import entry_points
 
     for group, reg in (("evalsuite.judges", JUDGES), ("evalsuite.renderers", RENDERERS),
-                       ("evalsuite.pipelines", PIPELINES), ("evalsuite.families", FAMILIES)):
+                       ("evalsuite.pipelines", PIPELINES), ("evalsuite.families", FAMILIES),
+                       ("evalsuite.default_models", DEFAULT_MODELS)):
         for ep in entry_points(group=group):
             if ep.name not in reg:
                 reg.register(ep.name, ep.value)

@@ -24,6 +24,7 @@ from evalsuite import __version__
 from evalsuite.family import families
 from evalsuite.judge import Failure, Judge, Scores
 from evalsuite.packs import Pack, load_pack, pack_asset_hash
+from evalsuite.renderers.base import Renderer
 from evalsuite.registry import JUDGES
 from evalsuite.store import Item, RunStore
 from evalsuite.summary import summarise
@@ -33,8 +34,6 @@ from evalsuite.types import (Case, EvalsuiteError, JudgeInput, RenderRequest, Ve
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = REPO_ROOT / "distill" / "models" / "student"
-DEFAULT_TEACHER = REPO_ROOT / "distill" / "models" / "teacher-base"
 DEFAULT_PACK = "typography-mini"
 
 
@@ -44,7 +43,7 @@ class RunConfig:
 
     run_dir: Path
     pack: str = DEFAULT_PACK
-    model: str | None = None            # None = the bundled student
+    model: str | None = None            # None = the registered default (registry.DEFAULT_MODELS)
     teacher: str | None = None
     model_opts: dict[str, Any] = field(default_factory=dict)
     teacher_opts: dict[str, Any] = field(default_factory=dict)
@@ -108,14 +107,20 @@ def _git_revision() -> str | None:
 
 
 def resolve_models(cfg: RunConfig) -> dict[str, tuple[str, dict[str, Any]]]:
-    """role -> (checkpoint, opts). No --model means the bundled student and its teacher."""
+    """role -> (checkpoint, opts). No --model means the registered default student and teacher."""
     models: dict[str, tuple[str, dict[str, Any]]] = {}
     if cfg.model is None:
-        if not (DEFAULT_MODEL / "model_index.json").is_file():
-            raise EvalsuiteError(f"no --model given and the bundled student is missing at {DEFAULT_MODEL}; "
+        from evalsuite.registry import DEFAULT_MODELS
+
+        if not DEFAULT_MODELS.names():
+            raise EvalsuiteError("no --model given and no default model is registered; pass --model CKPT")
+        default = DEFAULT_MODELS.get(DEFAULT_MODELS.names()[0])()
+        student = Path(default["student"])
+        if not (student / "model_index.json").is_file():
+            raise EvalsuiteError(f"no --model given and the bundled student is missing at {student}; "
                                  "pass --model CKPT")
-        models["student"] = (str(DEFAULT_MODEL), cfg.model_opts)
-        teacher = cfg.teacher if cfg.teacher is not None else str(DEFAULT_TEACHER)
+        models["student"] = (str(student), cfg.model_opts)
+        teacher = cfg.teacher if cfg.teacher is not None else default.get("teacher")
     else:
         models["student"] = (cfg.model, cfg.model_opts)
         teacher = cfg.teacher
@@ -124,7 +129,7 @@ def resolve_models(cfg: RunConfig) -> dict[str, tuple[str, dict[str, Any]]]:
     return models
 
 
-def load_model(ckpt: str, opts: dict[str, Any]) -> Any:
+def load_model(ckpt: str, opts: dict[str, Any]) -> Renderer:
     """"NAME:ARG" picks a registered renderer explicitly (images:DIR); otherwise auto-detect
     (evalsuite.renderers.load_renderer, which also suggests a close name for a mistyped NAME)."""
     from evalsuite.renderers import load_renderer
@@ -249,7 +254,7 @@ def _load_source(case: Case) -> Image.Image | None:
         raise EvalsuiteError(f"case '{case.id}': cannot read source image {case.source} ({e})") from e
 
 
-def _render_role(store: RunStore, pack: Pack, role: str, renderer: Any, progress: _Progress,
+def _render_role(store: RunStore, pack: Pack, role: str, renderer: Renderer, progress: _Progress,
                  stats: dict[str, Any]) -> dict[tuple[str, int], Item]:
     fp = renderer.fingerprint()
     done: dict[tuple[str, int], Item] = {}

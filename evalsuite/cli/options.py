@@ -81,8 +81,12 @@ def model_opts(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]
                      ("batch_size", args.batch_size)):
         if val is not None:
             common[key] = val
-    student = dict(common)
-    teacher = dict(common)
+    # options for both models go under SHARED: each renderer takes those it declares (an image
+    # folder has no --device); the per-model ones below are checked strictly by their renderer
+    from evalsuite.renderers.base import SHARED
+
+    student: dict[str, Any] = {SHARED: dict(common)} if common else {}
+    teacher: dict[str, Any] = {SHARED: dict(common)} if common else {}
     if args.steps is not None:
         student["num_inference_steps"] = args.steps
     if args.teacher_steps is not None:

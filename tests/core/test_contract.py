@@ -136,3 +136,14 @@ def test_judges_list_and_show_cli(capsys):
                                      "description": "wavelet-MAD noise sigma on the flat region (0-255)"}
     assert main(["judges", "show", "flatbgg"]) == 2
     assert "did you mean 'flatbg'?" in capsys.readouterr().err
+
+
+def test_default_models_come_from_the_registry(tmp_path):
+    from evalsuite.registry import DEFAULT_MODELS
+    from evalsuite.runner import resolve_models
+
+    models = resolve_models(RunConfig(run_dir=tmp_path))
+    want = DEFAULT_MODELS.get("bundled")()
+    assert models["student"][0] == want["student"] and models["teacher"][0] == want["teacher"]
+    assert want["student"].endswith("distill/models/student")
+    assert "teacher" not in resolve_models(RunConfig(run_dir=tmp_path, teacher=""))
