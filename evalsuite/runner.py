@@ -142,7 +142,7 @@ def check_judge_options(names: Sequence[str], opts: dict[str, dict[str, Any]],
     """Options for a judge that will not run are a mistake: an unknown judge name is an error
     (with "did you mean"); so is a registered judge that is not selected, when its options were
     given explicitly (`explicit`: the names set with --judge-opt); otherwise they are only logged."""
-    import difflib
+    from evalsuite.registry import did_you_mean
 
     selected = list(dict.fromkeys(names))
     for judge, o in opts.items():
@@ -150,8 +150,7 @@ def check_judge_options(names: Sequence[str], opts: dict[str, dict[str, Any]],
             continue
         setting = f"{judge}.{next(iter(o))}" if o else judge
         if judge not in JUDGES:
-            close = difflib.get_close_matches(judge, selected + JUDGES.names(), n=1, cutoff=0.5)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(judge, selected + JUDGES.names())
             raise EvalsuiteError(f"--judge-opt '{setting}': unknown judge '{judge}'{hint} "
                                  f"(selected judges: {', '.join(selected)})")
         if explicit is None or judge not in explicit:

@@ -42,7 +42,7 @@ def _backend_params(backend: str) -> set[str]:
     """Keyword arguments the named backend accepts (empty for an unknown backend)."""
     import inspect
     from judges.ocr_backends import BACKENDS
-    cls = BACKENDS.get(backend)
+    cls = BACKENDS.get(backend) if backend in BACKENDS else None
     return set(inspect.signature(cls.__init__).parameters) - {"self"} if cls else set()
 
 
