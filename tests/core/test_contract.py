@@ -14,14 +14,12 @@ from evalsuite.judge import Failure, Judge, Scores
 from evalsuite.runner import RunConfig, judge_verdicts, run_eval
 from evalsuite.types import Case, EvalsuiteError, JudgeInput, MetricSpec
 from tests.core.conftest import write_pack
-from tests.core.doubles import PatternRenderer, SpreadJudge
+from tests.core.doubles import SpreadJudge
+from tests.core.test_runner import cfg as runner_cfg
 
 
 def cfg(tmp_path, pack, **kw):
-    base = dict(run_dir=tmp_path / "run", pack=str(pack), model="pattern:0", teacher="pattern:5",
-                progress=False, judges=["spread", "mean"])
-    base.update(kw)
-    return RunConfig(**base)
+    return runner_cfg(tmp_path, pack, **{"judges": ["spread", "mean"], **kw})
 
 
 def test_pack_level_judge_sees_the_whole_selection_once_per_role(tmp_path):
