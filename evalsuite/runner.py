@@ -253,49 +253,77 @@ def _load_source(case: Case) -> Image.Image | None:
         raise EvalsuiteError(f"case '{case.id}': cannot read source image {case.source} ({e})") from e
 
 
-def _render_role(store: RunStore, pack: Pack, role: str, renderer: Renderer, progress: _Progress,
-                 stats: dict[str, Any]) -> dict[tuple[str, int], Item]:
-    fp = renderer.fingerprint()
+# --- rendering: planned as tasks, executed, committed by one writer ---------------------------
+# A RenderTask holds the role and (case id, seed) pairs of one batch (picklable); a worker rebuilds
+# the renderer from the role's spec (load_model(checkpoint, options): RunConfig / resolve_models)
+# and returns the images; the driver stores them and commits the rows.
+
+@dataclass(frozen=True)
+class RenderTask:
+    """One renderer batch: cases of the same kind and size."""
+
+    role: str
+    fingerprint: str
+    pairs: tuple[tuple[str, int], ...]    # (case id, seed)
+
+
+def plan_render_tasks(store: RunStore, pack: Pack, role: str, fingerprint: str, batch_size: int,
+                      stats: dict[str, Any]) -> tuple[list[RenderTask], dict[tuple[str, int], Item]]:
+    """The batches still to render for `role`, and the items already rendered (recorded now)."""
     done: dict[tuple[str, int], Item] = {}
-    todo: list[tuple[Case, int]] = []
+    groups: dict[tuple[str, int | None, int | None], list[tuple[str, int]]] = defaultdict(list)
     store.clear_role(role)
     for case in pack.cases:
         ch = case.content_hash()
         for seed in case.seeds:
-            h = store.get_render(fp, ch, seed)
-            if h is None:
-                todo.append((case, seed))
+            h = store.get_render(fingerprint, ch, seed)
+            if h is None:   # grouped by what a batch must share: kind and size
+                groups[(case.kind, case.width, case.height)].append((case.id, seed))
             else:
-                it = Item(role, case.id, seed, ch, fp, h)
+                it = Item(role, case.id, seed, ch, fingerprint, h)
                 store.add_item(it)
                 done[(case.id, seed)] = it
                 stats["render_cached"] += 1
-    if not todo:
+    tasks = [RenderTask(role, fingerprint, tuple(b)) for g in groups.values() for b in _batches(g, batch_size)]
+    return tasks, done
+
+
+def execute_render_task(renderer: Renderer, task: RenderTask, cases: dict[str, Case]) -> list[Any]:
+    """Render one task: one Rendered per (case, seed), in order."""
+    reqs = [RenderRequest(cid, cases[cid].prompt, seed, cases[cid].width, cases[cid].height,
+                          _load_source(cases[cid]), cases[cid].kind) for cid, seed in task.pairs]
+    outs = renderer.render(reqs)
+    if len(outs) != len(reqs):
+        raise EvalsuiteError(f"renderer for {task.role} returned {len(outs)} images for {len(reqs)} requests")
+    return outs
+
+
+def commit_render(store: RunStore, task: RenderTask, outs: Sequence[Any], cases: dict[str, Case],
+                  stats: dict[str, Any]) -> dict[tuple[str, int], Item]:
+    """Store a task's images and commit its render and item rows (the single writer)."""
+    rows, items = [], {}
+    for (cid, seed), out in zip(task.pairs, outs):
+        h = store.put_image(out.image)
+        ch = cases[cid].content_hash()
+        rows.append((task.fingerprint, ch, seed, h, out.latency_s, out.image.width, out.image.height))
+        items[(cid, seed)] = Item(task.role, cid, seed, ch, task.fingerprint, h)
+    store.add_renders(rows)
+    for it in items.values():
+        store.add_item(it)
+    stats["rendered"] += len(task.pairs)
+    return items
+
+
+def _render_role(store: RunStore, pack: Pack, role: str, renderer: Renderer, progress: _Progress,
+                 stats: dict[str, Any]) -> dict[tuple[str, int], Item]:
+    tasks, done = plan_render_tasks(store, pack, role, renderer.fingerprint(), renderer.batch_size, stats)
+    if not tasks:
         return done
-    # Group by what a batch must share: kind and size.
-    groups: dict[tuple[str, int | None, int | None], list[tuple[Case, int]]] = defaultdict(list)
-    for case, seed in todo:
-        groups[(case.kind, case.width, case.height)].append((case, seed))
-    task = progress.task(f"render {role}", len(todo))
-    for group in groups.values():
-        for batch in _batches(group, renderer.batch_size):
-            reqs = [RenderRequest(case.id, case.prompt, seed, case.width, case.height,
-                                  _load_source(case), case.kind) for case, seed in batch]
-            outs = renderer.render(reqs)
-            if len(outs) != len(reqs):
-                raise EvalsuiteError(f"renderer for {role} returned {len(outs)} images for {len(reqs)} requests")
-            rows = []
-            for (case, seed), out in zip(batch, outs):
-                h = store.put_image(out.image)
-                ch = case.content_hash()
-                rows.append((fp, ch, seed, h, out.latency_s, out.image.width, out.image.height))
-                it = Item(role, case.id, seed, ch, fp, h)
-                done[(case.id, seed)] = it
-            store.add_renders(rows)
-            for (case, seed) in batch:
-                store.add_item(done[(case.id, seed)])
-            stats["rendered"] += len(batch)
-            progress.advance(task, len(batch))
+    cases = {c.id: c for c in pack.cases}
+    bar = progress.task(f"render {role}", sum(len(t.pairs) for t in tasks))
+    for task in tasks:
+        done.update(commit_render(store, task, execute_render_task(renderer, task, cases), cases, stats))
+        progress.advance(bar, len(task.pairs))
     return done
 
 
