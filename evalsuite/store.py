@@ -64,19 +64,13 @@ error, detail, judge_id, ref_hash)."""
 
 def current_verdicts(rows: Iterable[Sequence[Any]],
                      teacher: dict[tuple[str, int], str]) -> Iterator[Sequence[Any]]:
-    """The rows of ROLE_VERDICTS_SQL judged against the run's current reference (the one rule used by
-    RunStore.verdicts_for and by compare/report loading): for each (judge id, case, seed), the rows
-    whose ref_hash is the current teacher image `teacher[(case, seed)]` when there are any, else those
-    with ref_hash ''. Pass teacher={} for the teacher role itself."""
+    """Positional ROLE_VERDICTS_SQL rows filtered by `current_reference` (kept for RunStore.verdicts_for)."""
     rows = list(rows)
-    refs: dict[tuple[str, str, int], set[str]] = defaultdict(set)
-    for r in rows:
-        refs[(r[8], r[0], r[1])].add(r[9] or "")
-    for row in rows:
-        cur = teacher.get((row[0], row[1]))
-        wanted = cur if cur is not None and cur in refs[(row[8], row[0], row[1])] else ""
-        if (row[9] or "") == wanted:
-            yield row
+    typed = [VerdictRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], {}, r[8], r[9] or "") for r in rows]
+    keep = {id(v) for v in current_reference(typed, teacher)}
+    for r, v in zip(rows, typed):
+        if id(v) in keep:
+            yield r
 
 
 class RunStore:
@@ -280,3 +274,166 @@ class RunStore:
 
     def close(self) -> None:
         self.db.close()
+
+
+# --- read side: RunReader ------------------------------------------------------------------------
+# The one reader of a finished (or running) run directory. Read-only SQLite connection, typed rows.
+# summary, compare, gate, report and sweep read results.db only through this class.
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """One case as stored in the run (`cases` table); `data` is Case.to_dict()."""
+
+    case_id: str
+    case_hash: str
+    kind: str
+    prompt: str
+    tags: tuple[str, ...]
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class VerdictRow:
+    """One metric value (or failure) of one image, seed -1 for a case-level verdict."""
+
+    case_id: str
+    seed: int
+    judge: str
+    metric: str
+    value: float | None
+    ok: bool
+    error: str | None
+    detail: dict[str, Any]
+    judge_id: str
+    ref_hash: str = ""
+
+    @property
+    def key(self) -> str:
+        """'<judge>.<metric>', the name used in summaries, gates and comparisons."""
+        return f"{self.judge}.{self.metric}"
+
+
+@dataclass(frozen=True)
+class RenderStats:
+    """Render latency of one role's images: mean seconds per image (None when unknown), image count."""
+
+    mean_latency_s: float | None
+    images: int
+
+
+def current_reference(rows: Iterable[VerdictRow], teacher: dict[tuple[str, int], str]) -> list[VerdictRow]:
+    """The per-image verdicts judged against the run's current reference (the one rule of the suite).
+
+    For each (judge id, case, seed): the rows whose ref_hash is the current teacher image
+    `teacher[(case, seed)]` when there are any, else those with ref_hash ''. Verdicts against an
+    earlier teacher in the same run directory are left out, never double-counted. Pass teacher={}
+    for the teacher role itself.
+    """
+    rows = list(rows)
+    refs: dict[tuple[str, str, int], set[str]] = defaultdict(set)
+    for r in rows:
+        refs[(r.judge_id, r.case_id, r.seed)].add(r.ref_hash or "")
+    out = []
+    for r in rows:
+        cur = teacher.get((r.case_id, r.seed))
+        wanted = cur if cur is not None and cur in refs[(r.judge_id, r.case_id, r.seed)] else ""
+        if (r.ref_hash or "") == wanted:
+            out.append(r)
+    return out
+
+
+def _parse_detail(s: str | None) -> dict[str, Any]:
+    try:
+        d = json.loads(s) if s else {}
+    except json.JSONDecodeError:
+        return {"raw": s}
+    return d if isinstance(d, dict) else {"value": d}
+
+
+class RunReader:
+    """Typed, read-only view of a run directory's results.db (docs/run-format.md).
+
+    Opens SQLite read-only (safe beside a running writer in WAL mode); raises EvalsuiteError naming
+    the file at fault. Use as a context manager or call close().
+    """
+
+    def __init__(self, run_dir: Path | str) -> None:
+        self.dir = Path(run_dir)
+        self.db_path = self.dir / "results.db"
+        if not self.db_path.is_file():
+            raise EvalsuiteError(f"{self.dir}: not a run directory, results.db is missing")
+        try:
+            self._db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
+            row = self._db.execute("SELECT value FROM meta WHERE key='format_version'").fetchone()
+            self._db.execute("SELECT 1 FROM items LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as e:
+            raise EvalsuiteError(f"{self.db_path}: not a readable evalsuite results database ({e})") from e
+        if row is not None and int(row[0]) != FORMAT_VERSION:
+            self._db.close()
+            raise EvalsuiteError(f"{self.db_path}: run format version {row[0]}, this evalsuite reads {FORMAT_VERSION}")
+
+    def __enter__(self) -> RunReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _q(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._db.execute(sql, tuple(args)).fetchall()
+        except sqlite3.DatabaseError as e:
+            raise EvalsuiteError(f"{self.db_path}: not a readable evalsuite results database ({e})") from e
+
+    def cases(self) -> list[CaseRow]:
+        """Every case of the run, in case-id order."""
+        out = []
+        for cid, chash, kind, prompt, tags, cjson in self._q(
+                "SELECT case_id, case_hash, kind, prompt, tags, case_json FROM cases ORDER BY case_id"):
+            data = _parse_detail(cjson)
+            tag_list = json.loads(tags) if tags else data.get("tags", [])
+            out.append(CaseRow(cid, chash, kind, prompt, tuple(tag_list), data))
+        return out
+
+    def items(self, role: str | None = None) -> list[Item]:
+        """The run's images per (role, case, seed), ordered by role, case, seed."""
+        q = "SELECT role, case_id, seed, case_hash, fingerprint, image_hash FROM items"
+        rows = self._q(q + (" WHERE role=?" if role else "") + " ORDER BY role, case_id, seed",
+                       (role,) if role else ())
+        return [Item(*r) for r in rows]
+
+    def roles(self) -> list[str]:
+        return [r[0] for r in self._q("SELECT DISTINCT role FROM items ORDER BY role")]
+
+    def verdicts(self, role: str, judge_ids: Iterable[str] | None = None) -> list[VerdictRow]:
+        """Current verdicts of `role`: per-image ones under `current_reference`, then case-level ones
+        (seed -1, keyed on the group hash of the role's images of the case). `judge_ids` limits the
+        rows to those judge configurations (cached verdicts of other versions are left out)."""
+        from evalsuite.types import group_hash
+
+        ids = set(judge_ids) if judge_ids is not None else None
+        items = self.items(role)
+        teacher = {} if role == "teacher" else {(i.case_id, i.seed): i.image_hash for i in self.items("teacher")}
+        raw = [VerdictRow(cid, seed, judge, metric, value, bool(ok), error, _parse_detail(detail), jid, ref or "")
+               for cid, seed, judge, metric, value, ok, error, detail, jid, ref in self._q(ROLE_VERDICTS_SQL, (role,))
+               if ids is None or jid in ids]
+        out = current_reference(raw, teacher)
+        groups: dict[str, tuple[str, list[str]]] = {}
+        for it in items:
+            groups.setdefault(it.case_id, (it.case_hash, []))[1].append(it.image_hash)
+        for cid, (chash, hashes) in groups.items():
+            for judge, metric, value, ok, error, detail, jid in self._q(
+                    "SELECT judge, metric, value, ok, error, detail, judge_id FROM verdicts "
+                    "WHERE image_hash=? AND case_hash=? AND seed=-1", (group_hash(hashes), chash)):
+                if ids is None or jid in ids:
+                    out.append(VerdictRow(cid, -1, judge, metric, value, bool(ok), error, _parse_detail(detail), jid))
+        return out
+
+    def render_stats(self, role: str) -> RenderStats:
+        """Mean render latency and image count of `role` (renders joined to the role's items)."""
+        row = self._q("SELECT AVG(r.latency_s), COUNT(*) FROM items i JOIN renders r ON r.fingerprint=i.fingerprint "
+                      "AND r.case_hash=i.case_hash AND r.seed=i.seed WHERE i.role=?", (role,))[0]
+        return RenderStats(row[0], int(row[1]))
