@@ -18,15 +18,17 @@ logger = logging.getLogger(__name__)
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="paired comparison of runs or sweeps: deltas with CIs, win rates, per tag",
                        description="Compare RUN_B, RUN_C ... against RUN_A on shared (case, seed): per metric "
-                       "mean delta with a paired 95% bootstrap CI and the win rate, per tag with --per-tag. "
+                       "mean delta with a paired 95% bootstrap CI resampling cases (seeds nested) and the win rate, per tag with --per-tag. "
                        "A RUN may be RUN_DIR@ROLE (e.g. runs/x@teacher). Sweep directories give the best "
                        "checkpoint per metric and recipe-level verdicts.")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (RUN_DIR[@ROLE]) or sweep directories")
     p.add_argument("--role", default="student", help="role compared in each run (default: student)")
     p.add_argument("--metrics", help="comma-separated metric keys or globs (e.g. 'ocr.*,flatbg.noise_sigma')")
     p.add_argument("--per-tag", action="store_true", help="also show per-tag deltas")
-    p.add_argument("--pick", choices=["best", "last"], default="best",
-                   help="sweeps: compare each recipe's best (default) or last checkpoint per metric")
+    p.add_argument("--pick", choices=["best", "last", "best-on-test"], default="best",
+                   help="sweeps: each recipe's best checkpoint picked on half the cases and compared on the "
+                   "other half (default), its last checkpoint, or best-on-test (picked and compared on the same "
+                   "cases: shown without a significance claim)")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p.add_argument("--markdown", help="also write a Markdown version here")
     p.set_defaults(func=run)
@@ -68,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
             import fnmatch
             bests = [b for b in bests if any(fnmatch.fnmatchcase(b.key, p) for p in metrics)]
         t = Table(title="best checkpoint per metric", title_justify="left")
+        t.caption = "selected on test: each best is the maximum of several checkpoints on these cases, its CI is optimistic"
         for c in ("metric", "recipe", "checkpoint", "step", "mean [95% CI]", "n"):
             t.add_column(c, justify="right" if c in ("step", "n") else "left")
         md += ["## Best checkpoint per metric", "", "| metric | recipe | checkpoint | mean [95% CI] | n |", "|---|---|---|---|---|"]
