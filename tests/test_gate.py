@@ -195,14 +195,14 @@ def test_gate_on_runs_made_by_the_runner(tmp_path, capsys):
         runs[name] = tmp_path / name
         run_eval(RunConfig(run_dir=runs[name], pack=str(pack), model=model, teacher="pattern:12", progress=False))
     rules = tmp_path / "gates.yaml"
-    rules.write_text("version: 1\ndefaults: {min_n: 20}\nmetrics:\n  mean.brightness: {regression: {tolerance: 0.01}}\n"
+    rules.write_text("version: 1\ndefaults: {min_n: 10}\nmetrics:\n  mean.brightness: {regression: {tolerance: 0.01}}\n"
                      "judges:\n  '*': {max_failure_rate: 0.0}\n")
     args = ["--rules", str(rules), "--junit", str(tmp_path / "j.xml"), "--markdown", str(tmp_path / "m.md")]
     assert main(["gate", "--candidate", str(runs["same"]), "--baseline", str(runs["base"]), *args]) == 0
     assert main(["gate", "--candidate", str(runs["worse"]), "--baseline", str(runs["base"]), *args]) == 1
     res = evaluate(load_run(runs["worse"]), load_rules(rules), load_run(runs["base"]))
     reg = next(c for c in res.checks if c.kind == "regression")
-    assert reg.n == 36 and reg.value == pytest.approx(-6 / 255, abs=2e-3) and reg.status == "fail"
+    assert reg.n == 36 and reg.n_cases == 12 and reg.value == pytest.approx(-6 / 255, abs=2e-3) and reg.status == "fail"
 
 
 # --- the shipped gates against runs shaped like the bundled models' measured runs --------------------
