@@ -260,12 +260,12 @@ def keyed_mean_ci(values: Mapping[tuple[str, int], float], method: str = "percen
     return clustered_mean_ci([values[k] for k in keys], [k[0] for k in keys], method, n_boot, seed, alpha)
 
 
-def paired_keyed_delta(b: Mapping[tuple[str, int], float], a: Mapping[tuple[str, int], float],
+def paired_keyed_delta(x: Mapping[tuple[str, int], float], y: Mapping[tuple[str, int], float],
                        keys: Iterable[tuple[str, int]] | None = None, method: str = "percentile",
                        n_boot: int = N_BOOT, seed: int = 0, alpha: float = 0.05) -> CI:
-    """Mean paired difference b − a over shared (case, seed) keys (or `keys`), CI resampling cases."""
-    ks = sorted(keys if keys is not None else set(a) & set(b))
-    return clustered_mean_ci([b[k] - a[k] for k in ks], [k[0] for k in ks], method, n_boot, seed, alpha)
+    """Mean paired difference x − y over shared (case, seed) keys (or `keys`), CI resampling cases."""
+    ks = sorted(keys if keys is not None else set(x) & set(y))
+    return clustered_mean_ci([x[k] - y[k] for k in ks], [k[0] for k in ks], method, n_boot, seed, alpha)
 
 
 def clustered_win_rate(a: Sequence[float], b: Sequence[float], clusters: Sequence[Hashable],

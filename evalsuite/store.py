@@ -408,6 +408,10 @@ class RunReader:
     def roles(self) -> list[str]:
         return [r[0] for r in self._q("SELECT DISTINCT role FROM items ORDER BY role")]
 
+    def image_path(self, image_hash: str) -> Path:
+        """Where the content-addressed image lives (it may be missing if the directory was pruned)."""
+        return self.dir / "images" / f"{image_hash}.png"
+
     def verdicts(self, role: str, judge_ids: Iterable[str] | None = None) -> list[VerdictRow]:
         """Current verdicts of `role`: per-image ones under `current_reference`, then case-level ones
         (seed -1, keyed on the group hash of the role's images of the case). `judge_ids` limits the
