@@ -15,18 +15,9 @@ N_BOOT = 2000
 
 def mean_ci(values: Sequence[float], n_boot: int = N_BOOT, seed: int = 0,
             alpha: float = 0.05) -> tuple[float, float, float]:
-    """Mean and percentile-bootstrap (1-alpha) CI of the mean. n=1 gives a degenerate CI."""
-    x = np.asarray(values, dtype=np.float64)
-    if x.size == 0:
-        return (float("nan"), float("nan"), float("nan"))
-    m = float(x.mean())
-    if x.size == 1:
-        return (m, m, m)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, x.size, size=(n_boot, x.size))
-    boots = x[idx].mean(axis=1)
-    lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
-    return (m, float(lo), float(hi))
+    """Mean and percentile-bootstrap (1-alpha) CI of the mean of i.i.d. values (each its own case;
+    `clustered_mean_ci` for seeds nested in cases). n=1 gives a degenerate CI."""
+    return tuple(clustered_mean_ci(values, range(len(values)), "percentile", n_boot, seed, alpha))  # type: ignore[return-value]
 
 
 def paired_delta_ci(a: Sequence[float], b: Sequence[float], n_boot: int = N_BOOT, seed: int = 0,
@@ -38,39 +29,15 @@ def paired_delta_ci(a: Sequence[float], b: Sequence[float], n_boot: int = N_BOOT
 
 def bootstrap_means(values: Sequence[float], n_boot: int = N_BOOT, seed: int = 0) -> np.ndarray:
     """The n_boot bootstrap means of `values` (the same resamples `mean_ci` uses for this seed)."""
-    x = np.asarray(values, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, x.size, size=(n_boot, x.size))
-    return x[idx].mean(axis=1)
+    return cluster_bootstrap_means(values, range(len(values)), n_boot, seed)
 
 
 def bca_ci(values: Sequence[float], n_boot: int = N_BOOT, seed: int = 0,
            alpha: float = 0.05) -> tuple[float, float, float]:
-    """Mean and bias-corrected accelerated (BCa) bootstrap CI, as scipy.stats.bootstrap(method='BCa').
-
-    Better coverage than the percentile CI for skewed metrics (rates near 0 or 1) at small n.
-    """
-    from statistics import NormalDist
-
-    x = np.asarray(values, dtype=np.float64)
-    if x.size == 0:
-        return (float("nan"), float("nan"), float("nan"))
-    m = float(x.mean())
-    if x.size == 1 or np.all(x == x[0]):
-        return (m, m, m)
-    boots = bootstrap_means(x, n_boot, seed)
-    nd = NormalDist()
-    prop = float(np.clip((boots < m).mean() + 0.5 * (boots == m).mean(), 1 / (2 * n_boot), 1 - 1 / (2 * n_boot)))
-    z0 = nd.inv_cdf(prop)
-    jack = (x.sum() - x) / (x.size - 1)
-    d = jack.mean() - jack
-    denom = 6.0 * (np.sum(d ** 2) ** 1.5)
-    a = float(np.sum(d ** 3) / denom) if denom > 0 else 0.0
-    qs = []
-    for z in (nd.inv_cdf(alpha / 2), nd.inv_cdf(1 - alpha / 2)):
-        qs.append(nd.cdf(z0 + (z0 + z) / (1 - a * (z0 + z))))
-    lo, hi = np.quantile(boots, qs)
-    return (m, float(lo), float(hi))
+    """Mean and bias-corrected accelerated (BCa) bootstrap CI of i.i.d. values, as
+    scipy.stats.bootstrap(method='BCa'). Better coverage than the percentile CI for skewed metrics
+    (rates near 0 or 1) at small n."""
+    return tuple(clustered_mean_ci(values, range(len(values)), "bca", n_boot, seed, alpha))  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -90,15 +57,9 @@ class WinRate:
 
 def win_rate(a: Sequence[float], b: Sequence[float], higher_is_better: bool = True, eps: float = 0.0,
              n_boot: int = N_BOOT, seed: int = 0, alpha: float = 0.05) -> WinRate:
-    """How often A beats B on paired items (|a-b| <= eps is a tie), with a bootstrap CI."""
-    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    if not higher_is_better:
-        d = -d
-    if d.size == 0:
-        return WinRate(0, 0, 0, float("nan"), (float("nan"), float("nan")))
-    score = np.where(d > eps, 1.0, np.where(d < -eps, 0.0, 0.5))
-    rate, lo, hi = mean_ci(score, n_boot=n_boot, seed=seed, alpha=alpha)
-    return WinRate(int((d > eps).sum()), int((np.abs(d) <= eps).sum()), int((d < -eps).sum()), rate, (lo, hi))
+    """How often A beats B on i.i.d. paired items (|a-b| <= eps is a tie), with a bootstrap CI
+    (`clustered_win_rate` for seeds nested in cases)."""
+    return clustered_win_rate(a, b, range(len(a)), higher_is_better, eps, n_boot, seed, alpha)
 
 
 def wilson_interval(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
