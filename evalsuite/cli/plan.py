@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 import math
+import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     plan = make_plan(src, args.delta, seeds, len(pack.cases), pack_seeds, args.alpha, args.power)
     plan.update({"pack": pack.name, "metric": args.metric})
     if args.json:
-        console.print_json(json.dumps(plan))
+        sys.stdout.write(json.dumps(plan, indent=2) + "\n")
         return 0
     t = Table(title=escape(f"plan: detect Δ {args.metric} = {args.delta:g} at {args.power:.0%} power "
                            f"(α {args.alpha:g}, two-sided, paired)"), title_justify="left")
