@@ -213,8 +213,8 @@ def test_edited_cases_are_shown_but_not_paired(tmp_path):
     row = re.search(r"<tr><td>ocr.word_recall</td>.*?</tr>", html, re.S).group(0)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
     # a: student − a: teacher pairs all 8; b: student − a: teacher leaves the 2 edited cases out
-    assert "(n=8)" in cells[-2] and "left out" not in cells[-2]
-    assert "(n=6)" in cells[-1] and "2 left out" in cells[-1]
+    assert "(n=8, 8 cases)" in cells[-2] and "left out" not in cells[-2]
+    assert "(n=6, 6 cases)" in cells[-1] and "2 left out" in cells[-1]
 
 
 def test_per_tag_summary_matches_the_run(run_dir, tmp_path):
