@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
                 if not args.json:
                     console.print(f"[yellow]warning:[/] {escape(warn)}", highlight=False)
             t = Table(title=f"{escape(other.label)} − {escape(base.label)} (paired on case and seed)", title_justify="left")
-            for c in ("metric", "dir", base.label, other.label, "Δ [95% CI]", "win rate (W/T/L)", "n", "verdict"):
+            for c in ("metric", "dir", base.label, other.label, "Δ [95% CI]", "win rate (W/T/L)", "n (cases)", "verdict"):
                 t.add_column(escape(c), justify="left" if c in ("metric", "verdict") else "right")
             md += [f"## {other.label} − {base.label}", "",
                    f"| metric | {base.label} | {other.label} | Δ [95% CI] | win rate | n | verdict |", "|---|---|---|---|---|---|---|"]
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
                 style = "green" if d.better == "b" else ("red" if d.better == "a" else "dim")
                 wr = f"{d.win_rate:.0%} ({d.wins}/{d.ties}/{d.losses})" if not math.isnan(d.win_rate) else "—"
                 t.add_row(escape(name), "↑" if d.higher_is_better else "↓", f"{d.mean_a:.4g}", f"{d.mean_b:.4g}",
-                          _fmt_delta(d), wr, str(d.n), f"[{style}]{escape(verdict)}[/]")
+                          _fmt_delta(d), wr, f"{d.n} ({d.n_cases})", f"[{style}]{escape(verdict)}[/]")
                 md.append(f"| {name.strip()} | {d.mean_a:.4g} | {d.mean_b:.4g} | {_fmt_delta(d)} | {wr} | {d.n} | {verdict} |")
             md.append("")
             if not args.json:
