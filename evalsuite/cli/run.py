@@ -50,7 +50,8 @@ def execute(args: argparse.Namespace, model: str | None, teacher: str | None,
                     limit=args.limit, tags=options.split_list(args.tags),
                     progress=not (args.json or args.no_progress) and err_console.is_terminal,
                     command="evalsuite " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-                    retry_failed=args.retry_failed, calibrate=calibrate_n)
+                    retry_failed=args.retry_failed, calibrate=calibrate_n,
+                    ci_method=getattr(args, "ci_method", "percentile"))
     if calibrate_n and not _vlm_judges(cfg):
         raise EvalsuiteError("--vlm-calibrate needs a VLM judge: add --judges vlm-t2i (or vlm-edit, vlm-pairwise)")
     summary = run_eval(cfg)      # summary["vlm"] and ["calibration"] come from the judges' hooks

@@ -69,3 +69,15 @@ def test_summary_bca_when_asked(planted, tmp_path):
     case_vals = [(40 + (i * 37) % 160) / 255 for i in sorted(range(20), key=lambda i: f"c{i}")]
     assert s["stats"]["ci_method"] == "bca"
     assert [m["mean"], *m["ci"]] == pytest.approx(list(bca_ci(case_vals)), abs=1e-6)
+
+
+def test_run_cli_ci_flag_reaches_the_summary(planted, tmp_path, capsys):
+    import json
+
+    from evalsuite.cli.main import main
+
+    rc = main(["run", "--pack", str(planted), "--model", "sameimage:0", "--run-dir",
+               str(tmp_path / "r"), "--ci", "bca", "--json", "--judges", "mean"])
+    assert rc == 0, capsys.readouterr().err
+    s = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert s["stats"]["ci_method"] == "bca"
