@@ -35,8 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def execute(args: argparse.Namespace, model: str | None, teacher: str | None,
-            student_opts: dict, teacher_opts: dict) -> int:
+def run_evaluation(args: argparse.Namespace, model: str | None, teacher: str | None,
+                   student_opts: dict, teacher_opts: dict) -> int:
     from evalsuite.cli.tables import summary_table, total_failures
     from evalsuite.console import console, err_console
 
@@ -115,4 +115,4 @@ def run(args: argparse.Namespace) -> int:
     teacher = args.teacher
     if args.model is None and args.teacher is None and args.no_teacher:
         teacher = ""
-    return execute(args, args.model, teacher, student_opts, teacher_opts)
+    return run_evaluation(args, args.model, teacher, student_opts, teacher_opts)
