@@ -62,17 +62,6 @@ ROLE_VERDICTS_SQL = (
 error, detail, judge_id, ref_hash)."""
 
 
-def current_verdicts(rows: Iterable[Sequence[Any]],
-                     teacher: dict[tuple[str, int], str]) -> Iterator[Sequence[Any]]:
-    """Positional ROLE_VERDICTS_SQL rows filtered by `current_reference` (kept for RunStore.verdicts_for)."""
-    rows = list(rows)
-    typed = [VerdictRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], {}, r[8], r[9] or "") for r in rows]
-    keep = {id(v) for v in current_reference(typed, teacher)}
-    for r, v in zip(rows, typed):
-        if id(v) in keep:
-            yield r
-
-
 class RunStore:
     """One run directory. Thread-unsafe by design: the runner writes from one thread."""
 
@@ -231,32 +220,11 @@ class RunStore:
         (judges that use no reference, the teacher role itself, runs without a teacher). Verdicts
         against an earlier teacher in the same run directory are left out, never double-counted.
         """
-        ids = set(judge_ids) if judge_ids is not None else None
-        teacher = {} if role == "teacher" else {(it.case_id, it.seed): it.image_hash for it in self.items("teacher")}
-        rows = [r for r in self.db.execute(ROLE_VERDICTS_SQL, (role,)) if ids is None or r[8] in ids]
-        for row in current_verdicts(rows, teacher):
-            yield {"case_id": row[0], "seed": row[1], "judge": row[2], "metric": row[3],
-                   "value": row[4], "ok": bool(row[5]), "error": row[6],
-                   "detail": json.loads(row[7] or "{}"), "judge_id": row[8]}
-        # case-level verdicts: keyed on the group hash of the role's images per case
-        for case_id, group_hash, case_hash in self.case_groups(role):
-            for row in self.db.execute(
-                    "SELECT judge, metric, value, ok, error, detail, judge_id FROM verdicts "
-                    "WHERE image_hash=? AND case_hash=? AND seed=-1", (group_hash, case_hash)):
-                if ids is not None and row[6] not in ids:
-                    continue
-                yield {"case_id": case_id, "seed": -1, "judge": row[0], "metric": row[1],
-                       "value": row[2], "ok": bool(row[3]), "error": row[4],
-                       "detail": json.loads(row[5] or "{}"), "judge_id": row[6]}
-
-    def case_groups(self, role: str) -> list[tuple[str, str, str]]:
-        """(case_id, group hash of its images for `role`, case_hash)."""
-        from evalsuite.types import group_hash
-
-        groups: dict[str, tuple[str, list[str]]] = {}
-        for it in self.items(role):
-            groups.setdefault(it.case_id, (it.case_hash, []))[1].append(it.image_hash)
-        return [(cid, group_hash(hs), ch) for cid, (ch, hs) in groups.items()]
+        with RunReader(self.dir) as reader:      # the one reader: typed rows, current-reference rule
+            rows = reader.verdicts(role, judge_ids)
+        for v in rows:
+            yield {"case_id": v.case_id, "seed": v.seed, "judge": v.judge, "metric": v.metric, "value": v.value,
+                   "ok": v.ok, "error": v.error, "detail": v.detail, "judge_id": v.judge_id}
 
     # --- json files ---------------------------------------------------------------------------
     def write_json(self, name: str, data: dict[str, Any]) -> Path:

@@ -62,7 +62,7 @@ def test_stale_verdicts_are_ignored(runs, tmp_path):
 
 
 def test_verdicts_from_before_the_teacher_was_added_are_not_counted(runs, tmp_path):
-    """The rule of RunStore.verdicts_for: once a (judge, case, seed) has a verdict against the current
+    """The rule of store.current_reference: once a (judge, case, seed) has a verdict against the current
     teacher image, its verdict made without a teacher (ref_hash '') no longer counts."""
     r0, r = _with_extra_verdicts(runs["a"], tmp_path / "before-teacher", [
         (judge_id("flatbg"), "", "noise_sigma", "flatbg", None, 0, "old error")])
