@@ -337,8 +337,10 @@ def _metric_checks(cand: RunData, base: RunData | None, role: str, key: str, rul
             continue
         ok = m >= thr if kind == "floor" else m <= thr
         op = "≥" if kind == "floor" else "≤"
+        n_cases = len({k[0] for k in vals})
         out.append(Check(f"{key}: {kind}", key, kind, "pass" if ok else "fail",
-                         f"mean {m:.4g} {'' if ok else 'not '}{op} {thr:g} (n={len(vals)})", m, thr, n=len(vals)))
+                         f"mean {m:.4g} {'' if ok else 'not '}{op} {thr:g} (n={n_cases} cases, {len(vals)} images)",
+                         m, thr, n=len(vals), n_cases=n_cases))
     if rule.max_failure_rate is not None:
         out.append(_rate_check(f"{key}: failure rate", key, fails, fails + len(vals), rule.max_failure_rate))
     if rule.regression:
