@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pack", required=True, help="pack name or path (its case count and default seeds are shown)")
     p.add_argument("--metric", required=True, help="metric key, e.g. ocr.exact_match")
     p.add_argument("--delta", required=True, type=float, help="the difference to detect, in the metric's units")
-    p.add_argument("--from", dest="from_run", help="previous run directory: variances of its per-image "
+    p.add_argument("--from", dest="from_run", metavar="RUN", help="previous run directory: variances of its per-image "
                    "student − teacher differences (or of one role's values, doubled, without a teacher)")
     p.add_argument("--sd", type=float, help="prior: between-case SD of the paired difference (instead of --from)")
     p.add_argument("--sd-seed", type=float, default=0.0, help="prior: within-case (seed-to-seed) SD of the "
