@@ -200,8 +200,10 @@ def clustered_mean_ci(values: Sequence[float], clusters: Sequence[Hashable], met
     sums, counts = _cluster_sums(x, clusters)
     k = sums.size
     m = float(sums.sum() / counts.sum())
-    if k == 1 or np.all(x == x[0]):
-        return CI(m, m, m, k, int(x.size), method, 1.0 if m == 0 else float("nan"))
+    if k == 1:
+        return CI(m, m, m, k, int(x.size), method)          # one case: no inference
+    if np.all(x == x[0]):                                     # a degenerate bootstrap distribution at m
+        return CI(m, m, m, k, int(x.size), method, 1.0 if m == 0 else 1.0 / n_boot)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, k, size=(n_boot, k))
     boots = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)

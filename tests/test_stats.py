@@ -263,3 +263,13 @@ def test_cases_needed_reaches_80_percent_power_in_simulation():
 def test_ci_unpacks_like_the_old_tuples():
     m, lo, hi = CI(0.5, 0.4, 0.6, 10, 20)
     assert (m, lo, hi) == (0.5, 0.4, 0.6) and CI(0.5, 0.4, 0.6, 10, 20).excludes_zero
+
+
+def test_degenerate_cis():
+    one = clustered_mean_ci([0.3, 0.3, 0.5], ["a", "a", "a"])
+    assert tuple(one) == pytest.approx((1.1 / 3,) * 3) and one.n_cases == 1 and math.isnan(one.p_value)
+    const = clustered_mean_ci([0.2] * 6, list("aabbcc"), n_boot=1000)
+    assert tuple(const) == pytest.approx((0.2, 0.2, 0.2)) and const.p_value == 1 / 1000 and const.excludes_zero
+    assert clustered_mean_ci([0.0] * 4, list("abcd")).p_value == 1.0
+    empty = clustered_mean_ci([], [])
+    assert math.isnan(empty.mean) and (empty.n_cases, empty.n_images) == (0, 0)
