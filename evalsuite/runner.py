@@ -58,6 +58,7 @@ class RunConfig:
     command: str | None = None
     fail_fast: bool = False             # raise on the first judge failure instead of recording it
     retry_failed: bool = False          # re-judge verdicts that failed in an earlier run
+    ci_method: str = "percentile"       # summary CIs: percentile or bca (both resample cases)
     calibrate: int | None = None        # judges of a family with a calibration are also measured on
                                         # this many known good/bad pairs of the whole pack (summary["calibration"])
     # options a judge family's flags give every member judge: family name -> options (explicit
@@ -214,7 +215,7 @@ def run_eval(cfg: RunConfig) -> dict[str, Any]:
                 items[role] = _render_role(store, pack, role, renderer, progress, stats)
             for judge in judges:
                 _judge_all(store, pack, judge, items, progress, stats, cfg.fail_fast, cfg.retry_failed)
-        summary = summarise(store, pack, judges, descriptions)
+        summary = summarise(store, pack, judges, descriptions, ci_method=cfg.ci_method)
         summary["timing"] = {"wall_s": round(time.perf_counter() - t0, 3), **stats}
         store.write_json("summary.json", summary)
         if cfg.calibrate:
