@@ -77,43 +77,31 @@ class Scored:
 
 
 def score_items(judge: Any, items: Sequence[Any], batch: int = 16) -> list[Scored]:
-    """Score `items` (JudgeInputs) with `judge`, one Scored per item, in order. A crash of the
-    judge on a batch is recorded as a failure of every item in it (the runner's rule)."""
+    """Score `items` (JudgeInputs) as a run does (evalsuite.runner.score_items: a crashing batch is
+    re-scored item by item, a crashing item is a failure, never a zero); one Scored per item."""
+    from evalsuite.runner import score_items as run_score
+
     out: list[Scored] = []
     for i in range(0, len(items), batch):
-        chunk = items[i:i + batch]
-        try:
-            res = judge.score(chunk)
-        except Exception as e:  # noqa: BLE001 - a judge crash is a failure, never a zero
-            msg = f"{type(e).__name__}: {e}".splitlines()[0][:300]
-            out += [Scored({}, {m: msg for m in judge.metrics}) for _ in chunk]
-            continue
-        out += _as_scored(judge, chunk, res)
+        out += [_as_scored(s) for s in run_score(judge, items[i:i + batch])]
     return out
 
 
-def _as_scored(judge: Any, items: Sequence[Any], res: Sequence[Any]) -> list[Scored]:
-    """Judges return one Scores (values + detail) per item; None is an abstention."""
-    if res and hasattr(res[0], "case_id"):   # TEMP: v1 verdict lists, until the v2 contract lands
-        by: dict[tuple[str, int], Scored] = {}
-        for v in res:
-            s = by.setdefault((v.case_id, v.seed), Scored({}))
-            if v.ok:
-                s.values[v.metric] = float(v.value)
-                s.detail = dict(v.detail)
-            else:
-                s.failed[v.metric] = v.error or "failed"
-        return [by.get((it.case.id, it.seed), by.get((it.case.id, -1), Scored({}))) for it in items]
-    out: list[Scored] = []
-    for r in res:
-        if r is None:
-            out.append(Scored({}))
-            continue
-        vals, failed = {}, {}
-        for m, v in r.values.items():
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                vals[m] = float(v)
-            else:
-                failed[m] = getattr(v, "error", str(v))
-        out.append(Scored(vals, failed, dict(r.detail)))
-    return out
+def score_case(judge: Any, items: Sequence[Any]) -> Scored:
+    """All seeds of one case in one call (case-granularity judges), as a run does."""
+    from evalsuite.runner import score_case as run_case
+
+    return _as_scored(run_case(judge, items))
+
+
+def _as_scored(r: Any) -> Scored:
+    """A Scores (values + detail) -> Scored; None (an abstention) -> no values."""
+    if r is None:
+        return Scored({})
+    vals, failed = {}, {}
+    for m, v in r.values.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            vals[m] = float(v)
+        else:
+            failed[m] = getattr(v, "error", str(v))
+    return Scored(vals, failed, dict(r.detail))

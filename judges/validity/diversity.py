@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from judges.validity import Check, auc, score_items
+from judges.validity import Check, auc, score_case
 from judges.validity.draw import item
 from judges.validity.fidelity import distort, random_scene
 from evalsuite.types import Case
@@ -42,7 +42,7 @@ def suite(judge_factory: Any, quick: bool = True, seed: int = 0) -> list[Check]:
     name = judge.name
     try:
         # case granularity: all seeds of a case in one call
-        scored = [score_items(judge, its, batch=len(its))[0] for its in items]
+        scored = [score_case(judge, its) for its in items]
     finally:
         judge.close()
     checks = []

@@ -40,11 +40,8 @@ class OffByOneDecibel(FidelityJudge):
     def score(self, items):
         out = super().score(items)
         for r in out:
-            vals = getattr(r, "values", None)
-            if isinstance(vals, dict) and "psnr" in vals:
-                vals["psnr"] = vals["psnr"] + 1.0
-            elif getattr(r, "metric", None) == "psnr":      # v1 verdict lists
-                r.value += 1.0
+            if r is not None and isinstance(r.values.get("psnr"), float):
+                r.values["psnr"] += 1.0
         return out
 
 
