@@ -23,3 +23,16 @@ JUDGES: dict[str, str] = {
 FAMILIES: dict[str, str] = {
     "vlm": "judges.vlm.family:VLMFamily",
 }
+
+# known-truth suites of `evalsuite validate` (judges/validity/), by judge name
+VALIDITY: dict[str, str] = {
+    "ocr": "judges.validity.ocr:suite",
+    "flatbg": "judges.validity.flatbg:suite",
+    "fidelity": "judges.validity.fidelity:suite",
+    "diversity": "judges.validity.diversity:suite",
+    "colorfulness": "judges.validity.colorfulness:suite",
+    "vlm-t2i": "judges.validity.vlm:suite",
+    "vlm-edit": "judges.validity.vlm:suite",
+    "vlm-pairwise": "judges.validity.vlm:suite",
+    "vlm-yesno": "judges.validity.vlm:suite",
+}
