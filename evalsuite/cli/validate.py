@@ -28,6 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="suite seed (default 0: the documented table)")
     p.add_argument("-o", "--out", default="validity.json", help="where to write the results (default validity.json)")
     p.add_argument("--json", action="store_true", help="print validity.json on stdout instead of the table")
+    p.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown (docs/validity.md "
+                   "embeds the one this command writes)")
     options.add_judge_arguments(p)
     p.set_defaults(func=run)
 
@@ -89,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    if args.markdown:
+        Path(args.markdown).write_text(markdown_table(report))
     if args.json:
         console.print_json(json.dumps(report))
     else:
@@ -123,3 +127,22 @@ def validity_table(checks: list[Any]) -> Any:
         t.add_row(escape(c.judge), escape(c.check), c.measure, fmt(c.value), f"{op} {fmt(c.floor)}",
                   str(c.n), str(c.failures), status)
     return t
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    """The validity table as Markdown, with the command that wrote it."""
+    cmd = "evalsuite validate" + (" --full" if report["suite"] == "full" else "") + \
+        (f" --seed {report['seed']}" if report["seed"] else "")
+    lines = [f"<!-- written by `{cmd} --markdown FILE`; do not edit by hand -->", "",
+             "| judge | check | measure | value | floor | n | failures | result |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    for c in report["checks"]:
+        op = ">=" if c["higher_is_better"] else "<="
+        res = "ok" if c["passed"] else f"**below floor** {c['error'] or ''}".strip()
+        lines.append(f"| {c['judge']} | {c['check'].replace('|', '/')} | {c['measure']} | {fmt(c['value'])} | "
+                     f"{op} {fmt(c['floor'])} | {c['n']} | {c['failures']} | {res} |")
+    for n, why in report.get("not_validated", {}).items():
+        lines.append(f"| {n} | not validated: {why.replace('|', '/')} | | | | | | |")
+    lines.append("")
+    lines.append("Time per judge (s): " + ", ".join(f"{k} {v}" for k, v in report["timing_s"].items()))
+    return "\n".join(lines) + "\n"
