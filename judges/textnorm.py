@@ -1,9 +1,18 @@
 """Text normalisation, tokenisation and edit distance for the OCR judge.
 
-Every rule is explicit and switchable through `TextNorm` (it is part of the OCR judge's config and
-therefore of its cache key). Defaults: Unicode NFKC, case-insensitive, punctuation removed,
-whitespace collapsed, CJK compared character by character (CJK has no spaces between words, so a
-"word" of Chinese/Japanese/Korean text is one character).
+Two comparisons:
+
+* **Strict** (the headline OCR metrics): text as written. `strict_text` applies Unicode NFC only
+  (so NFD "café" equals NFC "café", but "cafe" does not), drops control/format characters
+  (zero-width joiners), collapses whitespace runs to one space and removes whitespace next to a
+  CJK character (CJK is written without spaces; engines insert them at random). Case,
+  punctuation, symbols, digits, diacritics and the spaces between Latin words all count.
+  `strict_tokens` splits on spaces and puts every CJK character in a token of its own (mixed
+  "SALE大减价!" -> ["SALE", "大", "减", "价", "!"]).
+* **Loose** (the `*_loose` metrics, the pre-v2 behaviour): every rule explicit and switchable
+  through `TextNorm` (part of the OCR judge's config and therefore of its cache key). Defaults:
+  Unicode NFKC, case-insensitive, punctuation removed, whitespace ignored by NED, CJK compared
+  character by character.
 """
 
 from __future__ import annotations
@@ -61,6 +70,46 @@ def is_cjk(ch: str) -> bool:
     return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2EBEF
             or 0xF900 <= cp <= 0xFAFF or 0x3040 <= cp <= 0x30FF or 0xAC00 <= cp <= 0xD7AF
             or 0x31F0 <= cp <= 0x31FF)
+
+
+def is_punct(ch: str) -> bool:
+    """Unicode punctuation (P*) or symbol (S*): "$", "%", "-", "!", "，", "€", "©"."""
+    return unicodedata.category(ch)[0] in "PS"
+
+
+def strict_text(text: str) -> str:
+    """Text as written, for the strict metrics: NFC, control/format characters dropped, whitespace
+    runs collapsed to one space and trimmed, whitespace next to a CJK character removed."""
+    text = unicodedata.normalize("NFC", text)
+    chars = [" " if (ch.isspace() or unicodedata.category(ch).startswith("Z")) else ch
+             for ch in text if ch.isspace() or not unicodedata.category(ch).startswith("C")]
+    words = "".join(chars).split()
+    out = words[:1]
+    for w in words[1:]:
+        # a space between two words is kept unless either side of it is CJK
+        out.append(w if is_cjk(out[-1][-1]) or is_cjk(w[0]) else " " + w)
+    return "".join(out)
+
+
+def strict_tokens(text: str) -> list[str]:
+    """Strict words: space-separated runs with punctuation attached ("$9.99", "OFF!"), every CJK
+    character a token of its own, and a non-CJK run next to CJK a token of its own."""
+    toks: list[str] = []
+    for word in unicodedata.normalize("NFC", text).split():
+        run = ""
+        for ch in word:
+            if unicodedata.category(ch).startswith("C"):
+                continue
+            if is_cjk(ch):
+                if run:
+                    toks.append(run)
+                    run = ""
+                toks.append(ch)
+            else:
+                run += ch
+        if run:
+            toks.append(run)
+    return toks
 
 
 def normalize(text: str, norm: TextNorm = TextNorm()) -> str:
@@ -158,14 +207,16 @@ class WordMatch:
         return self.matched_predicted / len(self.predicted)
 
 
-def match_words(expected: Sequence[str], predicted: Sequence[str], min_similarity: float = 1.0) -> WordMatch:
+def match_words(expected: Sequence[str], predicted: Sequence[str], min_similarity: float = 1.0,
+                join_split: bool = True) -> WordMatch:
     """One-to-one matching of word multisets.
 
     Exact matches first (multiset intersection); then, when `min_similarity` < 1, remaining pairs
-    whose per-word NED >= min_similarity are matched greedily, most similar first. A predicted word
-    that glues several expected words together (a dropped space, "HELLOWORLD") matches all of them
-    when its characters equal their concatenation in order, so a lost space is not counted twice;
-    likewise an expected word read as consecutive pieces ("HEL LO") matches all the pieces.
+    whose per-word NED >= min_similarity are matched greedily, most similar first. With
+    `join_split` (loose), a predicted word that glues several expected words together (a dropped
+    space, "HELLOWORLD") matches all of them when its characters equal their concatenation in
+    order, so a lost space is not counted twice; likewise an expected word read as consecutive
+    pieces ("HEL LO") matches all the pieces. Strict matching passes join_split=False: spacing counts.
     """
     exp_left = Counter(expected)
     pred_left = Counter(predicted)
@@ -176,7 +227,7 @@ def match_words(expected: Sequence[str], predicted: Sequence[str], min_similarit
     matched_pred = matched
 
     # Glued words: a predicted token equal to a concatenation of consecutive expected words.
-    for p in list(pred_left.elements()):
+    for p in (list(pred_left.elements()) if join_split else []):
         parts = _glued_parts(p, list(expected), exp_left)
         if parts:
             exp_left -= parts
@@ -186,7 +237,7 @@ def match_words(expected: Sequence[str], predicted: Sequence[str], min_similarit
             matched_pred += 1
 
     # Split words: an expected word read as consecutive pieces ("HEL LO").
-    for e in list(exp_left.elements()):
+    for e in (list(exp_left.elements()) if join_split else []):
         parts = _glued_parts(e, list(predicted), pred_left)
         if parts:
             pred_left -= parts
