@@ -10,7 +10,9 @@ with their punctuation, one token per CJK character). The alignment is built in 
 3. **Gaps**: between consecutive anchors, the remaining expected and read tokens are aligned by a
    small edit-distance program whose steps are: pair one expected with one read token (cost
    1 - 0.5 * loose similarity, so 0.5 to 1), drop an expected token (1), add a read token (1), or
-   join 2+ tokens on one side with 1+ on the other when their concatenations are equal (0.5).
+   join 2+ tokens on one side with 1+ on the other (at most MAX_JOIN a side) when their
+   concatenations are equal (0.5), or differ only in case and/or punctuation (0.75 / 1.0) and the
+   token counts differ.
 
 Each difference then gets exactly one class (a pair differing in both case and punctuation, and
 in nothing else, gives one `case` and one `punctuation` error):
@@ -24,7 +26,9 @@ in nothing else, gives one `case` and one `punctuation` error):
                     ("$999" for "$9.99", "50" for "50%", "20261122" for "2026-11-22"), or a
                     missing or extra token made only of punctuation/symbols ("!", "—").
 - ``spacing``:      tokens whose concatenations are equal but split differently: a dropped space
-                    ("HELLOWORLD" for "HELLO WORLD") or an added one ("HEL LO"). Spaces next to
+                    ("HELLOWORLD" for "HELLO WORLD") or an added one ("HEL LO"). When the joined
+                    texts also differ in case or punctuation ("$9 99" for "$9.99"), the join counts
+                    one spacing error plus one case and/or one punctuation error. Spaces next to
                     CJK characters are not compared at all.
 - ``order``:        a token read correctly but out of order (step 2).
 
@@ -124,13 +128,14 @@ def _align_gap(exp: list[tuple[int, str]], red: list[tuple[int, str]], insert_at
             for a in range(1, min(MAX_JOIN, n - i) + 1):
                 ea = "".join(t for _, t in exp[i:i + a])
                 for b in range(1, min(MAX_JOIN, m - j) + 1):
-                    if a + b < 3:
+                    if a == b == 1:
                         continue
                     rb = "".join(t for _, t in red[j:j + b])
-                    if len(rb) > len(ea):
-                        break
-                    if rb == ea:
-                        steps.append((a, b, "spacing", 0.5))
+                    if a == b and rb != ea:   # same count: only a pure re-split ("HEL LO"/"HE LLO")
+                        continue
+                    extra = classify_pair(ea, rb)
+                    if "substitution" not in extra:
+                        steps.append((a, b, "spacing", 0.5 + 0.25 * len(extra)))
             for di, dj, op, w in steps:
                 if c + w < cost[i + di][j + dj] - 1e-12:
                     cost[i + di][j + dj] = c + w
@@ -151,7 +156,8 @@ def _align_gap(exp: list[tuple[int, str]], red: list[tuple[int, str]], insert_at
         elif op == "add":
             errors.append(TypoError("punctuation" if not strip_punct(r_txt) else "extra", "", r_txt, pos))
         elif op == "spacing":
-            errors.append(TypoError("spacing", e_txt, r_txt, pos))
+            errors += [TypoError(k, e_txt, r_txt, pos)
+                       for k in ["spacing"] + classify_pair(e_txt.replace(" ", ""), r_txt.replace(" ", ""))]
         else:
             errors += [TypoError(k, e_txt, r_txt, pos) for k in classify_pair(e_txt, r_txt)]
     return errors
