@@ -163,6 +163,22 @@ def _align_gap(exp: list[tuple[int, str]], red: list[tuple[int, str]], insert_at
     return errors
 
 
+def _split_moved(tokens: Sequence[str], aligned: set[int], moved: Counter) -> tuple[list[int], list[int]]:
+    """Indices of the unaligned tokens: (read out of order, up to `moved`'s count per text; the rest)."""
+    left = Counter(moved)
+    out_of_order: list[int] = []
+    free: list[int] = []
+    for i, t in enumerate(tokens):
+        if i in aligned:
+            continue
+        if left[t] > 0:
+            left[t] -= 1
+            out_of_order.append(i)
+        else:
+            free.append(i)
+    return out_of_order, free
+
+
 def classify_errors(expected: str, read: str) -> list[TypoError]:
     """Every typography error of `read` against `expected` (both raw text), in expected order.
     An empty list means the strict texts agree token for token."""
@@ -173,25 +189,9 @@ def classify_errors(expected: str, read: str) -> list[TypoError]:
     # step 2: tokens unaligned on both sides are read out of order
     common = Counter(E[i] for i in range(len(E)) if i not in aligned_e) & \
         Counter(R[j] for j in range(len(R)) if j not in aligned_r)
-    errors: list[TypoError] = []
-    left_e, left_r = Counter(common), Counter(common)
-    free_e: list[int] = []
-    for i in range(len(E)):
-        if i in aligned_e:
-            continue
-        if left_e[E[i]] > 0:
-            left_e[E[i]] -= 1
-            errors.append(TypoError("order", E[i], E[i], i))
-        else:
-            free_e.append(i)
-    free_r: list[int] = []
-    for j in range(len(R)):
-        if j in aligned_r:
-            continue
-        if left_r[R[j]] > 0:
-            left_r[R[j]] -= 1
-        else:
-            free_r.append(j)
+    moved_e, free_e = _split_moved(E, aligned_e, common)
+    _, free_r = _split_moved(R, aligned_r, common)
+    errors = [TypoError("order", E[i], E[i], i) for i in moved_e]
     # step 3: the gaps between anchors
     bounds = [(-1, -1)] + anchors + [(len(E), len(R))]
     for (i0, j0), (i1, j1) in zip(bounds, bounds[1:]):
