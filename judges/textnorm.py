@@ -162,8 +162,39 @@ def ned_string(text: str, norm: TextNorm = TextNorm()) -> str:
     return s
 
 
+def _bit_parallel_distance(a: str, b: str) -> int:
+    """Levenshtein distance of two strings by Myers' bit-vector algorithm (Hyyrö 2003): one pass
+    over b with len(a)-bit integers, so long OCR readings cost O(len(b)) Python steps."""
+    m = len(a)
+    if m == 0:
+        return len(b)
+    peq: dict[str, int] = {}
+    for i, ch in enumerate(a):
+        peq[ch] = peq.get(ch, 0) | (1 << i)
+    full, top = (1 << m) - 1, 1 << (m - 1)
+    pv, mv, score = full, 0, m
+    for ch in b:
+        eq = peq.get(ch, 0)
+        xv = eq | mv
+        xh = (((eq & pv) + pv) ^ pv) | eq
+        ph = (mv | ~(xh | pv)) & full
+        mh = pv & xh
+        if ph & top:
+            score += 1
+        elif mh & top:
+            score -= 1
+        ph = ((ph << 1) | 1) & full
+        mh = (mh << 1) & full
+        pv = (mh | ~(xv | ph)) & full
+        mv = ph & xv
+    return score
+
+
 def edit_distance(a: Sequence[Any], b: Sequence[Any]) -> int:
-    """Levenshtein distance (unit insert/delete/substitute) between two sequences, O(len(a)*len(b))."""
+    """Levenshtein distance (unit insert/delete/substitute) between two sequences; strings use the
+    bit-parallel algorithm, other sequences the O(len(a)*len(b)) table."""
+    if isinstance(a, str) and isinstance(b, str):
+        return _bit_parallel_distance(a, b) if len(a) >= len(b) else _bit_parallel_distance(b, a)
     if len(a) < len(b):
         a, b = b, a
     if not b:

@@ -12,7 +12,8 @@ with their punctuation, one token per CJK character). The alignment is built in 
    1 - 0.5 * loose similarity, so 0.5 to 1), drop an expected token (1), add a read token (1), or
    join 2+ tokens on one side with 1+ on the other (at most MAX_JOIN a side) when their
    concatenations are equal (0.5), or differ only in case and/or punctuation (0.75 / 1.0) and the
-   token counts differ.
+   token counts differ. A gap of more than PROGRAM_CELLS token pairs (mostly unrelated or
+   hallucinated text) pairs its tokens in order instead, for speed.
 
 Each difference then gets exactly one class (a pair differing in both case and punctuation, and
 in nothing else, gives one `case` and one `punctuation` error):
@@ -46,6 +47,8 @@ from judges.textnorm import is_punct, ned, strict_tokens
 
 ERROR_CLASSES: tuple[str, ...] = ("missing", "extra", "substitution", "case", "punctuation", "spacing", "order")
 MAX_JOIN = 4   # at most this many tokens on one side of a spacing join
+SIMILARITY_CELLS = 400   # gaps up to this many (expected x read) token pairs weigh pairs by similarity
+PROGRAM_CELLS = 2500     # larger gaps (mostly unrelated text) pair tokens in order, no joins (speed)
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,14 @@ def _align_gap(exp: list[tuple[int, str]], red: list[tuple[int, str]], insert_at
     adds and spacing joins. `exp`/`red` are (index, token) lists; `insert_at` is the expected index
     where read-only tokens of an empty gap would sit."""
     n, m = len(exp), len(red)
+    if n * m > PROGRAM_CELLS:
+        k = min(n, m)
+        return (_gap_errors(exp, red, insert_at, [(i, i, 1, 1, "pair") for i in range(k)]
+                            + [(i, k, 1, 0, "drop") for i in range(k, n)]
+                            + [(k, j, 0, 1, "add") for j in range(k, m)]))
+    le = [_loose(t) for _, t in exp]
+    lr = [_loose(t) for _, t in red]
+    similar = n * m <= SIMILARITY_CELLS   # beyond this, unequal pairs all cost 1 (speed)
     inf = float("inf")
     cost = [[inf] * (m + 1) for _ in range(n + 1)]
     back: list[list[tuple[int, int, str] | None]] = [[None] * (m + 1) for _ in range(n + 1)]
@@ -124,18 +135,23 @@ def _align_gap(exp: list[tuple[int, str]], red: list[tuple[int, str]], insert_at
             if j < m:
                 steps.append((0, 1, "add", 1.0))
             if i < n and j < m:
-                steps.append((1, 1, "pair", 1.0 - 0.5 * ned(_loose(exp[i][1]), _loose(red[j][1]))))
+                sim = 1.0 if le[i] == lr[j] else (ned(le[i], lr[j]) if similar else 0.0)
+                steps.append((1, 1, "pair", 1.0 - 0.5 * sim))
+            ea = ""
             for a in range(1, min(MAX_JOIN, n - i) + 1):
-                ea = "".join(t for _, t in exp[i:i + a])
+                ea += le[i + a - 1]
+                rb = ""
                 for b in range(1, min(MAX_JOIN, m - j) + 1):
-                    if a == b == 1:
+                    rb += lr[j + b - 1]
+                    if len(rb) > len(ea):
+                        break
+                    if a == b == 1 or rb != ea:   # a join: loose concatenations agree
                         continue
-                    rb = "".join(t for _, t in red[j:j + b])
-                    if a == b and rb != ea:   # same count: only a pure re-split ("HEL LO"/"HE LLO")
+                    raw_e = "".join(t for _, t in exp[i:i + a])
+                    raw_r = "".join(t for _, t in red[j:j + b])
+                    if a == b and raw_e != raw_r:   # same count: only a pure re-split ("HEL LO"/"HE LLO")
                         continue
-                    extra = classify_pair(ea, rb)
-                    if "substitution" not in extra:
-                        steps.append((a, b, "spacing", 0.5 + 0.25 * len(extra)))
+                    steps.append((a, b, "spacing", 0.5 + 0.25 * len(classify_pair(raw_e, raw_r))))
             for di, dj, op, w in steps:
                 if c + w < cost[i + di][j + dj] - 1e-12:
                     cost[i + di][j + dj] = c + w
@@ -146,8 +162,15 @@ def _align_gap(exp: list[tuple[int, str]], red: list[tuple[int, str]], insert_at
         di, dj, op = back[i][j]  # type: ignore[misc]
         ops.append((i - di, j - dj, di, dj, op))
         i, j = i - di, j - dj
+    return _gap_errors(exp, red, insert_at, ops[::-1])
+
+
+def _gap_errors(exp: list[tuple[int, str]], red: list[tuple[int, str]], insert_at: int,
+                ops: list[tuple[int, int, int, int, str]]) -> list[TypoError]:
+    """Classify an edit program's steps (i, j, tokens taken from exp, from red, op) as errors."""
+    n = len(exp)
     errors: list[TypoError] = []
-    for i, j, di, dj, op in reversed(ops):
+    for i, j, di, dj, op in ops:
         pos = exp[i][0] if i < n else insert_at
         e_txt = " ".join(t for _, t in exp[i:i + di])
         r_txt = " ".join(t for _, t in red[j:j + dj])

@@ -44,6 +44,12 @@ def test_edit_distance_matches_reference_on_random_strings() -> None:
         b = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
         assert edit_distance(a, b) == reference_levenshtein(a, b), (a, b)
         assert edit_distance(a, b) == edit_distance(b, a)
+        assert edit_distance(list(a), list(b)) == edit_distance(a, b)   # table path == bit-parallel path
+    # long strings (more bits than a machine word) against the table path
+    for _ in range(20):
+        a = "".join(rng.choice(alphabet) for _ in range(rng.randint(60, 150)))
+        b = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 150)))
+        assert edit_distance(a, b) == edit_distance(list(a), list(b)), (a, b)
 
 
 def test_normalisation_rules_are_configurable() -> None:

@@ -172,3 +172,18 @@ def test_cross_check_flags_disagreeing_engines() -> None:
     assert d["ned_between"] == pytest.approx(0.8)
     flag, d = cross_check_scores(["SALE"], "SALE ", " SALE")
     assert flag == 0.0 and d["ned_between"] == 1.0
+
+
+def test_long_unrelated_reading_is_classified_in_order() -> None:
+    """A gap larger than PROGRAM_CELLS (hallucinated text) pairs tokens in order: every expected
+    token is paired or missing, every read token paired or extra."""
+    from judges.typo_errors import PROGRAM_CELLS
+
+    exp = " ".join(f"w{i}" for i in range(60))
+    read = " ".join(f"x{i}" for i in range(200))
+    assert 60 * 200 > PROGRAM_CELLS
+    c = error_counts(classify_errors(exp, read))
+    assert c["substitution"] == 60 and c["extra"] == 140 and c["missing"] == 0
+    # a small gap of the same kind goes through the edit program: the same counts
+    c = error_counts(classify_errors("w0 w1 w2", "x0 x1 x2 x3 x4"))
+    assert c["substitution"] == 3 and c["extra"] == 2
