@@ -5,7 +5,8 @@ Two comparisons:
 * **Strict** (the headline OCR metrics): text as written. `strict_text` applies Unicode NFC only
   (so NFD "café" equals NFC "café", but "cafe" does not), drops control/format characters
   (zero-width joiners), collapses whitespace runs to one space and removes whitespace next to a
-  CJK character (CJK is written without spaces; engines insert them at random). Case,
+  Chinese/Japanese character (written without spaces; engines insert them at random; Korean
+  keeps its word spaces). Case,
   punctuation, symbols, digits, diacritics and the spaces between Latin words all count.
   `strict_tokens` splits on spaces and puts every CJK character in a token of its own (mixed
   "SALE大减价!" -> ["SALE", "大", "减", "价", "!"]).
@@ -77,17 +78,23 @@ def is_punct(ch: str) -> bool:
     return unicodedata.category(ch)[0] in "PS"
 
 
+def _unspaced(ch: str) -> bool:
+    """Chinese/Japanese characters (written without spaces); Korean hangul separates words by spaces."""
+    return is_cjk(ch) and not 0xAC00 <= ord(ch) <= 0xD7AF
+
+
 def strict_text(text: str) -> str:
     """Text as written, for the strict metrics: NFC, control/format characters dropped, whitespace
-    runs collapsed to one space and trimmed, whitespace next to a CJK character removed."""
+    runs collapsed to one space and trimmed, whitespace next to a Chinese/Japanese character
+    removed (Korean keeps its spaces)."""
     text = unicodedata.normalize("NFC", text)
     chars = [" " if (ch.isspace() or unicodedata.category(ch).startswith("Z")) else ch
              for ch in text if ch.isspace() or not unicodedata.category(ch).startswith("C")]
     words = "".join(chars).split()
     out = words[:1]
     for w in words[1:]:
-        # a space between two words is kept unless either side of it is CJK
-        out.append(w if is_cjk(out[-1][-1]) or is_cjk(w[0]) else " " + w)
+        # a space between two words is kept unless either side of it is Chinese/Japanese
+        out.append(w if _unspaced(out[-1][-1]) or _unspaced(w[0]) else " " + w)
     return "".join(out)
 
 

@@ -100,6 +100,8 @@ def test_strict_text_and_tokens() -> None:
     assert strict_text("  Hello \t\n World ") == "Hello World"
     assert strict_text("zero\u200bwidth") == "zerowidth"
     assert strict_text("SALE 大减价 ! 你 好") == "SALE大减价!你好"    # no spaces next to CJK
+    assert strict_text("안녕 하세요") == "안녕 하세요"                # Korean keeps word spaces
+    assert strict_tokens("안녕 하세요") == ["안", "녕", "하", "세", "요"]
     assert strict_tokens("SALE大减价!") == ["SALE", "大", "减", "价", "!"]
     assert strict_tokens("$9.99 OFF!") == ["$9.99", "OFF!"]
     assert strict_tokens("東京タワー 2026年") == ["東", "京", "タ", "ワ", "ー", "2026", "年"]
