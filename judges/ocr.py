@@ -167,7 +167,7 @@ class OCRJudge(Judge):
             else:
                 raise EvalsuiteError(
                     f"ocr judge: unknown setting '{k}'; known: backend, backend_options, norm, "
-                    f"min_word_similarity, {', '.join(TextNorm.__dataclass_fields__)}"
+                    f"min_word_similarity, cross_check, cross_check_options, {', '.join(TextNorm.__dataclass_fields__)}"
                     + (f", {', '.join(sorted(backend_params))}" if backend_params else ""))
         try:
             self.norm = TextNorm.from_config(norm)
