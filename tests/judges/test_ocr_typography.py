@@ -136,8 +136,9 @@ def test_cross_check_with_tesseract_on_real_images() -> None:
         assert m[CROSS_METRIC].value == 0.0 and cc["backend"] == "tesseract", cc
         assert cc["text"].strip() == t and m["exact_match"].value == 1.0
     j._cross = _Reading(["SALE", "$999"])
-    items = [make_item(make_case("y0", ["$9.99"]), render_text("$9.99", size=(360, 110), font=font("dejavu-sans"), font_size=40)),
-             make_item(make_case("y1", ["$9.99"]), render_text("$9.99", size=(360, 110), font=font("dejavu-serif"), font_size=40))]
+    items = [make_item(make_case(f"y{k}", ["$9.99"]),
+                       render_text("$9.99", size=(360, 110), font=font(f), font_size=40))
+             for k, f in enumerate(("dejavu-sans", "dejavu-serif"))]
     v = j.score(items)
     for cid, other in (("y0", "SALE"), ("y1", "$999")):
         m = by_metric(v, cid)
