@@ -21,8 +21,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from evalsuite.judge import Judge
-from evalsuite.types import Case, EvalsuiteError, JudgeInput, MetricSpec, Verdict
+from evalsuite.judge import Failure, Judge, Scores, attempt
+from evalsuite.registry import did_you_mean
+from evalsuite.types import Case, EvalsuiteError, JudgeInput, MetricSpec
 from judges.ocr_backends import BACKENDS, OCRBackend, OCRResult, importable, make_backend, reading_order
 from judges.textnorm import TextNorm, match_words, ned, ned_string, strict_text, strict_tokens, tokenize
 from judges.typo_errors import ERROR_CLASSES, classify_errors, error_counts
@@ -84,7 +85,7 @@ def _backend_params(backend: str) -> set[str]:
     """Keyword arguments the named backend accepts (empty for an unknown backend)."""
     import inspect
     from judges.ocr_backends import BACKENDS
-    cls = BACKENDS.get(backend)
+    cls = BACKENDS.get(backend) if backend in BACKENDS else None
     return set(inspect.signature(cls.__init__).parameters) - {"self"} if cls else set()
 
 
@@ -144,7 +145,7 @@ class OCRJudge(Judge):
            for k in ERROR_CLASSES},
         CROSS_METRIC: MetricSpec(False, (0.0, 1.0), "1 when a second OCR engine reads other text"),
     }
-    summary_group = "typography"   # summary["typography"]["ocr"]: error counts per role
+    family = "typography"   # judges.ocr_family.TypographyFamily: summary["typography"]["ocr"]
 
     def __init__(self, backend: str = "auto", backend_options: dict[str, Any] | None = None,
                  norm: dict[str, Any] | None = None, min_word_similarity: float = 1.0,
@@ -165,10 +166,10 @@ class OCRJudge(Judge):
             elif k in backend_params:
                 backend_options[k] = v
             else:
-                raise EvalsuiteError(
-                    f"ocr judge: unknown setting '{k}'; known: backend, backend_options, norm, "
-                    f"min_word_similarity, cross_check, cross_check_options, {', '.join(TextNorm.__dataclass_fields__)}"
-                    + (f", {', '.join(sorted(backend_params))}" if backend_params else ""))
+                known = ["backend", "backend_options", "norm", "min_word_similarity", "cross_check",
+                         "cross_check_options", *TextNorm.__dataclass_fields__, *sorted(backend_params)]
+                raise EvalsuiteError(f"ocr judge: unknown setting '{k}'{did_you_mean(k, known)} "
+                                     f"(known: {', '.join(known)})")
         try:
             self.norm = TextNorm.from_config(norm)
         except ValueError as e:
@@ -218,42 +219,19 @@ class OCRJudge(Judge):
     def applies_to(self, case: Case) -> bool:
         return any(t.strip() for t in case.expected_text)
 
-    def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:
-        verdicts: list[Verdict] = []
-        metrics = METRICS + ((CROSS_METRIC,) if "cross_check" in self.config else ())
-        try:
-            results = self.backend.read([it.image for it in items])
-        except Exception as e:   # engine-level failure: every item fails, nothing is scored 0
-            if isinstance(e, EvalsuiteError):
-                raise
-            logger.warning("ocr backend failed on a batch of %d: %s", len(items), e)
-            results = None
-            batch_error = f"{type(e).__name__}: {e}"
-        cross, cross_error = self._read_cross(items) if results is not None else (None, None)
-        for i, it in enumerate(items):
-            if results is None:
-                verdicts += [Verdict.failure(it, self.name, m, batch_error) for m in metrics]
-                continue
-            try:
-                verdicts += self._verdicts(it, results[i], cross[i] if cross else None, cross_error)
-            except Exception as e:   # noqa: BLE001 - one bad item must not sink the batch
-                verdicts += [Verdict.failure(it, self.name, m, f"{type(e).__name__}: {e}") for m in metrics]
-        return verdicts
+    def metrics_for(self, item: JudgeInput) -> list[str]:
+        """Every metric; engine_disagreement only with a cross_check engine."""
+        return list(METRICS) + ([CROSS_METRIC] if "cross_check" in self.config else [])
 
-    def _read_cross(self, items: Sequence[JudgeInput]) -> tuple[list[OCRResult] | None, str | None]:
-        """The second engine's readings (None, error) when it fails: only engine_disagreement fails."""
-        if self.cross is None:
-            return None, None
-        try:
-            return self.cross.read([it.image for it in items]), None
-        except Exception as e:   # noqa: BLE001 - recorded as a failed engine_disagreement verdict
-            if isinstance(e, EvalsuiteError):
-                raise
-            logger.warning("ocr cross-check backend failed on a batch of %d: %s", len(items), e)
-            return None, f"{type(e).__name__}: {e}"
+    def score(self, items: Sequence[JudgeInput]) -> list[Scores | None]:
+        images = [it.image for it in items]
+        results = self.backend.read(images)
+        # a failing second engine fails engine_disagreement only; the strict/loose metrics stand
+        cross = attempt(self.cross.read, images) if self.cross is not None else None
+        per_item = cross if isinstance(cross, list) else [cross] * len(items)
+        return [self._scores(it, res, c) for it, res, c in zip(items, results, per_item, strict=True)]
 
-    def _verdicts(self, it: JudgeInput, res: OCRResult, cross: OCRResult | None = None,
-                  cross_error: str | None = None) -> list[Verdict]:
+    def _scores(self, it: JudgeInput, res: OCRResult, cross: OCRResult | Failure | None = None) -> Scores:
         lines = reading_order(res.lines)
         text = " ".join(ln.text for ln in lines)
         scores, typo = ocr_scores(it.case.expected_text, text, self.norm, self.config["min_word_similarity"])
@@ -262,26 +240,14 @@ class OCRJudge(Judge):
                   # the same, column-wise, for consumers that want plain lists
                   "boxes": [ln.box for ln in lines], "confidences": [round(ln.score, 4) for ln in lines],
                   **typo}
-        out = [Verdict(it.case.id, it.seed, self.name, m, float(v), detail=detail) for m, v in scores.items()]
-        if cross_error is not None:
-            out.append(Verdict.failure(it, self.name, CROSS_METRIC, cross_error))
+        values: dict[str, float | Failure] = {m: float(v) for m, v in scores.items()}
+        if isinstance(cross, Failure):
+            values[CROSS_METRIC] = cross
         elif cross is not None:
             flag, detail["cross_check"] = cross_check_scores(it.case.expected_text, text, cross.text)
             detail["cross_check"]["backend"] = self.config["cross_check"]
-            out.append(Verdict(it.case.id, it.seed, self.name, CROSS_METRIC, flag, detail=detail))
-        return out
-
-    def summary_section(self, store: Any) -> dict[str, Any] | None:
-        """Typography error counts per role (judges.typo_errors.aggregate_error_counts)."""
-        from judges.typo_errors import aggregate_error_counts
-
-        out = {}
-        for role in store.roles():
-            rows = [v["detail"] for v in store.verdicts_for(role, [self.judge_id()])
-                    if v["metric"] == "exact_match" and v["ok"]]
-            if rows:
-                out[role] = aggregate_error_counts(rows)
-        return out or None
+            values[CROSS_METRIC] = flag
+        return Scores(values, detail)
 
     def close(self) -> None:
         for b in (self._backend, self._cross):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from evalsuite.runner import judge_verdicts
 from judges.ocr import CROSS_METRIC, OCRJudge
 from judges.ocr_backends import OCRBackend, OCRLine, OCRResult, importable
 from tests.judges.conftest import make_case, make_item, render_text
@@ -64,7 +65,7 @@ def test_planted_typos_fail_strict_pass_loose_across_fonts_and_sizes(ocr_judge: 
                 img = render_text(text, size=size, font=font(fname), font_size=fs)
                 items.append(make_item(make_case(cid, [expected]), img))
                 plan.append((cid, role, expected, kind))
-    verdicts = ocr_judge.score(items)
+    verdicts = judge_verdicts(ocr_judge, items)
     assert all(v.ok for v in verdicts)
     for cid, role, expected, kind in plan:
         m = by_metric(verdicts, cid)
@@ -92,7 +93,7 @@ def test_diacritics_and_cjk_per_character_on_real_images(ocr_judge: OCRJudge) ->
                   (f"ja-{fname}", "セール 50%", "セール 50%", fname, fs, size)]
     items = [make_item(make_case(cid, [exp]), render_text(drawn, size=size, font=font(f), font_size=fs))
              for cid, exp, drawn, f, fs, size in cases]
-    v = ocr_judge.score(items)
+    v = judge_verdicts(ocr_judge, items)
     for cid, exp, drawn, f, fs, size in cases:
         m = by_metric(v, cid)
         read, counts = m["ned"].detail["text"], m["ned"].detail["error_counts"]
@@ -129,7 +130,7 @@ def test_cross_check_with_tesseract_on_real_images() -> None:
     texts = ["SALE", "Grand Opening"]
     items = [make_item(make_case(f"x{i}", [t]), render_text(t, size=(400, 110), font=font("dejavu-sans"), font_size=44))
              for i, t in enumerate(texts)]
-    v = j.score(items)
+    v = judge_verdicts(j, items)
     for i, t in enumerate(texts):
         m = by_metric(v, f"x{i}")
         cc = m[CROSS_METRIC].detail["cross_check"]
@@ -139,7 +140,7 @@ def test_cross_check_with_tesseract_on_real_images() -> None:
     items = [make_item(make_case(f"y{k}", ["$9.99"]),
                        render_text("$9.99", size=(360, 110), font=font(f), font_size=40))
              for k, f in enumerate(("dejavu-sans", "dejavu-serif"))]
-    v = j.score(items)
+    v = judge_verdicts(j, items)
     for cid, other in (("y0", "SALE"), ("y1", "$999")):
         m = by_metric(v, cid)
         cc = m[CROSS_METRIC].detail["cross_check"]
@@ -158,7 +159,7 @@ def test_cross_check_failure_fails_only_its_metric() -> None:
     need(importable("pytesseract") and shutil.which("tesseract") is not None, "tesseract + pytesseract")
     j = OCRJudge(cross_check="tesseract")
     j._backend, j._cross = _Reading(["HELLO"]), Broken()
-    v = j.score([make_item(make_case("z", ["HELLO"]), Image.new("RGB", (64, 64)))])
+    v = judge_verdicts(j, [make_item(make_case("z", ["HELLO"]), Image.new("RGB", (64, 64)))])
     m = by_metric(v, "z")
     assert not m[CROSS_METRIC].ok and "second engine crashed" in m[CROSS_METRIC].error
     assert m["exact_match"].ok and m["exact_match"].value == 1.0
