@@ -30,3 +30,21 @@ class TypographyFamily(JudgeFamily):
             if per_role:
                 out[judge.name] = per_role
         return out or None
+
+    def console(self, summary: dict[str, Any]) -> list[Any]:
+        """One table: per judge and role, the images, those with errors and each class's errors."""
+        from rich.table import Table
+
+        section = summary.get(self.name) or {}
+        rows = [(judge, role, e) for judge, per_role in section.items() for role, e in per_role.items()]
+        if not rows:
+            return []
+        classes = list(rows[0][2]["errors"])
+        t = Table(title="Typography errors (text as written; images with one in brackets)", title_justify="left")
+        for col in ("judge", "model", "images", "with errors", *classes):
+            t.add_column(col, justify="left" if col in ("judge", "model") else "right")
+        for judge, role, e in rows:
+            t.add_row(judge, role, str(e["images"]), str(e["images_with_errors"]),
+                      *(f"{e['errors'][c]} ({e['images_with'][c]})" for c in classes))
+        return [t]
+
