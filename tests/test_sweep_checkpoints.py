@@ -268,7 +268,7 @@ def test_lora_file_sweep_end_to_end(tmp_path: Path, base: Path, capsys: pytest.C
     assert main(["compare", str(clone), "--json"]) == 0
     best = {b["key"]: b for b in json.loads(capsys.readouterr().out)["best"]}
     assert best["fidelity.psnr"]["checkpoint"] in ("step-100", "step-200")
-    assert best["fidelity.psnr"]["mean"] == pytest.approx(max(psnr[:2]), rel=1e-9)
+    assert best["fidelity.psnr"]["mean"] == pytest.approx(max(psnr[:2]), rel=1e-6)   # summary rounds
     out = tmp_path / "report.html"
     assert main(["report", str(clone), "-o", str(out)]) == 0
     html = out.read_text()
