@@ -44,7 +44,6 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 DONE_MARKER = "done.json"
-N_BOOT = 2000
 LORA_NAMES = ("pytorch_lora_weights.safetensors", "adapter_model.safetensors")
 
 
@@ -123,7 +122,7 @@ def _folder_weights(folder: Path) -> tuple[str, Path] | None:
 def _need_base(item: Path, base: Path | None) -> Path:
     if base is None:
         raise EvalsuiteError(f"{item} holds LoRA or denoiser weights, not a pipeline; pass the pipeline "
-                             "they apply to with --base DIR")
+                             "they apply to with --base DIR (evaluate(..., base=DIR))")
     return base
 
 
@@ -158,20 +157,33 @@ def resolve_checkpoint(p: Path, base: Path | None = None, check: bool = True) ->
     return None
 
 
-def find_checkpoints(root: Path, base: Path | None = None, check: bool = True) -> list[CheckpointSpec]:
+def find_checkpoints(root: Path, base: Path | None = None, check: bool = True,
+                     skip_unreadable: bool = False) -> list[CheckpointSpec]:
     """Complete checkpoints under `root` (hidden/temp names skipped), ordered by step.
 
     Pipeline folders stand alone; `*.safetensors` files and `checkpoint-N/` folders are LoRAs or
     weights over `base`. With `check`, every weight file's header is read first, so a corrupt
-    file stops the sweep before anything is computed, with an error naming it.
+    file stops the sweep before anything is computed, with an error naming it; with
+    `skip_unreadable` (watching a trainer) such a checkpoint is left out for now instead.
     """
     if not root.is_dir():
         raise EvalsuiteError(f"checkpoint directory {root} does not exist")
     if base is not None and not (base / "model_index.json").is_file():
         raise EvalsuiteError(f"--base {base} is not a diffusers pipeline folder (no model_index.json)")
-    found = [resolve_checkpoint(p, base, check) for p in root.iterdir()
-             if not p.name.startswith(".") and p.name != DONE_MARKER]
-    return sorted((c for c in found if c is not None), key=lambda c: (c.step, c.name))
+    found: list[CheckpointSpec] = []
+    for p in root.iterdir():
+        if p.name.startswith(".") or p.name == DONE_MARKER:
+            continue
+        try:
+            spec = resolve_checkpoint(p, base, check)
+        except EvalsuiteError as e:
+            if not skip_unreadable or base is None:
+                raise
+            logger.info("not yet: %s", e)
+            continue
+        if spec is not None:
+            found.append(spec)
+    return sorted(found, key=lambda c: (c.step, c.name))
 
 
 def write_scalars(log_dir: Path, step: int, metrics: dict[str, Any],
@@ -271,24 +283,18 @@ def _case_means(values: dict[tuple[str, int], float], cases: set[str]) -> dict[s
 
 
 def paired_case_delta(a: dict[tuple[str, int], float], b: dict[tuple[str, int], float],
-                      cases: set[str], n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float, float, int]:
+                      cases: set[str], n_boot: int | None = None, seed: int = 0) -> tuple[float, float, float, int]:
     """Mean of b - a over shared (case, seed) in `cases`, averaged within each case first, with a
     percentile bootstrap CI that resamples cases (seeds nested): (delta, lo, hi, n_cases)."""
-    import numpy as np
+    from evalsuite.stats import N_BOOT, mean_ci
 
-    shared = [k for k in a if k in b and k[0] in cases]
     per_case: dict[str, list[float]] = {}
-    for k in shared:
-        per_case.setdefault(k[0], []).append(b[k] - a[k])
-    if not per_case:
-        return (float("nan"), float("nan"), float("nan"), 0)
-    d = np.array([sum(v) / len(v) for _, v in sorted(per_case.items())])
-    if d.size == 1:
-        return (float(d[0]), float(d[0]), float(d[0]), 1)
-    rng = np.random.default_rng(seed)
-    boots = d[rng.integers(0, d.size, size=(n_boot, d.size))].mean(axis=1)
-    lo, hi = np.quantile(boots, [0.025, 0.975])
-    return (float(d.mean()), float(lo), float(hi), int(d.size))
+    for k in a:
+        if k in b and k[0] in cases:
+            per_case.setdefault(k[0], []).append(b[k] - a[k])
+    diffs = [sum(v) / len(v) for _, v in sorted(per_case.items())]
+    delta, lo, hi = mean_ci(diffs, n_boot=n_boot or N_BOOT, seed=seed)
+    return (delta, lo, hi, len(diffs))
 
 
 def regressions(runs: list[tuple[str, Any]], role: str = "student") -> dict[str, Any]:
@@ -449,20 +455,16 @@ class Sweep:
             write_scalars(self.tensorboard_dir(), entry["step"], entry["metrics"],
                           {k: k in entry.get("worse_than_best", []) for k in entry.get("vs_best_so_far", {})})
 
-    def pending(self, check: bool = True) -> list[CheckpointSpec]:
+    def pending(self, check: bool = True, skip_unreadable: bool = False) -> list[CheckpointSpec]:
         done = self.evaluated()
-        return [c for c in find_checkpoints(self.cfg.checkpoints, self.cfg.base, check=check)
+        return [c for c in find_checkpoints(self.cfg.checkpoints, self.cfg.base, check=check,
+                                            skip_unreadable=skip_unreadable)
                 if str(c.path) not in done]
 
     def _pending_watching(self) -> list[CheckpointSpec]:
-        """While watching, a weight file that does not read yet is being written: wait for it."""
-        try:
-            return self.pending()
-        except EvalsuiteError as e:
-            if (self.cfg.checkpoints / DONE_MARKER).is_file():
-                raise
-            logger.info("waiting: %s", e)
-            return []
+        """While watching, a weight file that does not read yet is being written: it waits (the
+        others go on) until it reads, or the trainer is done and it is an error."""
+        return self.pending(skip_unreadable=not (self.cfg.checkpoints / DONE_MARKER).is_file())
 
     def run(self) -> dict[str, Any]:
         """Evaluate all checkpoints present (and, watching, those that appear later)."""

@@ -315,3 +315,43 @@ def test_accelerate_checkpoint_folders_and_in_memory_pipeline(tmp_path: Path, ba
     with pytest.raises(EvalsuiteError, match=r"weights .*checkpoint-40/model.safetensors do not fit .* keys missing"):
         evalsuite.evaluate(ck / "checkpoint-40", pack=str(pack), base=base, run_dir=tmp_path / "api2",
                            judges=["flatbg"])
+
+
+def test_watch_waits_for_a_lora_file_still_being_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While watching, an unreadable weight file is a file being written: evaluated once it reads."""
+    import threading
+    import time
+
+    import evalsuite.runner
+
+    calls: list[Any] = []
+
+    def run_eval(cfg: Any) -> dict[str, Any]:      # fast double: records what would be rendered
+        calls.append(cfg)
+        cfg.run_dir.mkdir(parents=True, exist_ok=True)
+        return {"metrics": {"student": {"m.x": {"mean": 1.0, "ci": [1, 1], "n": 1, "failures": 0}}}}
+
+    monkeypatch.setattr(evalsuite.runner, "run_eval", run_eval)
+    root, base = tmp_path / "out", tmp_path / "base"
+    base.mkdir()
+    (base / "model_index.json").write_text("{}")
+    good = _small_lora(tmp_path / "good.safetensors")
+    root.mkdir()
+    (root / "step-100.safetensors").write_bytes(good.read_bytes()[:30])     # half written
+    shutil.copyfile(good, root / "step-50.safetensors")                      # complete: goes first
+
+    def trainer() -> None:
+        time.sleep(0.4)
+        (root / "step-100.safetensors").write_bytes(good.read_bytes())
+        (root / sw.DONE_MARKER).write_text("{}")
+
+    t = threading.Thread(target=trainer)
+    t.start()
+    data = sw.run_sweep(sw.SweepConfig(checkpoints=root, sweep_dir=tmp_path / "s", pack="typography-mini",
+                                       base=base, watch=True, poll_s=0.05, idle_timeout_s=20,
+                                       write_tensorboard=False))
+    t.join()
+    assert [c["name"] for c in data["checkpoints"]] == ["step-50", "step-100"]
+    assert [c.model_opts for c in calls] == [{"lora": str(root / "step-50.safetensors")},
+                                             {"lora": str(root / "step-100.safetensors")}]
+    assert calls[0].model == str(base)
