@@ -355,3 +355,18 @@ def test_watch_waits_for_a_lora_file_still_being_written(tmp_path: Path, monkeyp
     assert [c.model_opts for c in calls] == [{"lora": str(root / "step-50.safetensors")},
                                              {"lora": str(root / "step-100.safetensors")}]
     assert calls[0].model == str(base)
+
+
+@pytest.mark.slow
+def test_lora_matching_no_layer_is_an_error_not_the_base_model(tmp_path: Path, base: Path) -> None:
+    import torch
+
+    from evalsuite.renderers import load_renderer
+    from evalsuite.types import RenderRequest
+
+    f = _tensors(tmp_path / "other-model.safetensors",
+                 {"transformer.double_blocks.0.img_attn.qkv.lora_A.weight": torch.ones(2, 16),
+                  "transformer.double_blocks.0.img_attn.qkv.lora_B.weight": torch.ones(48, 2)})
+    r = load_renderer(str(base), lora=str(f), device="cpu")
+    with pytest.raises(EvalsuiteError, match=r"(cannot load LoRA .*other-model.safetensors .*not found|other-model.safetensors: none of its keys match)"):
+        r.render([RenderRequest(case_id="c", prompt="a red poster", seed=0, width=32, height=32)])
