@@ -370,3 +370,18 @@ def test_lora_matching_no_layer_is_an_error_not_the_base_model(tmp_path: Path, b
     r = load_renderer(str(base), lora=str(f), device="cpu")
     with pytest.raises(EvalsuiteError, match=r"(cannot load LoRA .*other-model.safetensors .*not found|other-model.safetensors: none of its keys match)"):
         r.render([RenderRequest(case_id="c", prompt="a red poster", seed=0, width=32, height=32)])
+
+
+def test_summary_only_sweep_says_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A sweep committed as summaries alone (the old way) names the missing run data."""
+    from evalsuite.cli.main import main
+
+    d = tmp_path / "sweep"
+    (d / "step-000010").mkdir(parents=True)
+    (d / "step-000010" / "summary.json").write_text("{}")
+    (d / "sweep.json").write_text(json.dumps({"kind": "sweep", "name": "s", "pack": "p", "checkpoints": [
+        {"name": "step-000010", "step": 10, "run_dir": "step-000010"}]}))
+    for verb in ("compare", "report"):
+        assert main([verb, str(d)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert "1 checkpoints have summary.json but no results.db" in err and str(d) in err
