@@ -385,3 +385,15 @@ def test_summary_only_sweep_says_what_is_missing(tmp_path: Path, capsys: pytest.
         assert main([verb, str(d)]) == 2
         err = capsys.readouterr().err.strip().splitlines()[-1]
         assert "1 checkpoints have summary.json but no results.db" in err and str(d) in err
+
+
+def test_evaluate_argument_errors(tmp_path: Path) -> None:
+    import evalsuite
+
+    with pytest.raises(EvalsuiteError, match="pass run_dir=DIR"):
+        evalsuite.evaluate(str(tmp_path), pack="typography-mini")
+    with pytest.raises(EvalsuiteError, match="step= and tensorboard= together"):
+        evalsuite.evaluate(str(tmp_path), run_dir=tmp_path / "r", step=3)
+    lora = _small_lora(tmp_path / "step-5.safetensors")
+    with pytest.raises(EvalsuiteError, match=r"step-5.safetensors holds LoRA .* base=DIR"):
+        evalsuite.evaluate(lora, run_dir=tmp_path / "r")

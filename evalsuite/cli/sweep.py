@@ -6,8 +6,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 from evalsuite.cli import options
 
@@ -72,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def summary_table(data: dict) -> "Table":  # noqa: F821 - rich is imported lazily
+def summary_table(data: dict[str, Any]) -> Table:
     """Checkpoints by step, the means of each metric, and the metrics flagged worse than the best so far."""
     from rich.table import Table
 
