@@ -297,8 +297,14 @@ def test_accelerate_checkpoint_folders_and_in_memory_pipeline(tmp_path: Path, ba
     for d in ("checkpoint-10", "checkpoint-20", "checkpoint-30"):
         (ck / d / "optimizer.bin").write_bytes(b"\0" * 8)
     pack = _pack(tmp_path / "pack", n_cases=4)
-    data = sw.run_sweep(sw.SweepConfig(checkpoints=ck, sweep_dir=tmp_path / "sweep", pack=str(pack),
-                                       teacher=str(base), base=base, judges=["fidelity"]))
+    from evalsuite.cli.main import main
+
+    assert main(["sweep", str(ck), "--base", str(base), "--pack", str(pack), "--teacher", str(base),
+                 "--judges", "fidelity", "--sweep-dir", str(tmp_path / "sweep"),
+                 "--tensorboard", str(tmp_path / "trainer-logs" / "evalsuite")]) == 0
+    data = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    assert data["base"] == str(base)
+    assert list((tmp_path / "trainer-logs" / "evalsuite").glob("events.out.tfevents.*"))
     assert [(c["step"], c["kind"]) for c in data["checkpoints"]] == [(10, "lora"), (20, "weights"), (30, "weights")]
     psnr = {c["step"]: c["metrics"]["fidelity.psnr"]["mean"] for c in data["checkpoints"]}
     assert psnr[30] == 100.0                    # the base's own weights: the teacher's pixels exactly
@@ -397,3 +403,32 @@ def test_evaluate_argument_errors(tmp_path: Path) -> None:
     lora = _small_lora(tmp_path / "step-5.safetensors")
     with pytest.raises(EvalsuiteError, match=r"step-5.safetensors holds LoRA .* base=DIR"):
         evalsuite.evaluate(lora, run_dir=tmp_path / "r")
+
+
+@pytest.mark.slow
+def test_lora_namings_of_three_trainers_give_the_same_pixels(tmp_path: Path, base: Path) -> None:
+    """One LoRA written as diffusers/peft, kohya and DiffSynth-Studio write it: the same images,
+    and not the base model's."""
+    import numpy as np
+    import torch
+    from safetensors.torch import save_file
+
+    from evalsuite.renderers import load_renderer
+    from evalsuite.types import RenderRequest
+
+    torch.set_num_threads(1)
+    sd = _peft_lora(tmp_path, seed=5, std=0.5)
+    files = {"diffusers": tmp_path / "d.safetensors", "kohya": tmp_path / "k.safetensors",
+             "diffsynth": tmp_path / "s.safetensors"}
+    save_file(sd, str(files["diffusers"]))
+    save_file(as_kohya(sd), str(files["kohya"]))
+    save_file(as_diffsynth(sd), str(files["diffsynth"]))
+    req = [RenderRequest(case_id="c", prompt="a red poster", seed=0, width=32, height=32)]
+
+    def pixels(**opts: Any) -> Any:
+        return np.asarray(load_renderer(str(base), device="cpu", **opts).render(req)[0].image).astype(int)
+
+    ref = pixels(lora=str(files["diffusers"]))
+    assert np.abs(ref - pixels()).max() > 0
+    for name in ("kohya", "diffsynth"):
+        assert np.array_equal(pixels(lora=str(files[name])), ref), name
