@@ -71,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
         if reg:
             console.print(f"worse-than-best-so-far flags: best chosen on {reg['selection_cases']} cases, "
                           f"tested on the other {reg['test_cases']} (95% CI resampling cases)", highlight=False)
+        if cfg.write_tensorboard:
+            tb = cfg.tensorboard or sweep_dir / "tensorboard"
+            console.print(f"curves: tensorboard --logdir {escape(str(tb))}", highlight=False)
         console.print(f"sweep {escape(str(sweep_dir / 'sweep.json'))}: {len(data['checkpoints'])} checkpoint(s)",
                       highlight=False)
     return 0
