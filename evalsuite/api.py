@@ -63,8 +63,9 @@ def evaluate(model: Any, pack: str = "typography-mini", teacher: str | Path | No
         summary = run_eval(RunConfig(
             run_dir=Path(run_dir), pack=pack, model=ckpt, teacher=str(teacher) if teacher is not None else None,
             model_opts={**opts, **extra}, teacher_opts=dict(teacher_opts or {}), judges=judges,
-            judge_opts=dict(judge_opts or {}), limit=limit, tags=tags, progress=progress,
-            command=f"evalsuite.evaluate({ckpt!r})"))
+            # options named per judge: one for a judge that is not selected is an error, as --judge-opt
+            judge_opts=dict(judge_opts or {}), explicit_judge_opts=frozenset(judge_opts or {}),
+            limit=limit, tags=tags, progress=progress, command=f"evalsuite.evaluate({ckpt!r})"))
     if tensorboard is not None and step is not None:
         from evalsuite.sweep import write_scalars
 

@@ -24,13 +24,12 @@ sweep directory can be committed without its images and still open in `evalsuite
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+import math
 import os
 import re
 import shutil
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,6 +59,7 @@ class SweepConfig:
     limit: int | None = None
     judges: list[str] | None = None
     judge_opts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    explicit_judge_opts: frozenset[str] | None = None   # as RunConfig: judges given options one by one
     model_opts: dict[str, Any] = field(default_factory=dict)
     teacher_opts: dict[str, Any] = field(default_factory=dict)
     watch: bool = False
@@ -236,80 +236,36 @@ def _metric_means(summary: dict[str, Any], role: str = "student") -> dict[str, A
 
 def export_images(run_dir: Path, role: str, dest: Path) -> int:
     """Copy a run's images for `role` to `dest/<case>_s<seed>.png` (the `images` renderer layout)."""
-    from evalsuite.store import RunStore
+    from evalsuite.store import RunReader
 
-    store = RunStore(run_dir)
-    try:
+    with RunReader(run_dir) as reader:
         dest.mkdir(parents=True, exist_ok=True)
         n = 0
-        for item in store.items(role):
+        for item in reader.items(role):
             target = dest / f"{item.case_id}_s{item.seed}.png"
             if not target.exists():
-                shutil.copyfile(store.image_path(item.image_hash), target)
+                shutil.copyfile(reader.image_path(item.image_hash), target)
             n += 1
         return n
-    finally:
-        store.close()
-
-
-def compact_run(run_dir: Path) -> None:
-    """Fold the WAL into results.db and vacuum it: one self-contained file that opens read-only
-    on a fresh clone, with no images beside it (the readers then show scores without pictures)."""
-    db_path = run_dir / "results.db"
-    if not db_path.is_file():
-        return
-    db = sqlite3.connect(str(db_path), timeout=60)
-    try:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        db.execute("PRAGMA journal_mode=DELETE")
-        db.execute("VACUUM")
-    finally:
-        db.close()
-
-
-def split_cases(case_ids: list[str]) -> tuple[set[str], set[str]]:
-    """Two halves of the cases, fixed by a hash of each id (not by pack order): (selection, test)."""
-    ranked = sorted(set(case_ids), key=lambda c: hashlib.sha256(c.encode()).hexdigest())
-    return set(ranked[0::2]), set(ranked[1::2])
-
-
-def _case_means(values: dict[tuple[str, int], float], cases: set[str]) -> dict[str, float]:
-    """Per-case mean over seeds (seeds are nested in cases), for the cases in `cases`."""
-    acc: dict[str, list[float]] = {}
-    for (cid, _seed), v in values.items():
-        if cid in cases:
-            acc.setdefault(cid, []).append(v)
-    return {c: sum(v) / len(v) for c, v in acc.items()}
-
-
-def paired_case_delta(a: dict[tuple[str, int], float], b: dict[tuple[str, int], float],
-                      cases: set[str], n_boot: int | None = None, seed: int = 0) -> tuple[float, float, float, int]:
-    """Mean of b - a over shared (case, seed) in `cases`, averaged within each case first, with a
-    percentile bootstrap CI that resamples cases (seeds nested): (delta, lo, hi, n_cases)."""
-    from evalsuite.stats import N_BOOT, mean_ci
-
-    per_case: dict[str, list[float]] = {}
-    for k in a:
-        if k in b and k[0] in cases:
-            per_case.setdefault(k[0], []).append(b[k] - a[k])
-    diffs = [sum(v) / len(v) for _, v in sorted(per_case.items())]
-    delta, lo, hi = mean_ci(diffs, n_boot=n_boot or N_BOOT, seed=seed)
-    return (delta, lo, hi, len(diffs))
 
 
 def regressions(runs: list[tuple[str, Any]], role: str = "student") -> dict[str, Any]:
     """Per metric, each checkpoint against the best checkpoint before it, without selecting and
-    testing on the same data: the cases are split in two halves by a hash of their ids, the best
-    so far is chosen on the selection half (mean over its cases) and the paired difference is
-    measured on the test half, with a case-clustered bootstrap CI. A checkpoint is flagged when
-    that CI excludes 0 in the metric's bad direction.
+    testing on the same data: the cases are split in two halves by a hash of their ids
+    (`compare.split_cases`, the split of `compare --pick best`), the best so far is chosen on the
+    selection half (mean over its images) and the paired difference is measured on the test half
+    (`stats.paired_keyed_delta`: CI resampling cases, seeds nested; pairs whose case content
+    changed between the runs are left out). A checkpoint is flagged when that CI excludes 0 in the
+    metric's bad direction.
 
     `runs`: (checkpoint name, compare.RunData) in step order. Returns the split and, per
     checkpoint name, its comparisons ({metric: {...}}) and the metrics it is flagged on.
     """
+    from evalsuite.compare import mismatched_keys, split_cases
+    from evalsuite.stats import paired_keyed_delta
+
     keys = sorted({k for _, run in runs for k in run.metric_keys(role)})
-    case_ids = sorted({cid for _, run in runs for (cid, _s) in run.items.get(role, {})})
-    sel, test = split_cases(case_ids)
+    sel, test = split_cases(cid for _, run in runs for (cid, _s) in run.items.get(role, {}))
     out: dict[str, Any] = {"split": "cases", "selection_cases": len(sel), "test_cases": len(test),
                            "method": "best so far chosen on the selection half of the cases; "
                            "paired difference on the other half, 95% bootstrap CI resampling cases "
@@ -322,20 +278,25 @@ def regressions(runs: list[tuple[str, Any]], role: str = "student") -> dict[str,
             hib = run.higher_is_better(key)
             best_name, best_run, best_score = None, None, None
             for prev_name, prev in runs[:i]:
-                sel_means = _case_means(prev.values(role, key), sel)
-                if not sel_means:
+                on_sel = [v for k, v in prev.values(role, key).items() if k[0] in sel]
+                if not on_sel:
                     continue
-                score = sum(sel_means.values()) / len(sel_means)
+                score = sum(on_sel) / len(on_sel)
                 if best_score is None or (score > best_score if hib else score < best_score):
                     best_name, best_run, best_score = prev_name, prev, score
             if best_run is None:
                 continue
-            delta, lo, hi, n = paired_case_delta(best_run.values(role, key), run.values(role, key), test)
-            if n == 0:
+            a, b = best_run.values(role, key), run.values(role, key)
+            skip = mismatched_keys(best_run, role, run, role)      # case content changed between runs
+            shared = [k for k in set(a) & set(b) if k[0] in test and k not in skip]
+            if not shared:
                 continue
-            worse = n >= 2 and ((hi < 0) if hib else (lo > 0))
-            entry["compared"][key] = {"best": best_name, "delta": round(delta, 6), "ci": [round(lo, 6), round(hi, 6)],
-                                      "n_cases": n, "higher_is_better": hib, "worse": worse}
+            ci = paired_keyed_delta(b, a, shared)
+            worse = ci.excludes_zero and ((ci.mean < 0) if hib else (ci.mean > 0))
+            entry["compared"][key] = {"best": best_name, "delta": round(ci.mean, 6),
+                                      "ci": [round(ci.lo, 6), round(ci.hi, 6)],
+                                      "p_value": None if math.isnan(ci.p_value) else round(ci.p_value, 6),
+                                      "n_cases": ci.n_cases, "higher_is_better": hib, "worse": worse}
             if worse:
                 entry["worse_than_best"].append(key)
         out["checkpoints"][name] = entry
@@ -365,10 +326,12 @@ class Sweep:
     def _run(self, run_dir: Path, model: str, teacher: str | None, opts: dict[str, Any],
              teacher_opts: dict[str, Any]) -> dict[str, Any]:
         from evalsuite.runner import RunConfig, run_eval
+        from evalsuite.store import compact_run
 
         summary = run_eval(RunConfig(run_dir=run_dir, pack=self.cfg.pack, model=model, teacher=teacher,
                                      model_opts=opts, teacher_opts=teacher_opts, judges=self.cfg.judges,
-                                     judge_opts=self.cfg.judge_opts, limit=self.cfg.limit,
+                                     judge_opts=self.cfg.judge_opts,
+                                     explicit_judge_opts=self.cfg.explicit_judge_opts, limit=self.cfg.limit,
                                      tags=self.cfg.tags, progress=False,
                                      command=f"evalsuite sweep {self.cfg.checkpoints}"))
         compact_run(run_dir)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from evalsuite import sweep as sw
+from evalsuite.compare import split_cases
 from evalsuite.types import EvalsuiteError
 from tests.fixtures import tiny_pipelines
 
@@ -154,6 +155,7 @@ class _Run:
     def __init__(self, values: dict[tuple[str, int], float], hib: bool = True) -> None:
         self._v, self._hib = values, hib
         self.items = {"student": {k: "h" for k in values}}
+        self.case_hashes: dict[str, dict[tuple[str, int], str]] = {}
 
     def metric_keys(self, role: str | None = None) -> list[str]:
         return ["m"]
@@ -171,7 +173,7 @@ def _vals(per_case: dict[str, float]) -> dict[tuple[str, int], float]:
 
 def test_regression_flag_selects_on_one_half_and_tests_on_the_other() -> None:
     cases = [f"c{i}" for i in range(12)]
-    sel, test = sw.split_cases(cases)
+    sel, test = split_cases(cases)
     assert len(sel) == len(test) == 6 and not sel & test
     # A is better than B on the selection half, B better on the test half: the best so far is A
     # (chosen on selection cases), so C (= B's values) measured on test cases is not worse.

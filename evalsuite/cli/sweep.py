@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = SweepConfig(checkpoints=ckpts, sweep_dir=sweep_dir, pack=args.pack, teacher=args.teacher,
                       name=args.name, tags=options.split_list(args.tags), limit=args.limit,
                       judges=options.split_list(args.judges), judge_opts=options.judge_options(args),
+                      explicit_judge_opts=frozenset(options.parse_judge_opts(args.judge_opt)),
                       model_opts=student_opts, teacher_opts=teacher_opts, watch=args.watch,
                       poll_s=args.poll, idle_timeout_s=args.idle_timeout,
                       base=Path(args.base) if args.base else None,
