@@ -208,6 +208,41 @@ def test_regression_flag_respects_lower_is_better_and_noise() -> None:
     assert c3["worse"] and c3["ci"][0] > 0 and c3["delta"] == pytest.approx(0.5, abs=0.02)
 
 
+def test_regression_flag_leaves_out_cases_whose_content_changed() -> None:
+    cases = [f"c{i}" for i in range(12)]
+    _sel, test = split_cases(cases)
+    a = _Run(_vals({c: 1.0 for c in cases}))
+    b = _Run(_vals({c: 0.5 for c in cases}))
+    changed = sorted(test)[:2]             # edited between the two runs: same id, other content
+    a.case_hashes = {"student": {(c, s): "old" for c in cases for s in (0, 1)}}
+    b.case_hashes = {"student": {(c, s): ("new" if c in changed else "old") for c in cases for s in (0, 1)}}
+    got = sw.regressions([("A", a), ("B", b)])["checkpoints"]["B"]["compared"]["m"]
+    assert got["n_cases"] == len(test) - 2 and got["delta"] == pytest.approx(-0.5) and got["worse"]
+
+
+def test_compact_run_leaves_one_self_contained_file(tmp_path: Path) -> None:
+    """A committed results.db (no -wal/-shm beside it) must still hold everything written."""
+    from evalsuite.store import RunReader, RunStore, compact_run
+    from evalsuite.types import Case
+
+    run = tmp_path / "run"
+    store = RunStore(run)
+    store.put_cases([Case(f"c{i}", "t2i", f"a sign saying {i}", (0, 1)) for i in range(3)])
+    reader = RunReader(run)      # an open reader keeps the WAL from being folded at close
+    store.close()
+    assert (run / "results.db-wal").is_file()
+    reader.close()
+    compact_run(run)
+    # SQLite header byte 18: 1 = rollback journal, 2 = WAL
+    assert (run / "results.db").read_bytes()[18] == 1
+    assert not (run / "results.db-wal").exists() and not (run / "results.db-shm").exists()
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    shutil.copyfile(run / "results.db", clone / "results.db")
+    with RunReader(clone) as rd:
+        assert [c.case_id for c in rd.cases()] == ["c0", "c1", "c2"]
+
+
 # --- real pipelines --------------------------------------------------------------------------------
 def _copy_as_committed(src: Path, dst: Path) -> Path:
     """What a clone of a committed sweep holds: no images, no WAL files (distill/results/.gitignore)."""
