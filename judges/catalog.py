@@ -22,6 +22,7 @@ JUDGES: dict[str, str] = {
 # lines for their judges (evalsuite.family.JudgeFamily)
 FAMILIES: dict[str, str] = {
     "vlm": "judges.vlm.family:VLMFamily",
+    "typography": "judges.ocr_family:TypographyFamily",
 }
 
 # known-truth suites of `evalsuite validate` (judges/validity/), by judge name

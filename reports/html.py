@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 ASSETS = Path(__file__).resolve().parent / "assets"
 _RATIONALE_KEYS = ("rationale", "reasoning", "reason", "explanation", "analysis", "critique", "raw", "reply")
 _MAX_DETAIL_CHARS = 4000
+_MAX_LIST = 40
 
 
 @dataclass
@@ -302,6 +303,8 @@ def _trim_detail(d: dict[str, Any]) -> dict[str, Any]:
     for k, v in d.items():
         if k == "lines":
             continue                     # OCR boxes: the read text is enough in the report
+        if k == "errors" and isinstance(v, list):
+            v = v[:_MAX_LIST]            # classified typography errors: the first ones (counts stay whole)
         if k == "replies" and isinstance(v, list):
             # VLM replies: their text is the rationale; usage and timing stay in results.db
             v = [{kk: (r.get(kk)[:1500] if isinstance(r.get(kk), str) else r.get(kk))
@@ -371,6 +374,7 @@ def _summary_html(lanes: list[Lane], keys: list[str], specs: dict[str, dict[str,
                        f'{left_out}</td>')
         h.append("<tr>" + "".join(row) + "</tr>")
     h.append("</tbody></table>")
+    h.append(_typography_html(show))
     # per tag
     tags = sorted({t for ln in show for c in ln.run.cases.values() for t in c.get("tags", [])})
     if tags:
@@ -402,6 +406,38 @@ def _summary_html(lanes: list[Lane], keys: list[str], specs: dict[str, dict[str,
         h.append('<table class="t"><thead><tr><th>model</th><th>metric</th><th>count</th><th>error</th></tr></thead>'
                  f"<tbody>{''.join(fail_rows)}</tbody></table>")
     h.append("</details></section>")
+    return "".join(h)
+
+
+def _typography_html(lanes: list[Lane]) -> str:
+    """Typography error classes per model: for every judge whose verdict detail carries
+    `error_counts` (the OCR judge, docs/typography.md), the errors of each class over the model's
+    images and the images having one (judges.typo_errors.aggregate_error_counts, as summary.json's
+    "typography" section, here over exactly the verdicts the report shows)."""
+    per_lane: list[tuple[Lane, str, dict[tuple[str, int], dict[str, Any]]]] = []
+    for ln in lanes:
+        by_judge: dict[str, dict[tuple[str, int], dict[str, Any]]] = {}
+        for v in ln.run.verdicts.get(ln.role, []) if ln.run is not None else []:
+            if v.ok and isinstance(v.detail, dict) and isinstance(v.detail.get("error_counts"), dict):
+                by_judge.setdefault(v.key.split(".", 1)[0], {}).setdefault((v.case_id, v.seed), v.detail)
+        per_lane += [(ln, judge, details) for judge, details in sorted(by_judge.items())]
+    if not per_lane:
+        return ""
+    from judges.typo_errors import aggregate_error_counts   # only for runs that carry error counts
+
+    aggs = [(ln, judge, aggregate_error_counts(details.values())) for ln, judge, details in per_lane]
+    classes = list(aggs[0][2]["errors"])
+    h = ['<table class="t" id="typography"><caption>Typography errors (text as written): errors of each '
+         "class over the model's images <small>(images with at least one)</small></caption><thead><tr>"
+         "<th>model</th><th>judge</th><th>images</th><th>with errors</th>"]
+    h += [f"<th>{escape(c)}</th>" for c in classes]
+    h.append("</tr></thead><tbody>")
+    for ln, judge, a in aggs:
+        cells = "".join(f'<td data-class="{escape(c)}">{a["errors"].get(c, 0)} <small>({a["images_with"].get(c, 0)})</small></td>'
+                        for c in classes)
+        h.append(f"<tr><td>{escape(ln.label)}</td><td>{escape(judge)}</td><td>{a['images']}</td>"
+                 f"<td>{a['images_with_errors']}</td>{cells}</tr>")
+    h.append("</tbody></table>")
     return "".join(h)
 
 

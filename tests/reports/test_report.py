@@ -238,3 +238,55 @@ def test_per_tag_summary_matches_the_run(run_dir, tmp_path):
                     assert cell.startswith(f"{m:.4g} [{lo:.4g}, {hi:.4g}]")
                 else:
                     assert cell.startswith("—")
+
+
+# A typography run: per case the expected text and what the student's OCR read (the teacher reads
+# every text as written); the classes each reading must be counted under, from docs/typography.md.
+TYPO_EXPECTED = {0: ["SALE 50% OFF"], 1: ["HELLO WORLD"], 2: ["$9.99"], 3: ["OPEN"], 4: ["EXIT"]}
+TYPO_READ = {0: "sale 50 OFF", 1: "HELLOWORLD", 2: "$999", 3: "OPEN NOW",
+             4: " ".join(f"W{k}" for k in range(60))}          # hallucinated text: more errors than are listed
+TYPO_CLASSES = {0: {"case": 1, "punctuation": 1}, 1: {"spacing": 1}, 2: {"punctuation": 1}, 3: {"extra": 1}}
+
+
+def make_typo_run(run_dir: Path) -> Path:
+    reads = {i: {"student": r, "teacher": " ".join(TYPO_EXPECTED[i])} for i, r in TYPO_READ.items()}
+    return make_run(run_dir, n_cases=len(TYPO_EXPECTED), seeds=(0,), n_edit=0, typo=True,
+                    quality={"teacher": 1.0, "student": 1.0}, expected=TYPO_EXPECTED, ocr_read=reads)
+
+
+def test_typography_errors_per_model_and_per_image(tmp_path):
+    """The summary counts every error class per model (total and images having one) over the
+    verdicts shown; each OCR cell carries its classified errors (the first 40, counts whole)."""
+    run = make_typo_run(tmp_path / "run")
+    out = tmp_path / "r.html"
+    build_report([str(run)], out)
+    html = out.read_text(encoding="utf-8")
+    cells = {r["case"]: {ln["label"]: c for ln, c in zip(_data(html)["lanes"], r["cells"])} for r in _data(html)["rows"]}
+    for i, want in TYPO_CLASSES.items():
+        d = cells[f"case-{i:04d}"]["student"]["d"]["ocr"]
+        assert {k: n for k, n in d["error_counts"].items() if n} == want
+        assert sorted(e["kind"] for e in d["errors"]) == sorted(k for k, n in want.items() for _ in range(n))
+        assert sum(cells[f"case-{i:04d}"]["teacher"]["d"]["ocr"]["error_counts"].values()) == 0
+    big = cells["case-0004"]["student"]["d"]["ocr"]
+    n_big = sum(big["error_counts"].values())
+    assert len(big["errors"]) == 40 and n_big >= 60
+    table = re.search(r'<table class="t" id="typography">.*?</table>', html, re.S).group(0)
+    heads = re.findall(r"<th>(.*?)</th>", table)
+    assert heads == ["model", "judge", "images", "with errors", "missing", "extra", "substitution", "case",
+                     "punctuation", "spacing", "order"]
+    rows = {m.group(1): re.findall(r"<td[^>]*>(.*?)</td>", m.group(0))
+            for m in re.finditer(r"<tr><td>(\w+)</td>.*?</tr>", table, re.S)}
+    assert rows["teacher"][:4] == ["teacher", "ocr", "5", "0"]
+    assert all(c == "0 <small>(0)</small>" for c in rows["teacher"][4:])
+    assert rows["student"][:4] == ["student", "ocr", "5", "5"]
+    totals = {c: sum(TYPO_CLASSES.get(i, {}).get(c, 0) for i in TYPO_CLASSES) + big["error_counts"][c]
+              for c in heads[4:]}
+    having = {c: sum(1 for i in TYPO_CLASSES if TYPO_CLASSES[i].get(c)) + bool(big["error_counts"][c]) for c in heads[4:]}
+    assert rows["student"][4:] == [f"{totals[c]} <small>({having[c]})</small>" for c in heads[4:]]
+    assert totals["punctuation"] == 2 and having["punctuation"] == 2 and totals["spacing"] == 1
+
+
+def test_no_typography_table_without_error_counts(run_dir, tmp_path):
+    out = tmp_path / "r.html"
+    build_report([str(run_dir)], out)
+    assert 'id="typography"' not in out.read_text(encoding="utf-8")

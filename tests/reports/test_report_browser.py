@@ -16,7 +16,7 @@ from reports.html import Options, build_report
 from tests.core.conftest import write_pack
 from tests.core.doubles import MeanJudge, PatternRenderer
 from tests.reports.make_run import make_run, make_sweep
-from tests.reports.test_report import EVIL
+from tests.reports.test_report import EVIL, TYPO_CLASSES, make_typo_run
 
 pytestmark = pytest.mark.slow
 
@@ -226,6 +226,42 @@ def test_ocr_diff_marks_misread_words_and_characters(browser, tmp_path):
     assert cjk["text"] == "OCR: 你好世介界"                  # no spaces invented between characters
     mixed = marks("case-0002")
     assert mixed["hit"] == ["OPEN ", "24 ", "小"] and mixed["del"] == ["时"] and mixed["ins"] == ["日", "寸"]
+    assert page.errors() == []
+
+
+def test_typography_errors_beside_the_ocr_diff(browser, tmp_path):
+    """Each OCR cell lists its classified errors under the diff, which compares text as written (a
+    case-only or punctuation-only misreading is a miss, as in the strict metrics); the summary's
+    per-model table is on the page."""
+    run = make_typo_run(tmp_path / "run")
+    out = tmp_path / "typo.html"
+    build_report([str(run)], out)
+    page = browser.open(out.as_uri())
+    page.wait_for("document.body.getAttribute('data-ready') === '1'")
+
+    def cell(case: str, lane: int) -> dict:
+        return page.eval(f"""(function(){{
+          var row = document.querySelector('#rows .case-row[data-case="{case}"]');
+          var box = row.querySelectorAll('.lane')[{lane}], ocr = box.querySelector('.ocr'), ty = box.querySelector('.typo');
+          var t = function (root, sel) {{ return Array.from(root.querySelectorAll(sel)).map(e => e.textContent); }};
+          return {{del: t(ocr, 'del'), ins: t(ocr, 'ins'), hit: t(ocr, '.hit'), counts: ty.querySelector('.typo-counts').textContent,
+                   errors: t(ty, 'li[data-kind]'), kinds: Array.from(ty.querySelectorAll('li[data-kind]')).map(e => e.dataset.kind),
+                   more: t(ty, 'li.ns'), after: ocr.nextElementSibling === ty}};
+        }})()""")
+    s = cell("case-0000", 1)
+    assert s["del"] == ["SALE ", "50% "] and s["ins"] == ["sale ", "50 "] and s["hit"] == ["OFF"]
+    assert s["counts"] == "typography errors: case 1 · punctuation 1" and s["after"]
+    assert s["errors"] == ["case: “SALE” → “sale”", "punctuation: “50%” → “50”"]
+    t = cell("case-0000", 0)     # the teacher read it as written
+    assert t["del"] == [] and t["ins"] == [] and t["counts"] == "typography errors: none" and t["errors"] == []
+    for i, want in TYPO_CLASSES.items():
+        assert sorted(cell(f"case-{i:04d}", 1)["kinds"]) == sorted(k for k, n in want.items() for _ in range(n))
+    assert cell("case-0003", 1)["errors"] == ["extra: ∅ → “NOW”"]
+    big = cell("case-0004", 1)
+    n_big = sum(_rows_data(out)[4]["cells"][1]["d"]["ocr"]["error_counts"].values())
+    assert len(big["errors"]) == 10 and big["more"] == [f"… {n_big - 10} more"]
+    table = page.eval("document.getElementById('typography').textContent")
+    assert table.startswith("Typography errors") and "punctuation" in table
     assert page.errors() == []
 
 
