@@ -42,9 +42,14 @@ def cjk_font() -> Path:
 def draw_text(text: str, size: tuple[int, int], font: Path, px: int, fg: tuple[int, int, int],
               bg: tuple[int, int, int], pos: tuple[float, float] = (0.5, 0.5),
               angle: float = 0.0) -> Image.Image:
-    """`text` in `font` at `px` pixels, centred at fractional `pos`, optionally rotated."""
+    """`text` in `font` at `px` pixels, centred near fractional `pos` and kept inside the image
+    (a line too wide for it is broken at the space nearest its middle), optionally rotated."""
     f = ImageFont.truetype(str(font), px)
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    if "\n" not in text and " " in text and probe.textlength(text, font=f) + px > 0.94 * size[0]:
+        spaces = [i for i, ch in enumerate(text) if ch == " "]
+        mid = min(spaces, key=lambda i: abs(i - len(text) / 2))
+        text = text[:mid] + "\n" + text[mid + 1:]
     x0, y0, x1, y1 = probe.multiline_textbbox((0, 0), text, font=f, spacing=px // 4, align="center")
     w, h = x1 - x0 + 2 * px // 3, y1 - y0 + 2 * px // 3
     tile = Image.new("RGBA", (w, h), (*bg, 0))
@@ -53,7 +58,9 @@ def draw_text(text: str, size: tuple[int, int], font: Path, px: int, fg: tuple[i
     if angle:
         tile = tile.rotate(angle, resample=Image.BICUBIC, expand=True)
     im = Image.new("RGB", size, bg)
-    im.paste(tile, (int(pos[0] * size[0] - tile.width / 2), int(pos[1] * size[1] - tile.height / 2)), tile)
+    x = min(max(0, int(pos[0] * size[0] - tile.width / 2)), max(0, size[0] - tile.width))
+    y = min(max(0, int(pos[1] * size[1] - tile.height / 2)), max(0, size[1] - tile.height))
+    im.paste(tile, (x, y), tile)
     return im
 
 
