@@ -168,6 +168,15 @@ def make_judges(names: Sequence[str], opts: dict[str, dict[str, Any]],
     return judges
 
 
+def preflight_judges(judges: Sequence[Judge]) -> None:
+    """Call each judge's `preflight()` hook (e.g. a VLM endpoint check) before anything is loaded
+    or rendered: a judge that cannot work stops the run here with its one-line EvalsuiteError."""
+    for j in judges:
+        hook = getattr(j, "preflight", None)
+        if callable(hook):
+            hook()
+
+
 def run_eval(cfg: RunConfig) -> dict[str, Any]:
     """Run (or resume) an evaluation; returns the summary (also written to summary.json)."""
     t0 = time.perf_counter()
@@ -175,6 +184,7 @@ def run_eval(cfg: RunConfig) -> dict[str, Any]:
     pack = full_pack.select(tags=cfg.tags, limit=cfg.limit)
     judge_names = list(cfg.judges) if cfg.judges is not None else list(pack.judges)
     judges = make_judges(judge_names, cfg.judge_opts, cfg.explicit_judge_opts)
+    preflight_judges(judges)
     models = resolve_models(cfg)
     renderers = {role: load_model(ckpt, opts) for role, (ckpt, opts) in models.items()}
     store = RunStore(cfg.run_dir)

@@ -92,8 +92,10 @@ def _print_vlm(console: Any, summary: dict[str, Any]) -> None:
 
     for role, e in summary.get("vlm", {}).get("vlm-pairwise", {}).items():
         cats = ", ".join(f"{c} {k}" for c, k in e["categories"]["loss"].items()) or "—"
+        rates = (f" (win rate {e['win_rate']:.0%} with ties as half, tie rate {e['tie_rate']:.0%})"
+                 if e.get("win_rate") is not None else "")
         console.print(escape(f"vlm-pairwise ({role} vs teacher): {e['win']} win · {e['tie']} tie · "
-                             f"{e['loss']} loss · {e['failures']} failed; where the {role} lost: {cats}"),
+                             f"{e['loss']} loss · {e['failures']} failed{rates}; where the {role} lost: {cats}"),
                       highlight=False)
     cal = summary.get("calibration")
     if not cal:

@@ -47,6 +47,10 @@ def breakdown(store: Any, judges: Sequence[Judge]) -> dict[str, Any]:
                 ok = [v for v in rows if v["ok"]]
                 outcomes = Counter(v["detail"].get("outcome") for v in ok)
                 entry.update({o: outcomes.get(o, 0) for o in ("win", "tie", "loss")})
+                n_ok = len(ok)
+                # a tie counts half; the tie rate is reported beside it (None: nothing judged)
+                entry["win_rate"] = (entry["win"] + 0.5 * entry["tie"]) / n_ok if n_ok else None
+                entry["tie_rate"] = entry["tie"] / n_ok if n_ok else None
                 # where the loser failed: the student's failure on a loss, the teacher's on a win
                 entry["categories"] = {o: dict(Counter(v["detail"].get("category", "none") for v in ok
                                                        if v["detail"].get("outcome") == o).most_common())

@@ -48,7 +48,7 @@ class VLMYesNoJudge(VLMJudge):
     """P("Yes") for case.questions (config in VLMJudge, plus top_logprobs, default 20)."""
 
     name = "vlm-yesno"
-    version = 1
+    version = 2
     prompt_name = "yesno_v1"
     default_max_tokens = 1
     primary_metric = "p_yes"
