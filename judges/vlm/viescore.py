@@ -29,7 +29,7 @@ from typing import Any
 
 from judges.vlm.common import Field
 
-REASONING_MAX_CHARS = 400      # the reasoning string's cap (regex/JSON-schema maxLength)
+REASONING_MAX_CHARS = 300      # the reasoning string's cap (regex/JSON-schema maxLength)
 REASONING = Field("reasoning", "text", max_len=REASONING_MAX_CHARS)
 
 # distilled-model defects flagged (true/false) in the PQ reply after the two published scores
