@@ -72,7 +72,7 @@ def oracle(good_hashes: set[str], informative: bool = True):
         ims = decode_images(body)
         if len(ims) == 2:        # pairwise: prefer the clean one
             first_good = image_sha256(ims[0]) in good_hashes
-            return Reply(body=chat_reply(json.dumps({"better": "first" if first_good else "second",
+            return Reply(body=chat_reply(json.dumps({"reasoning": "r", "better": "first" if first_good else "second",
                                                      "category": "noise"})))
         pq = (9 if image_sha256(ims[0]) in good_hashes else 3) if informative else 5
         return Reply(body=chat_reply(t2i_json(8, pq)))

@@ -71,24 +71,25 @@ def test_rerun_sends_nothing_and_retry_failed_re_asks_only_failures(tmp_path, ca
 
     with ScriptedServer(script) as s:
         rc, summary = run(s.url, tmp_path)
-        assert rc == 3 and len(s.requests) == 8                 # 2 cases x 4 seeds
+        assert rc == 3 and len(s.requests) == 16                # 2 cases x 4 seeds x (SC, PQ)
         overall = summary["metrics"]["student"]["vlm-t2i.overall"]
         assert overall["n"] == 4 and overall["failures"] == 4 and overall["mean"] == pytest.approx(np.sqrt(35))
         assert summary["vlm"]["vlm-t2i"]["student"] == {"items": 8, "failures": 4, "error_kinds": {"parse": 4}}
 
         rc, again = run(s.url, tmp_path)                        # resume: nothing is asked again
-        assert rc == 3 and len(s.requests) == 8 and again["timing"]["judge_cached"] == 8
+        assert rc == 3 and len(s.requests) == 16 and again["timing"]["judge_cached"] == 8
         assert again["metrics"] == summary["metrics"]
 
         state["broken"] = False
         rc, retried = run(s.url, tmp_path, "vlm-t2i", "--retry-failed")
-        assert rc == 0 and len(s.requests) == 12                # only the 4 failures
-        assert all(f"Prompt: {first.prompt}" in prompt_of(b) for b in s.requests[8:])
+        assert rc == 0 and len(s.requests) == 24                # only the 4 failures (SC and PQ each)
+        sc_again = [b for b in s.requests[16:] if "Prompt:" in prompt_of(b)]
+        assert len(sc_again) == 4 and all(f"Prompt: {first.prompt}" in prompt_of(b) for b in sc_again)
         assert retried["metrics"]["student"]["vlm-t2i.overall"]["n"] == 8
         assert retried["metrics"]["student"]["vlm-t2i.overall"]["failures"] == 0
 
         rc, _ = run(s.url, tmp_path, "vlm-t2i", "--retry-failed")
-        assert rc == 0 and len(s.requests) == 12
+        assert rc == 0 and len(s.requests) == 24
     capsys.readouterr()
 
 
@@ -144,7 +145,7 @@ def test_vlm_calibrate_reports_an_oracles_exact_accuracy(tmp_path, capsys):
         s.script = oracle(good)
         rc, summary = run(s.url, tmp_path / "c", "vlm-t2i", "--vlm-calibrate", str(n), "--retry-failed", limit=1)
         assert rc == 0 and summary["calibration"]["vlm-t2i"]["accuracy"] == 1.0
-        assert len(s.requests) == asked + 2 * n                        # the calibration only, again
+        assert len(s.requests) == asked + 4 * n                # the calibration only, again (2 images x SC, PQ)
 
 
 def test_vlm_calibrate_bad_input(tmp_path, capsys):
@@ -164,8 +165,9 @@ def test_pairwise_win_tie_loss_and_categories_in_the_summary(tmp_path):
         student_first = np.asarray(ims[0]).mean() < np.asarray(ims[1]).mean()   # pattern:0 is darker
         if f"Request: {cases[0].prompt}" in prompt_of(body):      # the teacher wins on text, both orders
             better = "second" if student_first else "first"
-            return Reply(body=chat_reply(json.dumps({"better": better, "category": "text"})))
-        return Reply(body=chat_reply(json.dumps({"better": "first", "category": "grid"})))   # position bias
+            return Reply(body=chat_reply(json.dumps({"reasoning": "r", "better": better, "category": "text"})))
+        # position bias: the orders disagree, a tie
+        return Reply(body=chat_reply(json.dumps({"reasoning": "r", "better": "first", "category": "grid"})))
 
     with ScriptedServer(script) as s:
         rc, summary = run(s.url, tmp_path, "vlm-pairwise", "--teacher", "pattern:5")
@@ -173,8 +175,10 @@ def test_pairwise_win_tie_loss_and_categories_in_the_summary(tmp_path):
     assert rc == 0
     counts = summary["vlm"]["vlm-pairwise"]["student"]
     assert counts == {"items": 8, "failures": 0, "error_kinds": {}, "win": 0, "tie": 4, "loss": 4,
-                      "categories": {"loss": {"text": 4}, "win": {}}}
-    assert summary["metrics"]["student"]["vlm-pairwise.win"]["mean"] == -0.5
+                      "win_rate": 0.25, "tie_rate": 0.5, "categories": {"loss": {"text": 4}, "win": {}}}
+    # a tie counts half: (0 wins + 4 ties / 2) / 8 items
+    assert summary["metrics"]["student"]["vlm-pairwise.win_rate"]["mean"] == 0.25
+    assert summary["metrics"]["student"]["vlm-pairwise.tie_rate"]["mean"] == 0.5
     assert summary["metrics"]["student"]["vlm-pairwise.swap_agreement"]["mean"] == 0.5
 
 
@@ -228,7 +232,7 @@ class CountingClient(OpenAIClient):
 def test_each_image_is_encoded_once_per_call_off_the_event_loop():
     blue = Image.new("RGB", (32, 24), (20, 20, 220))
     red_again = Image.new("RGB", (32, 24), (220, 20, 20))        # same pixels as RED, another object
-    with ScriptedServer(lambda b, n: Reply(body=chat_reply(json.dumps({"better": "tie", "category": "none"})))) as s:
+    with ScriptedServer(lambda b, n: Reply(body=chat_reply(json.dumps({"reasoning": "r", "better": "tie", "category": "none"})))) as s:
         j = VLMPairwiseJudge(url=s.url, model="m", repeats=3, temperature=0.5)
         j.client = CountingClient(url=s.url, model="m")
         vs = j.score([item(CASE, blue, teacher=RED), item(Case("c2", "t2i", "x", (0,)), blue, teacher=red_again)])
@@ -276,7 +280,7 @@ def test_retried_statuses_are_exactly_429_and_500_502_503_504(status):
         vs = VLMT2IJudge(url=s.url, model="m", retries=2, backoff=0.001).score([item(CASE, RED)])
         asked = len(s.requests)
     assert not vs[0].ok and vs[0].detail["replies"][0]["status"] == status
-    assert asked == (3 if status in (429, 500, 502, 503, 504) else 1)
+    assert asked == 2 * (3 if status in (429, 500, 502, 503, 504) else 1)      # SC and PQ
 
 
 # --- provenance and configuration --------------------------------------------------------------------
