@@ -252,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         judge = JUDGES.get(args.judge)(**cli_options(args).get(args.judge, {}))
+        judge.preflight()       # an endpoint that is down or serves another model: one line, exit 2
         result = calibrate(judge, args.pack, n=args.n, seed=args.seed)
     except EvalsuiteError as e:
         print(f"error: {e}")
