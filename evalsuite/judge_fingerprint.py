@@ -42,12 +42,18 @@ def judge_mismatches(run_a: dict[str, Any], run_b: dict[str, Any],
     """{judge: differing fields} for judges with a fingerprint in both runs that differ; with
     `metrics` (keys or globs, as `compare --metrics`), only judges with a selected metric."""
     fa, fb = run_fingerprints(run_a), run_fingerprints(run_b)
+    both = {j.get("name") for j in run_a.get("judges", []) if isinstance(j, dict)} & \
+           {j.get("name") for j in run_b.get("judges", []) if isinstance(j, dict)}
     out: dict[str, list[str]] = {}
-    for name in sorted(set(fa) & set(fb)):
+    # a judge in both runs with a fingerprint in one only (e.g. an old run): nothing says it is the same
+    for name in sorted((set(fa) | set(fb)) & both):
         if metrics is not None:
             keys = _judge_metrics(run_a, name) or [f"{name}.*"]
             if not any(fnmatch.fnmatchcase(k, p) for k in keys for p in metrics):
                 continue
+        if name not in fa or name not in fb:
+            out[name] = [f"fingerprint: recorded in run {'B' if name in fb else 'A'} only (judged by an older version?)"]
+            continue
         diff = fingerprint_mismatch(fa[name], fb[name])
         if diff:
             out[name] = diff

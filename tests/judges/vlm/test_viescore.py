@@ -152,6 +152,8 @@ def test_judge_mismatches_and_the_refusal():
     assert e.value.exit_code == 2 and "\n" not in str(e.value)
     assert list(check_judge_match("A", a, "B", b, allow=True)) == ["vlm-t2i"]
     assert judge_mismatches(a, {"judges": []}) == {}                     # judge in one run only: nothing to compare
+    old = {"judges": [{"name": "vlm-t2i", "version": 1, "metrics": {"overall": {}}}]}    # v1: no fingerprint
+    assert judge_mismatches(old, a) == {"vlm-t2i": ["fingerprint: recorded in run B only (judged by an older version?)"]}
 
 
 # --- preflight ---------------------------------------------------------------------------------------
