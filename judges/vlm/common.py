@@ -103,8 +103,8 @@ def reply_regex(fields: Sequence[Field]) -> str:
             v = "(10|[0-9])"
         elif f.kind == "bool":
             v = "(true|false)"
-        elif f.kind == "text":   # a JSON string without escapes or newlines, bounded in length
-            v = '"[^"\\\\\\n]{0,%d}"' % f.max_len
+        elif f.kind == "text":   # a JSON string without escapes or control characters, bounded in length
+            v = '"[^"\\\\\\x00-\\x1f]{0,%d}"' % f.max_len
         else:
             v = '"(' + "|".join(re.escape(o) for o in f.options) + ')"'
         parts.append(f'"{f.name}": {v}')
@@ -137,7 +137,9 @@ def parse_reply(text: str | None, fields: Sequence[Field], finish_reason: str | 
     if m:
         body = m.group(1)
     try:
-        obj = json.loads(body)
+        # strict=False: a raw control character inside a string (xgrammar's JSON-schema grammar lets
+        # one into the reasoning text) does not make an otherwise valid reply unreadable
+        obj = json.loads(body, strict=False)
     except json.JSONDecodeError as e:
         if _REFUSAL_RE.search(text):
             raise ReplyError("refusal", f"judge refused: {text.strip()[:160]!r}") from None

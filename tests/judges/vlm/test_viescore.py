@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 
@@ -16,7 +17,7 @@ from evalsuite.judge_fingerprint import (
     run_fingerprints,
 )
 from evalsuite.types import EvalsuiteError
-from judges.vlm.common import parse_reply
+from judges.vlm.common import parse_reply, reply_regex
 from judges.vlm.edit import VLMEditJudge
 from judges.vlm.pairwise import VLMPairwiseJudge, student_view
 from judges.vlm.preflight import check_endpoint, models_url
@@ -74,6 +75,12 @@ def test_pq_ignores_the_defect_flags():
 def test_reasoning_is_read_and_kept_but_scores_are_still_strict():
     reply = parse_reply(json.dumps(PQ), PQ_FIELDS)
     assert reply["reasoning"] == "r" and reply["artifacts"] == 3
+    # a raw control character in the reasoning (xgrammar's JSON-schema grammar lets one through)
+    raw = json.dumps({**PQ, "reasoning": "ab"}).replace("ab", "a\x11b")
+    assert parse_reply(raw, PQ_FIELDS)["reasoning"] == "a\x11b"
+    # the regex sent by default admits none: the reply stays a valid strict JSON string
+    assert not re.fullmatch(reply_regex(PQ_FIELDS), raw)
+    assert re.fullmatch(reply_regex(PQ_FIELDS), json.dumps({**PQ, "reasoning": "ünïcode ok, 中文"}, ensure_ascii=False))
     with pytest.raises(Exception, match="reasoning"):
         parse_reply(json.dumps({k: v for k, v in PQ.items() if k != "reasoning"}), PQ_FIELDS)
 

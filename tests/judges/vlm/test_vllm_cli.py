@@ -40,7 +40,9 @@ def run_cli(url: str, model: str, run_dir: Path, pack: str, judges: str, *extra:
 
 
 def vocab(model_dir: Path) -> int:
-    return json.loads((model_dir / "tiny_vlm.json").read_text())["vocab"]
+    """Logits per position (the tokenizer's vocabulary padded to a multiple of 64): asking for all
+    of them lists every answer token, whatever the random weights."""
+    return json.loads((model_dir / "config.json").read_text())["text_config"]["vocab_size"]
 
 
 # judge: (pack, --limit, extra flags, requests per item)

@@ -159,10 +159,13 @@ def test_preflight_against_the_server(vllm_server):
 def test_yesno_reads_real_logprobs(vllm_server, reference):
     """P(Yes) from the server's log-probs equals the transformers forward pass's (whole vocabulary
     asked for, so the answer tokens are always listed), and top-20 behaves as in production."""
-    url, model, _ = vllm_server
+    url, model, model_dir = vllm_server
     tok, ref = reference
     vocab = len(tok)
-    v = VLMYesNoJudge(url=url, model=model, timeout=300, top_logprobs=vocab).score([item(CASE, RED)])[0]
+    # every logit, the padding rows past the tokenizer's vocabulary included: asking for only
+    # len(tok) alternatives can drop an answer token whose random logit ranks below a padding row
+    n_logits = json.loads((model_dir / "config.json").read_text())["text_config"]["vocab_size"]
+    v = VLMYesNoJudge(url=url, model=model, timeout=300, top_logprobs=n_logits).score([item(CASE, RED)])[0]
     assert v.ok, v.error
     assert v.detail["replies"][0]["completion_tokens"] == 1
     _, lp = ref("Is it red? Answer Yes or No.\n", [RED])
