@@ -1,8 +1,9 @@
 """Judge fingerprints across runs: metrics of a judge whose fingerprint differs are not comparable.
 
-A judge that records a `fingerprint` in run.json (the VLM judges: served model and revision,
-prompt hash, decoding settings) gives scores that move with it; `compare` and `gate` refuse to
-put two such runs side by side unless `--allow-judge-mismatch`, and name the fields that differ.
+A judge whose `Judge.fingerprint()` is not None records it in run.json (judges[i].fingerprint:
+e.g. a served model and its revision, prompt hash, decoding settings); its scores move with it,
+so `compare` and `gate` refuse to put two such runs side by side unless `--allow-judge-mismatch`,
+and name the fields that differ. They read run.json as `evalsuite.compare.load_run` loaded it.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "also appended to $GITHUB_STEP_SUMMARY when set)")
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of the table")
     p.add_argument("--allow-judge-mismatch", action="store_true",
-                   help="gate against a baseline judged by a judge (VLM) with another fingerprint (judge model, "
+                   help="gate against a baseline judged by a judge with another fingerprint (e.g. judge model, "
                    "revision, prompt, decoding); refused by default (exit 2), naming the differing fields")
     p.set_defaults(func=run)
 

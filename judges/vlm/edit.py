@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from evalsuite.types import Case, JudgeInput, MetricSpec, Verdict
+from evalsuite.judge import Scores
+from evalsuite.types import Case, JudgeInput, MetricSpec
 from judges.vlm.common import Field, VLMJudge, render_prompt
-from judges.vlm.t2i import PQ_METRICS, PQ_PROMPT, rubric_verdicts
+from judges.vlm.t2i import PQ_METRICS, PQ_PROMPT, rubric_scores
 from judges.vlm.viescore import EDIT_SC_FIELDS, PQ_FIELDS, edit_metrics
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class VLMEditJudge(VLMJudge):
     def applies_to(self, case: Case) -> bool:
         return case.kind == "edit"
 
-    def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:
+    def score(self, items: Sequence[JudgeInput]) -> list[Scores | None]:
         reps = self.config["repeats"]
         sc_c, pq_c = self.constraint(EDIT_SC_FIELDS), self.constraint(PQ_FIELDS)
         pq_prompt = render_prompt(PQ_PROMPT)
@@ -56,10 +57,6 @@ class VLMEditJudge(VLMJudge):
         resps = self.ask(reqs) if reqs else []
         per = len(PARTS) * reps
         by_id = {id(it): resps[k * per:(k + 1) * per] for k, it in enumerate(todo)}
-        out: list[Verdict] = []
-        for it in items:
-            if it.source_image is None:
-                out += self.failures(it, f"case {it.case.id} has no source image to compare with", "missing_image", {})
-            else:
-                out += rubric_verdicts(self, it, by_id[id(it)], PARTS, edit_metrics)
-        return out
+        return [self.failures(it, f"case {it.case.id} has no source image to compare with", "missing_image", {})
+                if it.source_image is None else rubric_scores(self, it, by_id[id(it)], PARTS, edit_metrics)
+                for it in items]

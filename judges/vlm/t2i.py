@@ -14,7 +14,8 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from evalsuite.types import Case, JudgeInput, MetricSpec, Verdict
+from evalsuite.judge import Scores
+from evalsuite.types import Case, JudgeInput, MetricSpec
 from judges.vlm.backends.base import VLMResponse
 from judges.vlm.common import Field, VLMJudge, read_rubric, render_prompt, spread
 from judges.vlm.viescore import PQ_FIELDS, T2I_SC_FIELDS, t2i_metrics
@@ -57,7 +58,7 @@ class VLMT2IJudge(VLMJudge):
     def applies_to(self, case: Case) -> bool:
         return case.kind == "t2i"
 
-    def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:
+    def score(self, items: Sequence[JudgeInput]) -> list[Scores | None]:
         reps = self.config["repeats"]
         sc_c, pq_c = self.constraint(T2I_SC_FIELDS), self.constraint(PQ_FIELDS)
         pq_prompt = render_prompt(PQ_PROMPT)
@@ -70,16 +71,14 @@ class VLMT2IJudge(VLMJudge):
                          self.request(pq_prompt, [it.image], r, pq_c, tag=tag + "/pq")]
         resps = self.ask(reqs)
         per = len(PARTS) * reps
-        out: list[Verdict] = []
-        for i, it in enumerate(items):
-            out += rubric_verdicts(self, it, resps[i * per:(i + 1) * per], PARTS, t2i_metrics)
-        return out
+        return [rubric_scores(self, it, resps[i * per:(i + 1) * per], PARTS, t2i_metrics)
+                for i, it in enumerate(items)]
 
 
-def rubric_verdicts(judge: VLMJudge, item: JudgeInput, resps: Sequence[VLMResponse],
-                    parts: Sequence[tuple[str, Sequence[Field]]],
-                    scorer: Callable[..., dict[str, float]]) -> list[Verdict]:
-    """Verdicts from the repeats of one VIEScore judgement (shared by vlm-t2i and vlm-edit).
+def rubric_scores(judge: VLMJudge, item: JudgeInput, resps: Sequence[VLMResponse],
+                  parts: Sequence[tuple[str, Sequence[Field]]],
+                  scorer: Callable[..., dict[str, float]]) -> Scores:
+    """Scores from the repeats of one VIEScore judgement (shared by vlm-t2i and vlm-edit).
 
     `resps` holds, per repeat, one reply per part (SC, PQ) in `parts` order; `scorer` takes the
     parsed replies in that order. Every reply must be readable: one failed reply fails the item (a
@@ -102,10 +101,11 @@ def rubric_verdicts(judge: VLMJudge, item: JudgeInput, resps: Sequence[VLMRespon
         raw_values.append(answers)
         parsed.append(scorer(*(answers[p] for p, _ in parts)))
     detail_common = {**judge.provenance(), "replies": replies, "answers": raw_values}
-    out = []
+    values: dict[str, float] = {}
+    per_metric: dict[str, dict[str, Any]] = {}
     for m in type(judge).metrics:
         s = spread([p[m] for p in parsed])
-        out.append(Verdict(item.case.id, item.seed, judge.name, m, s["mean"],
-                           detail={**detail_common, "repeat_values": [p[m] for p in parsed],
-                                   "repeat_std": s["std"]}))
-    return out + judge.repeat_verdict(item, [p[judge.primary_metric] for p in parsed], detail_common)
+        values[m] = s["mean"]
+        per_metric[m] = {"repeat_values": [p[m] for p in parsed], "repeat_std": s["std"]}
+    values.update(judge.repeat_metric([p[judge.primary_metric] for p in parsed]))
+    return Scores(values, detail_common, per_metric)

@@ -95,12 +95,3 @@ def round_outcome(a: int, b: int) -> int:
 def win_score(outcome: int) -> float:
     """A round's contribution to the win rate: 1 win, 0.5 tie, 0 loss."""
     return {1: 1.0, 0: 0.5, -1: 0.0}[outcome]
-
-
-def win_tie_rates(outcomes: Sequence[int]) -> dict[str, float]:
-    """{win_rate (ties count half), tie_rate, wins, ties, losses, n} over round outcomes."""
-    n = len(outcomes)
-    if n == 0:
-        raise ValueError("win_tie_rates needs at least one outcome")
-    w, t = sum(o > 0 for o in outcomes), sum(o == 0 for o in outcomes)
-    return {"win_rate": (w + 0.5 * t) / n, "tie_rate": t / n, "wins": w, "ties": t, "losses": n - w - t, "n": n}

@@ -16,11 +16,13 @@ from evalsuite.judge_fingerprint import (
     judge_mismatches,
     run_fingerprints,
 )
+from evalsuite.runner import judge_verdicts
 from evalsuite.types import EvalsuiteError
 from judges.vlm.common import parse_reply, reply_regex
 from judges.vlm.edit import VLMEditJudge
 from judges.vlm.pairwise import VLMPairwiseJudge, student_view
 from judges.vlm.preflight import check_endpoint, models_url
+from judges.vlm.run_summary import win_rate_summary
 from judges.vlm.t2i import VLMT2IJudge
 from judges.vlm.viescore import (
     PQ_FIELDS,
@@ -31,7 +33,6 @@ from judges.vlm.viescore import (
     semantic_consistency,
     t2i_metrics,
     win_score,
-    win_tie_rates,
 )
 from judges.vlm.yesno import VLMYesNoJudge
 from tests.fixtures.scripted_server import Reply, ScriptedServer, chat_reply
@@ -91,10 +92,19 @@ def test_ties_are_ties_and_count_half():
     assert round_outcome(1, 0) == 0 and round_outcome(0, -1) == 0 and round_outcome(1, -1) == 0
     assert round_outcome(0, 0) == 0
     assert [win_score(o) for o in (1, 0, -1)] == [1.0, 0.5, 0.0]
-    r = win_tie_rates([1, 1, 0, -1])
-    assert r == {"win_rate": 0.625, "tie_rate": 0.25, "wins": 2, "ties": 1, "losses": 1, "n": 4}
-    with pytest.raises(ValueError):
-        win_tie_rates([])
+
+
+def test_run_win_rate_counts_ties_half_with_a_case_clustered_ci():
+    def row(case, outcome):
+        return {"case_id": case, "detail": {"outcome": outcome}}
+
+    # case a: 3 wins; case b: 1 tie, 2 losses -> (3 + 0.5) / 6 images
+    rows = [row("a", "win")] * 3 + [row("b", "tie"), row("b", "loss"), row("b", "loss")]
+    r = win_rate_summary(rows)
+    assert r["win_rate"] == pytest.approx(3.5 / 6) and r["tie_rate"] == pytest.approx(1 / 6) and r["n_cases"] == 2
+    # two cases: the resamples are {a,a} 1.0, {a,b} 7/12 and {b,b} 1/6 -> the interval spans them
+    assert r["win_rate_ci"] == pytest.approx([1 / 6, 1.0])
+    assert win_rate_summary([]) == {"win_rate": None, "win_rate_ci": None, "tie_rate": None, "n_cases": 0}
 
 
 def test_pairwise_win_plus_tie_is_a_tie_through_the_judge():
@@ -107,7 +117,7 @@ def test_pairwise_win_plus_tie_is_a_tie_through_the_judge():
 
     with ScriptedServer(script) as s:
         j = VLMPairwiseJudge(url=s.url, model="judge-m")
-        vs = {v.metric: v for v in j.score([item(CASE, BLUE, teacher=RED)])}
+        vs = {v.metric: v for v in judge_verdicts(j, [item(CASE, BLUE, teacher=RED)])}
         first = s.requests[0]
     assert vs["win_rate"].detail["rounds"][0]["views"] == {"teacher_first": 1, "student_first": 0}
     assert vs["win_rate"].value == 0.5 and vs["tie_rate"].value == 1.0 and vs["swap_agreement"].value == 0.0
