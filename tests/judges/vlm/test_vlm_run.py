@@ -157,6 +157,43 @@ def test_vlm_calibrate_bad_input(tmp_path, capsys):
     assert "--vlm-calibrate" in capsys.readouterr().err
 
 
+def test_rerun_of_an_old_run_re_judges_only_the_judge_whose_version_changed(tmp_path, monkeypatch):
+    """A run judged by vlm-t2i v1 and OCR, re-run with the current vlm-t2i (v2): the VLM verdicts are
+    asked again (the version is in the judge id), the OCR verdicts and the images are reused, and
+    the summary holds the v2 verdicts only (the v1 rows stay in the store, not counted)."""
+    state = {"sc": 3}
+
+    def script(body, n):
+        return Reply(body=chat_reply(t2i_json(state["sc"], 5)))
+
+    with ScriptedServer(script) as s:
+        with monkeypatch.context() as m:
+            m.setattr(VLMT2IJudge, "version", 1)
+            rc, old = run(s.url, tmp_path, "vlm-t2i,ocr")
+        assert rc == 0 and len(s.requests) == 16               # 2 cases x 4 seeds x (SC, PQ)
+        assert old["metrics"]["student"]["vlm-t2i.overall"]["mean"] == pytest.approx(np.sqrt(15))
+        old_judges = {j["name"]: j for j in json.loads((tmp_path / "run.json").read_text())["judges"]}
+        assert old_judges["vlm-t2i"]["fingerprint"]["version"] == 1 and "fingerprint" not in old_judges["ocr"]
+
+        state["sc"] = 7                                        # the new judge answers otherwise
+        rc, new = run(s.url, tmp_path, "vlm-t2i,ocr")
+        assert rc == 0 and len(s.requests) == 32               # every VLM item asked again, once
+        n_ocr = old["timing"]["judged"] - 8                     # OCR's units (the cases with expected text)
+        t = new["timing"]
+        assert n_ocr > 0 and t["rendered"] == 0 and t["judged"] == 8 and t["judge_cached"] == n_ocr
+
+        rc, third = run(s.url, tmp_path, "vlm-t2i,ocr")       # and now both are cached
+        assert rc == 0 and len(s.requests) == 32 and third["timing"]["judged"] == 0
+        assert third["timing"]["judge_cached"] == 8 + n_ocr
+    overall = new["metrics"]["student"]["vlm-t2i.overall"]
+    assert overall["n"] == 8 and overall["mean"] == pytest.approx(np.sqrt(35))   # v2 only, no v1 mixed in
+    ocr = {k: v for k, v in old["metrics"]["student"].items() if k.startswith("ocr.")}
+    assert ocr and ocr == {k: v for k, v in new["metrics"]["student"].items() if k.startswith("ocr.")}
+    judges = {j["name"]: j for j in json.loads((tmp_path / "run.json").read_text())["judges"]}
+    assert judges["vlm-t2i"]["fingerprint"]["version"] == 2 and judges["ocr"]["id"] == old_judges["ocr"]["id"]
+    assert judges["vlm-t2i"]["id"] != old_judges["vlm-t2i"]["id"]
+
+
 # --- pairwise counts in summary.json -----------------------------------------------------------------
 def test_pairwise_win_tie_loss_and_categories_in_the_summary(tmp_path):
     cases = load_pack(PACK).cases[:2]
