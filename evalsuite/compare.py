@@ -210,6 +210,12 @@ def load_sweep(path: str | Path) -> Sweep:
             continue
         cps.append(Checkpoint(str(e.get("name") or e["run_dir"]), e.get("step"),
                               str(e.get("recipe") or meta.get("name") or d.name), load_run(rd), e))
+    summary_only = [e for e in meta["checkpoints"] if not (d / e["run_dir"] / "results.db").is_file()
+                    and (d / e["run_dir"] / "summary.json").is_file()]
+    if not cps and summary_only:
+        raise EvalsuiteError(f"{d}: its {len(summary_only)} checkpoints have summary.json but no results.db "
+                             "(the run data was not committed); re-run its sweep, which leaves each results.db "
+                             "self-contained for committing (docs/sweeps.md)")
     cps.sort(key=lambda c: (c.recipe, c.step if c.step is not None else math.inf, c.name))
     teacher = None
     t = meta.get("teacher")

@@ -265,6 +265,25 @@ class RunStore:
         self.db.close()
 
 
+def compact_run(run_dir: Path | str) -> None:
+    """Fold the WAL into results.db and vacuum it: one self-contained file (no -wal/-shm beside it)
+    that opens read-only on a fresh clone, e.g. a committed sweep's checkpoint runs. Call it once
+    the run's writer is closed; a later RunStore switches the file back to WAL."""
+    db_path = Path(run_dir) / "results.db"
+    if not db_path.is_file():
+        return
+    try:
+        db = sqlite3.connect(db_path, timeout=60)
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            db.execute("PRAGMA journal_mode=DELETE")
+            db.execute("VACUUM")
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as e:
+        raise EvalsuiteError(f"{db_path}: cannot compact the results database ({e})") from e
+
+
 # --- read side: RunReader ------------------------------------------------------------------------
 # The one reader of a finished (or running) run directory. Read-only SQLite connection, typed rows.
 # summary, compare, gate, report and sweep read results.db only through this class.
