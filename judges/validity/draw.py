@@ -51,7 +51,7 @@ def draw_text(text: str, size: tuple[int, int], font: Path, px: int, fg: tuple[i
         mid = min(spaces, key=lambda i: abs(i - len(text) / 2))
         text = text[:mid] + "\n" + text[mid + 1:]
     x0, y0, x1, y1 = probe.multiline_textbbox((0, 0), text, font=f, spacing=px // 4, align="center")
-    w, h = x1 - x0 + 2 * px // 3, y1 - y0 + 2 * px // 3
+    w, h = int(round(x1 - x0)) + 2 * px // 3, int(round(y1 - y0)) + 2 * px // 3
     tile = Image.new("RGBA", (w, h), (*bg, 0))
     ImageDraw.Draw(tile).multiline_text((px // 3 - x0, px // 3 - y0), text, font=f, fill=(*fg, 255),
                                         spacing=px // 4, align="center")
