@@ -87,15 +87,19 @@ def run_validate(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     from evalsuite.console import console, err_console
-    from evalsuite.packs import available_packs, load_pack
+    from evalsuite.packs import available_packs, check_variety, load_pack
+    from evalsuite.variety import variety
 
     targets = args.packs or list(available_packs())
     bad = 0
     for name in targets:
         try:
             pack = load_pack(name)
-            console.print(f"[green]ok[/] {escape(f'{pack.name} v{pack.version}')}: {len(pack.cases)} cases",
-                          highlight=False)
+            check_variety(pack)
+            v = variety(c.prompt for c in pack.cases)
+            console.print(f"[green]ok[/] {escape(f'{pack.name} v{pack.version}')}: {len(pack.cases)} cases, "
+                          f"{v.templates} prompt templates (largest {v.top_share:.0%} <= "
+                          f"{pack.max_template_share:.0%})", highlight=False)
         except EvalsuiteError as e:
             err_console.print(f"[red]invalid[/] {escape(str(e))}", highlight=False)
             bad += 1
