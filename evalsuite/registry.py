@@ -65,6 +65,7 @@ for _name, _target in {
     "vlm-edit": "judges.vlm.edit:VLMEditJudge",
     "vlm-pairwise": "judges.vlm.pairwise:VLMPairwiseJudge",
     "vlm-yesno": "judges.vlm.yesno:VLMYesNoJudge",
+    "parity-text": "judges.parity.judge:ParityTextJudge",
 }.items():
     JUDGES.register(_name, _target)
 

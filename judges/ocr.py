@@ -161,12 +161,12 @@ class OCRJudge(Judge):
             batch_error = f"{type(e).__name__}: {e}"
         for i, it in enumerate(items):
             if results is None:
-                verdicts += [Verdict.failure(it, self.name, m, batch_error) for m in METRICS]
+                verdicts += [Verdict.failure(it, self.name, m, batch_error) for m in self.metrics]
                 continue
             try:
                 verdicts += self._verdicts(it, results[i])
             except Exception as e:   # noqa: BLE001 - one bad item must not sink the batch
-                verdicts += [Verdict.failure(it, self.name, m, f"{type(e).__name__}: {e}") for m in METRICS]
+                verdicts += [Verdict.failure(it, self.name, m, f"{type(e).__name__}: {e}") for m in self.metrics]
         return verdicts
 
     def _verdicts(self, it: JudgeInput, res: OCRResult) -> list[Verdict]:

@@ -134,3 +134,70 @@ def test_oneig_diversity_mean_over_prompts() -> None:
     prompts = {"A": ("anime", [0, 1, 3]), "B": ("anime", [0, 4]), "C": ("text", [1, 1, 1, 2]), "D": ("text", [5])}
     out = oneig_diversity(prompts, lambda a, b: abs(a - b))
     assert out == pytest.approx({"anime": 3.0, "text": 0.5, "total": 6.5 / 3})
+
+
+def test_parity_text_judge_through_the_vlm_backend() -> None:
+    """The judge scores the VLM's reading with the official per-image quantities (hand-derived):
+    GT "FRESH BREWS, EVERY DAY" / "Since 1998", reading "Fresh Brews - every DAY" / "Since 1989".
+    LongText: fresh brews every day since 1998 vs ... 1989 -> 5/6.
+    CVTG: same words 5/6; "fresh brews every day since 1998" has 32 characters, 98 -> 89 is two
+    substitutions -> NED 1 - 2/32.
+    OneIG (case-sensitive): "FRESH BREWS EVERY DAY Since 1998" vs "Fresh Brews every DAY Since 1989":
+    RESH 4 + REWS 4 + EVERY 5 + 98->89 2 = ED 15; words DAY, Since match -> 2/6."""
+    from PIL import Image
+
+    from evalsuite.registry import JUDGES
+    from evalsuite.types import Case, JudgeInput
+    from tests.fixtures.scripted_server import Reply, ScriptedServer, chat_reply
+
+    case = Case(id="c", kind="t2i", prompt="p", seeds=(0,), expected_text=("FRESH BREWS, EVERY DAY", "Since 1998"))
+    with ScriptedServer(lambda body, n: Reply(body=chat_reply("Fresh Brews - every DAY\nSince 1989"))) as s:
+        judge = JUDGES.get("parity-text")(backend="vlm", url=s.url, model="m")
+        try:
+            out = {v.metric: v for v in judge.score([JudgeInput(case, 0, Image.new("RGB", (64, 64)), "h")])}
+        finally:
+            judge.close()
+    assert out["longtext.text_accuracy"].value == pytest.approx(5 / 6)
+    assert out["cvtg.word_accuracy"].value == pytest.approx(5 / 6)
+    assert out["cvtg.ned"].value == pytest.approx(1 - 2 / 32)
+    assert out["oneig.edit_distance"].value == 15 and out["oneig.completion"].value == 0
+    assert out["oneig.word_accuracy"].value == pytest.approx(2 / 6)
+    assert out["oneig.word_accuracy"].detail["longtext"] == {"matched": 5, "gt_count": 6}
+
+
+def test_parity_text_judge_failure_is_recorded_not_zero() -> None:
+    from PIL import Image
+
+    from evalsuite.registry import JUDGES
+    from evalsuite.types import Case, JudgeInput
+    from tests.fixtures.scripted_server import Reply, ScriptedServer
+
+    case = Case(id="c", kind="t2i", prompt="p", seeds=(0,), expected_text=("A",))
+    with ScriptedServer(lambda body, n: Reply(status=500, body={"error": "down"})) as s:
+        judge = JUDGES.get("parity-text")(backend="vlm", url=s.url, model="m", retries=0)
+        try:
+            out = judge.score([JudgeInput(case, 0, Image.new("RGB", (64, 64)), "h")])
+        finally:
+            judge.close()
+    assert len(out) == 6 and all(not v.ok and v.value is None and "vlm ocr" in v.error for v in out)
+
+
+def test_parity_text_judge_with_real_rapidocr() -> None:
+    """Real OCR on a cleanly drawn two-line image reads every word: LongText and CVTG accuracy 1."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from evalsuite.registry import JUDGES
+    from evalsuite.types import Case, JudgeInput
+
+    font_path = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+    img = Image.new("RGB", (512, 256), "white")
+    d = ImageDraw.Draw(img)
+    d.text((256, 80), "GRAND OPENING", font=ImageFont.truetype(font_path, 44), fill="black", anchor="mm")
+    d.text((256, 170), "Saturday 10 AM", font=ImageFont.truetype(font_path, 36), fill="black", anchor="mm")
+    case = Case(id="c", kind="t2i", prompt="p", seeds=(0,), expected_text=("GRAND OPENING", "Saturday 10 AM"))
+    judge = JUDGES.get("parity-text")(backend="rapidocr")
+    try:
+        out = {v.metric: v.value for v in judge.score([JudgeInput(case, 0, img, "h")])}
+    finally:
+        judge.close()
+    assert out["longtext.text_accuracy"] == 1.0 and out["cvtg.word_accuracy"] == 1.0
