@@ -14,7 +14,6 @@ hand-written cases (benchmarks/edit/handwritten.jsonl) + the composed ones.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from packgen import BENCH, Picker, add_tags, cjk, read_handwritten, write_cases  # noqa: E402
+from packgen import BENCH, Picker, add_tags, cjk, generator_main, read_handwritten  # noqa: E402
 
 PACK = "edit"
 SIZE = 512
@@ -238,12 +237,8 @@ def build() -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--assets", type=Path, default=ASSETS)
-    args = ap.parse_args(argv)
-    make_assets(args.assets)
-    print(f"wrote {write_cases(PACK, build(), args.out)}")
+    generator_main(PACK, build, __doc__, argv, before=lambda a: make_assets(a.assets),
+                   extra=lambda ap: ap.add_argument("--assets", type=Path, default=ASSETS))
 
 
 if __name__ == "__main__":

@@ -13,13 +13,12 @@ are kept on every case.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from packgen import Picker, add_tags, read_handwritten, write_cases  # noqa: E402
+from packgen import Picker, add_tags, generator_main, read_handwritten  # noqa: E402
 
 PACK = "flat-background"
 N_GENERATED = 130
@@ -137,10 +136,7 @@ def build() -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=None)
-    args = ap.parse_args(argv)
-    print(f"wrote {write_cases(PACK, build(), args.out)}")
+    generator_main(PACK, build, __doc__, argv)
 
 
 if __name__ == "__main__":

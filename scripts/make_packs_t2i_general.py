@@ -9,13 +9,12 @@ or several subjects). Four seeds per case (pack default) for seed diversity.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from packgen import Picker, add_tags, cjk, read_handwritten, write_cases  # noqa: E402
+from packgen import Picker, add_tags, generator_main, cjk, read_handwritten  # noqa: E402
 
 PACK = "t2i-general"
 PER_CATEGORY = 67
@@ -128,10 +127,7 @@ def build() -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=None)
-    args = ap.parse_args(argv)
-    print(f"wrote {write_cases(PACK, build(), args.out)}")
+    generator_main(PACK, build, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ type style, background), so no template covers more than 5% of the pack.
 
 from __future__ import annotations
 
-import argparse
 import math
 import re
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from packgen import Picker, add_tags, cjk, read_handwritten, write_cases  # noqa: E402
+from packgen import Picker, add_tags, generator_main, cjk, read_handwritten  # noqa: E402
 
 PACK = "typography"
 N_GENERATED = 276
@@ -312,11 +311,7 @@ def build() -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=None)
-    args = ap.parse_args(argv)
-    path = write_cases(PACK, build(), args.out)
-    print(f"wrote {path}")
+    generator_main(PACK, build, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,12 @@ rewrites cases.jsonl byte for byte (tests/test_packs.py checks it).
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 from collections.abc import Sequence
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,3 +61,17 @@ def add_tags(case: dict[str, Any], *tags: str) -> dict[str, Any]:
 
 def cjk(s: str) -> bool:
     return any(0x4E00 <= ord(ch) <= 0x9FFF for ch in s)
+
+
+def generator_main(pack: str, build: Callable[[], list[dict[str, Any]]], doc: str, argv: list[str] | None = None,
+                   before: Callable[[argparse.Namespace], None] | None = None,
+                   extra: Callable[[argparse.ArgumentParser], None] | None = None) -> None:
+    """The command line every generator shares: `--out FILE` (default the pack's cases.jsonl)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=None)
+    if extra:
+        extra(ap)
+    args = ap.parse_args(argv)
+    if before:
+        before(args)
+    print(f"wrote {write_cases(pack, build(), args.out)}")

@@ -8,7 +8,6 @@ source file read (pack.yaml `source`), so a result names exactly what it was run
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 import yaml
 
 from evalsuite.registry import Registry
-from evalsuite.types import EvalsuiteError
+from evalsuite.types import EvalsuiteError, file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -47,14 +46,6 @@ class Imported:
     tags: dict[str, str] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
     assets: dict[str, bytes] = field(default_factory=dict)   # relative path -> bytes (edit sources)
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def need_file(path: Path, what: str) -> Path:
