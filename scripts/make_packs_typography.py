@@ -158,7 +158,7 @@ def script_bucket(lines: list[str]) -> str:
         return "script:chinese"
     if any(ord(ch) > 127 and ch.isalpha() for ch in text):
         return "script:diacritics"
-    if sum(ch.isdigit() or not ch.isalnum() and not ch.isspace() for ch in text) >= 2:
+    if any(ch.isdigit() or ch in "$%#@&+/=*" for ch in text):      # sentence punctuation does not count
         return "script:digits-symbols"
     return "script:latin"
 

@@ -502,6 +502,10 @@ def test_typography_ladder_tags_match_the_text(packs: dict[str, Pack]) -> None:
             assert is_cjk(text) and re.search(r"[A-Za-z]", text), c.id
         if "script:diacritics" in c.tags:
             assert any(ord(ch) > 127 and ch.isalpha() and not is_cjk(ch) for ch in text), c.id
+        if "script:digits-symbols" in c.tags:
+            assert any(ch.isdigit() or ch in "$%#@&+/=*" for ch in text), c.id
+        if "script:latin" in c.tags:
+            assert text.isascii() and not any(ch.isdigit() for ch in text), c.id
         if "size:fine-print" in c.tags and c.id.startswith("typo-g"):
             assert "2%" in c.prompt or "fine print" in c.prompt or "legal-style" in c.prompt, c.id
     assert packs["typography"].ladders["length"][-1] == "len:41+"

@@ -77,7 +77,10 @@ def run_show(args: argparse.Namespace) -> int:
     console.print(f"[bold]{escape(str(s['name']))}[/] v{escape(str(s['version']))} · {s['cases']} cases · "
                   f"hash {s['hash']}\n{escape(str(s['description']))}\n"
                   f"judges: {escape(', '.join(s['judges']))}\n"
-                  f"tags: {escape(', '.join(f'{k} ({v})' for k, v in sorted(s['tags'].items())))}",
+                  f"tags: {escape(', '.join(f'{k} ({v})' for k, v in sorted(s['tags'].items())))}"
+                  + "".join(f"\nladder {escape(k)}: {escape(' < '.join(v))}" for k, v in pack.ladders.items())
+                  + (f"\nsource: {escape(str(pack.source.get('format')))} {escape(str(pack.source.get('version')))}"
+                     if pack.source else ""),
                   highlight=False)
     t = Table()
     for c in ("id", "kind", "seeds", "tags", "expected text", "prompt"):
