@@ -111,6 +111,9 @@ def test_gedit_parquet_languages_and_sources(tmp_path: Path) -> None:
 
     with Image.open(c.source) as im:
         assert im.size == (64, 48) and im.getpixel((0, 0)) == (0, 0, 255)
+    # 4:3 at ~512x512 area: width sqrt(262144 * 4/3) = 591.2, /32 = 18.48 -> 18 x 32 = 576;
+    # height 591.2 / (4/3) = 443.4, /32 = 13.86 -> 14 x 32 = 448
+    assert (c.width, c.height) == (576, 448)
     cn = load_pack(import_pack("gedit", src, tmp_path / "cn", subset="cn"))
     assert [c.id for c in cn.cases] == ["gedit-cn-k2"]
 

@@ -1,7 +1,9 @@
 """GEdit-Bench (stepfun-ai/GEdit-Bench on the Hugging Face hub): parquet shards `data/*.parquet`.
 
 Columns used: key, task_type (one of the 11 groups), instruction, instruction_language ("en" or
-"cn"), input_image ({"bytes", "path"}), Intersection_exist. SRC is the dataset folder (its
+"cn"), input_image_raw (the source fed to the editor; input_image when absent), Intersection_exist.
+The requested size follows the official generate_image_example.py: about 512x512 pixels of area
+at the source's aspect ratio, each side rounded to a multiple of 32. SRC is the dataset folder (its
 `data/` shards) or one .parquet file; `--subset en|cn|all` picks the instruction language. The
 source images are written to assets/<key>.png. Official aggregation (gedit.sc/pq/o per group and
 their macro average): judges/parity/gedit.py. Reading parquet needs pyarrow.
@@ -10,6 +12,7 @@ their macro average): judges/parity/gedit.py. Reading parquet needs pyarrow.
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,13 @@ from evalsuite.types import EvalsuiteError
 GROUPS = ("background_change", "color_alter", "material_alter", "motion_change", "ps_human", "style_change",
           "subject-add", "subject-remove", "subject-replace", "text_change", "tone_transfer")
 COLUMNS = ("key", "task_type", "instruction", "instruction_language", "input_image")
+
+
+def gedit_size(width: int, height: int, area: int = 512 * 512) -> tuple[int, int]:
+    """The editor's output size as in the official example: sqrt(area * ratio) wide, rounded to 32."""
+    ratio = width / height
+    w = math.sqrt(area * ratio)
+    return max(32, round(w / 32) * 32), max(32, round(w / ratio / 32) * 32)
 
 
 def read(src: Path, subset: str = "all", **options: Any) -> Imported:
@@ -53,7 +63,7 @@ def read(src: Path, subset: str = "all", **options: Any) -> Imported:
             group = row["task_type"]
             if group not in GROUPS:
                 raise EvalsuiteError(f"{where}: field 'task_type': unknown GEdit group {group!r} (known: {', '.join(GROUPS)})")
-            img = row["input_image"]
+            img = row.get("input_image_raw") or row["input_image"]
             data = img.get("bytes") if isinstance(img, dict) else img
             if not isinstance(data, (bytes, bytearray)) or not str(row.get("instruction") or "").strip():
                 raise EvalsuiteError(f"{where}: field 'input_image' has no image bytes or 'instruction' is empty")
@@ -65,10 +75,10 @@ def read(src: Path, subset: str = "all", **options: Any) -> Imported:
             im.save(buf, format="PNG")
             rel = f"assets/{slug(row['key'])}.png"
             assets[rel] = buf.getvalue()
-            w, h = im.size
+            w, h = gedit_size(*im.size)
             cases.append({"id": f"gedit-{lang}-{slug(row['key'])}", "kind": "edit", "source": rel,
                           "prompt": row["instruction"], "tags": [group, lang],
-                          "width": max(16, min(8192, w)), "height": max(16, min(8192, h)),
+                          "width": w, "height": h,
                           "meta": {"key": row["key"], "task_type": group, "instruction_language": lang,
                                    "intersection_exist": bool(row.get("Intersection_exist")),
                                    "source_row": row_no}})
