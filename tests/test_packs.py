@@ -229,7 +229,9 @@ def render_expected_text(case, mod) -> Image.Image:
     from PIL import ImageDraw, ImageFont
 
     color = case.background.color if case.background and case.background.color else (255, 255, 255)
-    w, h = case.width // 2, case.height // 2     # half size: the text stays legible, OCR is faster
+    # half size (faster OCR) keeps short text legible; paragraphs of four or more lines at full size
+    scale = 1 if len(case.expected_text) >= 4 else 2
+    w, h = case.width // scale, case.height // scale
     img = Image.new("RGB", (w, h), color)
     d = ImageDraw.Draw(img)
     n = len(case.expected_text)
