@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from evalsuite.types import JudgeInput, MetricSpec, Verdict
+from evalsuite.judge import Scores
+from evalsuite.types import JudgeInput, MetricSpec
 from judges.ocr import OCRJudge
 from judges.ocr_backends import OCRResult, reading_order
 from judges.parity.text import cvtg_image, longtext_counts, oneig_image
@@ -48,8 +49,8 @@ class ParityTextJudge(OCRJudge):
         "cvtg.ned": MetricSpec(True, (0.0, 1.0), "CVTG-2K: 1 - normalised edit distance"),
     }
 
-    def _verdicts(self, it: JudgeInput, res: OCRResult) -> list[Verdict]:
+    def _scores(self, it: JudgeInput, res: OCRResult) -> Scores:
         text = "\n".join(ln.text for ln in reading_order(res.lines))
         values, detail = parity_values(it.case.expected_text, text)
         detail["text"] = text
-        return [Verdict(it.case.id, it.seed, self.name, m, float(v), detail=detail) for m, v in values.items()]
+        return Scores({m: float(v) for m, v in values.items()}, detail)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
+from evalsuite.runner import judge_verdicts
 from evalsuite.types import Case, EvalsuiteError, JudgeInput
 from judges.parity.text import OFFICIAL_OCR_PROMPT, longtext_text_accuracy
 from tests.fixtures.scripted_server import Reply, ScriptedServer, chat_reply
@@ -50,7 +51,7 @@ def test_ocr_judge_with_vlm_backend_scores_words() -> None:
         judge = JUDGES.get("ocr")(backend="vlm", url=s.url, model="m")
         case = Case(id="c1", kind="t2i", prompt='"JAZZ NIGHT" "FRIDAY 9PM"', seeds=(0,), expected_text=("JAZZ NIGHT", "FRIDAY 9PM"))
         try:
-            out = judge.score([JudgeInput(case, 0, Image.new("RGB", (64, 64)), "img")])
+            out = judge_verdicts(judge, [JudgeInput(case, 0, Image.new("RGB", (64, 64)), "img")])
         finally:
             judge.close()
     vals = {v.metric: v.value for v in out}

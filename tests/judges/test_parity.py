@@ -8,6 +8,7 @@ import math
 
 import pytest
 
+from evalsuite.runner import judge_verdicts
 from judges.parity.diversity import oneig_diversity
 from judges.parity.dpg import DPGImage, dpg_aggregate
 from judges.parity.gedit import GROUPS, GEditRow, gedit_aggregate, gedit_item
@@ -154,7 +155,7 @@ def test_parity_text_judge_through_the_vlm_backend() -> None:
     with ScriptedServer(lambda body, n: Reply(body=chat_reply("Fresh Brews - every DAY\nSince 1989"))) as s:
         judge = JUDGES.get("parity-text")(backend="vlm", url=s.url, model="m")
         try:
-            out = {v.metric: v for v in judge.score([JudgeInput(case, 0, Image.new("RGB", (64, 64)), "h")])}
+            out = {v.metric: v for v in judge_verdicts(judge, [JudgeInput(case, 0, Image.new("RGB", (64, 64)), "h")])}
         finally:
             judge.close()
     assert out["longtext.text_accuracy"].value == pytest.approx(5 / 6)
@@ -176,7 +177,7 @@ def test_parity_text_judge_failure_is_recorded_not_zero() -> None:
     with ScriptedServer(lambda body, n: Reply(status=500, body={"error": "down"})) as s:
         judge = JUDGES.get("parity-text")(backend="vlm", url=s.url, model="m", retries=0)
         try:
-            out = judge.score([JudgeInput(case, 0, Image.new("RGB", (64, 64)), "h")])
+            out = judge_verdicts(judge, [JudgeInput(case, 0, Image.new("RGB", (64, 64)), "h")])
         finally:
             judge.close()
     assert len(out) == 6 and all(not v.ok and v.value is None and "vlm ocr" in v.error for v in out)
@@ -197,7 +198,7 @@ def test_parity_text_judge_with_real_rapidocr() -> None:
     case = Case(id="c", kind="t2i", prompt="p", seeds=(0,), expected_text=("GRAND OPENING", "Saturday 10 AM"))
     judge = JUDGES.get("parity-text")(backend="rapidocr")
     try:
-        out = {v.metric: v.value for v in judge.score([JudgeInput(case, 0, img, "h")])}
+        out = {v.metric: v.value for v in judge_verdicts(judge, [JudgeInput(case, 0, img, "h")])}
     finally:
         judge.close()
     assert out["longtext.text_accuracy"] == 1.0 and out["cvtg.word_accuracy"] == 1.0
