@@ -5,22 +5,25 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
-from evalsuite.ladder import ladder_curve, pack_ladder_curves
+from evalsuite.ladder import ladder_curve, ladder_lines, ladder_section, pack_ladder_curves
 
 ORDER = ["len:1", "len:2-3", "len:4-8"]
 
 
 def data(deltas: dict[str, list[float]], seeds: int = 2) -> tuple[dict, dict, dict]:
+    """Bucket map and {(case, seed): value} for teacher and student (student = teacher + delta)."""
     buckets, teacher, student = {}, {}, {}
     for tag, ds in deltas.items():
         for i, d in enumerate(ds):
             cid = f"{tag}-{i}"
             buckets[cid] = tag
             base = 0.5 + 0.02 * i
-            teacher[cid] = [base] * seeds
-            student[cid] = [base + d] * seeds
+            for sd in range(seeds):
+                teacher[(cid, sd)] = base
+                student[(cid, sd)] = base + d
     return buckets, teacher, student
 
 
@@ -31,13 +34,14 @@ def test_first_break_is_first_bucket_whose_ci_is_below_zero() -> None:
     curve = ladder_curve("length", ORDER, b, t, s)
     assert [x.n for x in curve.buckets] == [10, 10, 10]
     first, second, third = curve.buckets
-    assert first.delta[0] == pytest.approx(0.0) and not first.below
-    assert second.delta[0] == pytest.approx(-0.1) and second.worse_point and not second.below
-    assert second.delta[1] < 0 < second.delta[2]
-    assert third.delta == pytest.approx((-0.3, -0.3, -0.3)) and third.below
+    assert first.delta.mean == pytest.approx(0.0) and not first.below
+    assert second.delta.mean == pytest.approx(-0.1) and second.worse_point and not second.below
+    assert second.delta.lo < 0 < second.delta.hi
+    assert tuple(third.delta) == pytest.approx((-0.3, -0.3, -0.3)) and third.below
     assert curve.first_break == "len:4-8"
     # teacher means per bucket: 0.5 + 0.02 * mean(0..9) = 0.59
-    assert third.teacher[0] == pytest.approx(0.59) and third.student[0] == pytest.approx(0.29)
+    assert third.teacher.mean == pytest.approx(0.59) and third.student.mean == pytest.approx(0.29)
+    assert third.delta.n_images == 20
 
 
 def test_seeds_are_nested_in_cases() -> None:
@@ -45,15 +49,17 @@ def test_seeds_are_nested_in_cases() -> None:
     deltas = {"len:1": [-0.2, 0.1, -0.3, 0.0, -0.1, 0.05]}
     one = ladder_curve("length", ["len:1"], *data(deltas, seeds=1))
     eight = ladder_curve("length", ["len:1"], *data(deltas, seeds=8))
-    assert one.buckets[0].delta == pytest.approx(eight.buckets[0].delta)
+    assert tuple(one.buckets[0].delta) == pytest.approx(tuple(eight.buckets[0].delta))
+    assert one.buckets[0].delta.lo < one.buckets[0].delta.hi
 
 
 def test_failures_are_left_out_and_lower_is_better_flips() -> None:
     b, t, s = data({"len:1": [0.4] * 6, "len:2-3": [0.0] * 6})
-    s["len:1-0"] = [float("nan"), float("nan")]      # both seeds failed: the case is dropped
+    s[("len:1-0", 0)] = float("nan")                  # a failed image: its pair is left out
+    del s[("len:1-0", 1)]                             # ... or absent
     curve = ladder_curve("length", ORDER, b, t, s, higher_is_better=False)
     assert curve.buckets[0].n == 5 and curve.buckets[0].below and curve.first_break == "len:1"
-    assert curve.buckets[2].n == 0 and math.isnan(curve.buckets[2].delta[0])
+    assert curve.buckets[2].n == 0 and math.isnan(curve.buckets[2].delta.mean)
     # higher is better: +0.4 is an improvement, no break anywhere
     assert ladder_curve("length", ORDER, b, t, s).first_break is None
 
@@ -66,9 +72,36 @@ def test_single_case_bucket_is_never_a_break() -> None:
 def test_pack_ladder_curves_buckets_cases_by_tags() -> None:
     ladders = {"length": ORDER, "size": ["size:large", "size:small"]}
     tags = {"a": ["len:1", "size:large", "numbers"], "b": ["len:1", "size:small"], "c": ["len:4-8", "size:small"]}
-    t = {"a": [1.0], "b": [1.0], "c": [1.0]}
-    s = {"a": [1.0], "b": [0.0], "c": [0.0]}
+    t = {("a", 0): 1.0, ("b", 0): 1.0, ("c", 0): 1.0}
+    s = {("a", 0): 1.0, ("b", 0): 0.0, ("c", 0): 0.0}
     length, size = pack_ladder_curves(ladders, tags, t, s)
     assert [x.n for x in length.buckets] == [2, 0, 1]
     assert [x.n for x in size.buckets] == [1, 2]
-    assert size.buckets[1].delta == pytest.approx((-1.0, -1.0, -1.0)) and size.first_break == "size:small"
+    assert tuple(size.buckets[1].delta) == pytest.approx((-1.0, -1.0, -1.0)) and size.first_break == "size:small"
+
+
+def test_section_matches_an_independent_case_bootstrap() -> None:
+    """The summary section's bucket means and CIs equal a direct computation: per case, the mean
+    over seeds of student - teacher; resample cases (numpy, same generator and seed as the
+    percentile bootstrap); equal seeds per case make image-weighted and case means agree."""
+    rng = np.random.default_rng(3)
+    tags = {f"c{i}": ["small" if i % 2 else "large"] for i in range(14)}
+    t = {(c, sd): float(rng.uniform(0.5, 1.0)) for c in tags for sd in range(3)}
+    s = {k: v - (0.3 if tags[k[0]] == ["small"] else 0.0) + float(rng.normal(0, 0.05)) for k, v in t.items()}
+    sec = ladder_section({"size": ["large", "small"]}, tags, {"ocr.ned": t}, {"ocr.ned": s}, {"ocr.ned": True})
+    curve = sec["size"]["metrics"]["ocr.ned"]
+    assert sec["size"]["first_break"] == {"ocr.ned": "small"} and curve["first_break"] == "small"
+    for i, bucket in enumerate(curve["buckets"]):
+        cases = sorted(c for c in tags if tags[c] == [bucket["tag"]])
+        per_case = np.array([np.mean([s[(c, sd)] - t[(c, sd)] for sd in range(3)]) for c in cases])
+        idx = np.random.default_rng(i).integers(0, len(cases), size=(2000, len(cases)))
+        boots = per_case[idx].mean(axis=1)
+        lo, hi = np.quantile(boots, [0.025, 0.975])
+        assert bucket["n_cases"] == 7 and bucket["n_images"] == 21
+        assert bucket["delta"]["mean"] == pytest.approx(per_case.mean(), abs=1e-6)
+        assert bucket["delta"]["ci"] == pytest.approx([lo, hi], abs=1e-6)
+        assert bucket["teacher"]["mean"] == pytest.approx(np.mean([t[(c, sd)] for c in cases for sd in range(3)]), abs=1e-6)
+        assert bucket["student"]["mean"] - bucket["teacher"]["mean"] == pytest.approx(bucket["delta"]["mean"], abs=2e-6)
+    assert curve["buckets"][0]["below"] is False and curve["buckets"][1]["below"] is True
+    (line,) = ladder_lines(sec)
+    assert line.startswith("ladder size (large > small): first break at small (ocr.ned)")
