@@ -142,7 +142,7 @@ def ladder_chart(ladder: str, metric: str, curve: dict[str, Any], width: int = 3
             out.append(f'<rect class="break-mark" data-bucket="{escape(b["tag"])}" x="{pad_l + i * step:.1f}" y="{pad_t}" width="{step:.1f}" '
                        f'height="{ph}"><title>first break: student below teacher (95% CI of the '
                        f'difference excludes 0)</title></rect>')
-            out.append(f'<text x="{sx(i):.1f}" y="{pad_t - 4}" text-anchor="middle" class="break-label">first break</text>')
+            out.append(f'<text x="{sx(i):.1f}" y="{pad_t + ph - 4}" text-anchor="middle" class="break-label">first break</text>')
         out.append(f'<text x="{sx(i):.1f}" y="{pad_t + ph + 14}" text-anchor="middle" class="tick">{escape(label)}</text>')
     out.append(f'<text x="{pad_l + pw / 2:.1f}" y="{height - 6}" text-anchor="middle" class="tick">'
                f'{escape(ladder)} (easy → hard; cases)</text>')
