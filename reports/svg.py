@@ -17,6 +17,18 @@ def _nice(v: float) -> str:
     return f"{v:.3g}"
 
 
+def _axes(pad_l: float, pad_t: float, pw: float, ph: float, y0: float, y1: float) -> list[str]:
+    """The x and y axes, three y ticks and their grid lines of a chart's plot area."""
+    out = [f'<line x1="{pad_l}" y1="{pad_t + ph}" x2="{pad_l + pw}" y2="{pad_t + ph}" class="axis"/>',
+           f'<line x1="{pad_l}" y1="{pad_t}" x2="{pad_l}" y2="{pad_t + ph}" class="axis"/>']
+    for frac in (0.0, 0.5, 1.0):
+        yv = y0 + frac * (y1 - y0)
+        y = pad_t + (1 - frac) * ph
+        out.append(f'<text x="{pad_l - 4}" y="{y + 4:.1f}" text-anchor="end" class="tick">{_nice(yv)}</text>')
+        out.append(f'<line x1="{pad_l}" y1="{y:.1f}" x2="{pad_l + pw}" y2="{y:.1f}" class="grid"/>')
+    return out
+
+
 def line_chart(title: str, series: dict[str, list[dict[str, Any]]], reference: float | None = None,
                reference_label: str = "teacher", higher_is_better: bool | None = None,
                width: int = 420, height: int = 240) -> str:
@@ -50,12 +62,7 @@ def line_chart(title: str, series: dict[str, list[dict[str, Any]]], reference: f
     out = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
            f'<text x="{pad_l}" y="16" class="chart-title">{escape(title + arrow)}</text>',
-           f'<line x1="{pad_l}" y1="{pad_t + ph}" x2="{pad_l + pw}" y2="{pad_t + ph}" class="axis"/>',
-           f'<line x1="{pad_l}" y1="{pad_t}" x2="{pad_l}" y2="{pad_t + ph}" class="axis"/>']
-    for frac in (0.0, 0.5, 1.0):
-        yv = y0 + frac * (y1 - y0)
-        out.append(f'<text x="{pad_l - 4}" y="{sy(yv) + 4:.1f}" text-anchor="end" class="tick">{_nice(yv)}</text>')
-        out.append(f'<line x1="{pad_l}" y1="{sy(yv):.1f}" x2="{pad_l + pw}" y2="{sy(yv):.1f}" class="grid"/>')
+           *_axes(pad_l, pad_t, pw, ph, y0, y1)]
     for xv in sorted(set(xs_raw))[:: max(1, len(set(xs_raw)) // 6)]:
         out.append(f'<text x="{sx(xv):.1f}" y="{pad_t + ph + 14}" text-anchor="middle" class="tick">{_nice(xv)}</text>')
     out.append(f'<text x="{pad_l + pw / 2:.1f}" y="{height - 4}" text-anchor="middle" class="tick">step</text>')
@@ -130,12 +137,7 @@ def ladder_chart(ladder: str, metric: str, curve: dict[str, Any], width: int = 3
     out = [f'<svg class="chart ladder-chart" xmlns="http://www.w3.org/2000/svg" {attrs} width="{width}" '
            f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(ladder)}: {escape(title)}">',
            f'<text x="{pad_l}" y="16" class="chart-title">{escape(title)}</text>',
-           f'<line x1="{pad_l}" y1="{pad_t + ph}" x2="{pad_l + pw}" y2="{pad_t + ph}" class="axis"/>',
-           f'<line x1="{pad_l}" y1="{pad_t}" x2="{pad_l}" y2="{pad_t + ph}" class="axis"/>']
-    for frac in (0.0, 0.5, 1.0):
-        yv = y0 + frac * (y1 - y0)
-        out.append(f'<text x="{pad_l - 4}" y="{sy(yv) + 4:.1f}" text-anchor="end" class="tick">{_nice(yv)}</text>')
-        out.append(f'<line x1="{pad_l}" y1="{sy(yv):.1f}" x2="{pad_l + pw}" y2="{sy(yv):.1f}" class="grid"/>')
+           *_axes(pad_l, pad_t, pw, ph, y0, y1)]
     for i, b in enumerate(buckets):
         label = f"{b['tag']} ({b['n_cases']})"
         if b["tag"] == curve.get("first_break"):
