@@ -105,3 +105,47 @@ def test_section_matches_an_independent_case_bootstrap() -> None:
     assert curve["buckets"][0]["below"] is False and curve["buckets"][1]["below"] is True
     (line,) = ladder_lines(sec)
     assert line.startswith("ladder size (large > small): first break at small (ocr.ned)")
+
+
+def test_run_writes_ladders_to_summary_and_prints_the_first_break(tmp_path, capsys) -> None:
+    """A real run (runner, store, summary; doubles for the model and judge) of a pack with a ladder:
+    summary.json's per-bucket numbers equal a direct computation from results.db, and the console
+    names the first break."""
+    import json
+
+    from evalsuite.cli.main import main
+    from evalsuite.registry import JUDGES, RENDERERS
+    from evalsuite.store import RunReader
+    from tests.core.conftest import write_pack
+    from tests.core.doubles import MeanJudge, PatternRenderer
+
+    RENDERERS.register("pattern", PatternRenderer)
+    JUDGES.register("mean", MeanJudge)
+    pack = write_pack(tmp_path / "pack", n=12, seeds=(0, 1, 2))
+    rows = [json.loads(r) for r in (pack / "cases.jsonl").read_text().splitlines()]
+    for i, r in enumerate(rows):
+        r["tags"].append(["easy", "mid", "hard"][i % 3])
+    (pack / "cases.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    with open(pack / "pack.yaml", "a") as f:
+        f.write("tags: {even: e, odd: o, easy: e, mid: m, hard: h}\nladders:\n  difficulty: [easy, mid, hard]\n")
+    run_dir = tmp_path / "run"
+    rc = main(["run", "--model", "pattern:0", "--teacher", "pattern:3", "--pack", str(pack),
+               "--run-dir", str(run_dir), "--no-progress"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "ladder difficulty (easy > mid > hard): first break at easy (mean.brightness)" in " ".join(out.split())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    lad = summary["ladders"]["difficulty"]
+    assert lad["buckets"] == ["easy", "mid", "hard"] and lad["first_break"] == {"mean.brightness": "easy"}
+    with RunReader(run_dir) as rd:
+        vals = {role: {(v.case_id, v.seed): v.value for v in rd.verdicts(role, [JUDGES.get("mean")().judge_id()])}
+                for role in ("student", "teacher")}
+    for i, b in enumerate(lad["metrics"]["mean.brightness"]["buckets"]):
+        cases = [r["id"] for r in rows if b["tag"] in r["tags"]]
+        d = np.array([np.mean([vals["student"][(c, s)] - vals["teacher"][(c, s)] for s in range(3)]) for c in cases])
+        boots = d[np.random.default_rng(i).integers(0, len(cases), size=(2000, len(cases)))].mean(axis=1)
+        assert b["n_cases"] == 4 and b["n_images"] == 12 and b["below"]
+        assert b["delta"]["mean"] == pytest.approx(d.mean(), abs=1e-6)
+        assert b["delta"]["ci"] == pytest.approx(list(np.quantile(boots, [0.025, 0.975])), abs=1e-6)
+        for role in ("student", "teacher"):
+            assert b[role]["mean"] == pytest.approx(np.mean([vals[role][(c, s)] for c in cases for s in range(3)]), abs=1e-6)
