@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evalsuite.stats import N_BOOT, CI, keyed_mean_ci, paired_keyed_delta
+from evalsuite.stats import CI, N_BOOT, keyed_mean_ci, paired_keyed_delta
 
 Key = tuple[str, int]
 
