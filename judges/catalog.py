@@ -16,6 +16,7 @@ JUDGES: dict[str, str] = {
     "vlm-pairwise": "judges.vlm.pairwise:VLMPairwiseJudge",
     "vlm-yesno": "judges.vlm.yesno:VLMYesNoJudge",
     "colorfulness": "judges.colorfulness:ColorfulnessJudge",
+    "parity-text": "judges.parity.judge:ParityTextJudge",
 }
 
 # judge families: plugins contributing CLI options, a summary section, calibration and console

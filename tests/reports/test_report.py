@@ -290,3 +290,55 @@ def test_no_typography_table_without_error_counts(run_dir, tmp_path):
     out = tmp_path / "r.html"
     build_report([str(run_dir)], out)
     assert 'id="typography"' not in out.read_text(encoding="utf-8")
+
+
+LADDER = ["easy", "mid", "hard"]
+
+
+def ladder_run(path: Path) -> Path:
+    """18 cases on a three-bucket ladder: the student reads every word the teacher reads except in
+    'hard' (none) and one 'mid' case (a worse point whose CI includes zero, not a break). The
+    run's summary.json records the ladder as the runner writes it."""
+    ok = {i: {"teacher": True, "student": LADDER[i % 3] != "hard" and i != 1} for i in range(18)}
+    run = make_run(path, n_cases=18, n_edit=0, fail_every=0, text_ok=ok, noise={"student": 2.0},
+                   extra_tags={i: [LADDER[i % 3]] for i in range(18)})
+    (run / "summary.json").write_text(json.dumps({"ladders": {"difficulty": {"buckets": LADDER}}}))
+    return run
+
+
+def test_ladder_curves_are_drawn_with_the_runs_numbers(tmp_path):
+    run_dir = ladder_run(tmp_path / "run")
+    out = tmp_path / "r.html"
+    build_report([str(run_dir)], out)
+    html = out.read_text(encoding="utf-8")
+    section = re.search(r'<section id="ladders">.*?</section>', html, re.S).group(0)
+    assert '<div class="ladder" data-ladder="difficulty">' in section
+    line = re.search(r'<p class="ladder-break">(.*?)</p>', section).group(1)
+    assert line.startswith("ladder difficulty (easy &gt; mid &gt; hard): first break at ")
+    assert re.search(r"(at hard \(|hard: )[^;)]*ocr.word_recall", line), line
+    chart = re.search(r'<svg class="chart ladder-chart"[^>]*data-metric="ocr.word_recall".*?</svg>', section, re.S).group(0)
+    run = load_run(run_dir)
+    for role in ("teacher", "student"):
+        pts = dict(re.findall(r'<circle class="pt" data-bucket="(\w+)" data-mean="([^"]+)"',
+                              chart.split(f'<g class="series {role}"', 1)[1].split('class="legend"', 1)[0]))
+        assert list(pts) == LADDER
+        for tag in LADDER:   # the plotted mean is the bucket's mean over its (case, seed) pairs
+            vals = [v for (c, _), v in run.values(role, "ocr.word_recall").items() if tag in run.cases[c]["tags"]]
+            assert float(pts[tag]) == pytest.approx(np.mean(vals)) and len(vals) == 12
+    assert [float(v) for v in re.findall(r'data-mean="([^"]+)"', chart)] == pytest.approx(
+        [1, 1, 1, 1, 5 / 6, 0])
+    # CI bars: one per model and bucket; the first break is shaded at 'hard' only
+    assert chart.count('<g class="ci-bar"') == 6
+    assert re.findall(r'<rect class="break-mark" data-bucket="(\w+)"', chart) == ["hard"]
+    # the student's 'mid' bar is the case-clustered CI of the mid cases
+    mid = {k: v for k, v in run.values("student", "ocr.word_recall").items() if "mid" in run.cases[k[0]]["tags"]}
+    m, lo, hi = keyed_mean_ci(mid, seed=1)
+    student = chart.split('<g class="series student"', 1)[1]
+    bar = re.search(r'<g class="ci-bar" data-bucket="mid" data-lo="([^"]+)" data-hi="([^"]+)"', student)
+    assert lo < m < hi == pytest.approx(1.0) and [float(bar.group(1)), float(bar.group(2))] == pytest.approx([lo, hi])
+
+
+def test_no_ladder_section_without_ladders(run_dir, tmp_path):
+    out = tmp_path / "r.html"
+    build_report([str(run_dir)], out)
+    assert 'id="ladders"' not in out.read_text(encoding="utf-8")

@@ -426,3 +426,35 @@ def test_page_one_renders_before_the_rest_of_the_file_is_parsed(browser, tmp_pat
     assert page.eval("document.querySelectorAll('#rows img[src]').length") == 10 * 2 * 2
     assert page.eval("document.getElementById('page').textContent") == "page 3 / 3"
     assert page.errors() == []
+
+
+def test_ladder_curves_render_in_chromium(browser, tmp_path):
+    """The ladder section draws, per metric, both models' points and CI bars in every bucket, and
+    shades the first break; the points sit in bucket order, left to right."""
+    from tests.reports.test_report import LADDER, ladder_run
+
+    run = ladder_run(tmp_path / "run")
+    out = tmp_path / "ladders.html"
+    build_report([str(run)], out)
+    page = browser.open(out.as_uri())
+    page.wait_for("document.body.getAttribute('data-ready') === '1'")
+    charts = page.eval("document.querySelectorAll('#ladders svg.ladder-chart').length")
+    assert charts == 5          # ocr.word_recall, ocr.ned, flatbg.noise_sigma, vlm-t2i.overall, diversity.lpips_spread
+    sel = '#ladders svg.ladder-chart[data-metric="ocr.word_recall"]'
+    for role in ("teacher", "student"):
+        xs = page.eval(f"Array.from(document.querySelectorAll('{sel} g.series.{role} circle.pt'))"
+                       ".map(c => [c.dataset.bucket, c.getBoundingClientRect().x])")
+        assert [b for b, _ in xs] == LADDER and [x for _, x in xs] == sorted(x for _, x in xs)
+        bars = page.eval(f"Array.from(document.querySelectorAll('{sel} g.series.{role} g.ci-bar'))"
+                         ".map(g => g.getBoundingClientRect().height)")
+        assert len(bars) == 3
+    # the student's 'mid' bucket has a real interval: its bar is drawn with a visible height
+    assert page.eval(f"document.querySelector('{sel} g.series.student g.ci-bar[data-bucket=mid]')"
+                     ".getBoundingClientRect().height") > 5
+    mark = page.eval(f"(function(){{var r=document.querySelector('{sel} rect.break-mark');"
+                     "var b=r.getBoundingClientRect(); return [r.dataset.bucket, b.width, b.height, "
+                     "getComputedStyle(r).fill];})()")
+    assert mark[0] == "hard" and mark[1] > 20 and mark[2] > 50 and mark[3] != "none"
+    page.eval("document.getElementById('ladders').scrollIntoView()")
+    _shot(page, tmp_path, "report-ladders-synthetic.png")
+    assert page.errors() == []
