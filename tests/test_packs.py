@@ -554,14 +554,14 @@ def test_generators_reproduce_the_committed_cases(script: str, pack: str, tmp_pa
     assert ids[:len(hand)] == hand
 
 
-@pytest.mark.skipif(not Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf").is_file(),
-                    reason="DejaVu fonts not installed")
 def test_generated_edit_sources_are_reproducible(tmp_path: Path) -> None:
+    require(Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf").is_file(), "DejaVu fonts",
+            "apt-get install fonts-dejavu-core")
     mod = load_script("make_packs_edit")
     try:
         written = mod.make_assets(tmp_path)
     except SystemExit as e:
-        pytest.skip(str(e))
+        require(False, "the edit sources' fonts", str(e))
     assert len(written) == len(list((BENCH / "edit" / "assets" / "gen").glob("*.png"))) == 30
     edit_mod = edit_assets_module()
     same_cjk = edit_mod.find_font(edit_mod.CJK_FONTS) == edit_mod.CJK_FONTS[0]
