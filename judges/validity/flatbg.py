@@ -19,7 +19,6 @@ Planted defects (each on the same kinds of backgrounds):
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import numpy as np
