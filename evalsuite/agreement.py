@@ -21,7 +21,6 @@ CIs resample cases (all items and seeds of a case together), 2,000 resamples, pe
 from __future__ import annotations
 
 import csv
-import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,16 +52,9 @@ def read_ratings(path: str | Path) -> list[Rating]:
         raise EvalsuiteError(f"--ratings {p}: no such file")
     rows: list[tuple[int, dict[str, Any]]] = []
     if p.suffix.lower() in (".jsonl", ".json"):
-        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise EvalsuiteError(f"{p}:{n}: not valid JSON ({e.msg})") from e
-            if not isinstance(obj, dict):
-                raise EvalsuiteError(f"{p}:{n}: expected a JSON object per line")
-            rows.append((n, obj))
+        from evalsuite.importers import read_jsonl
+
+        rows = read_jsonl(p)
     else:
         with open(p, newline="", encoding="utf-8") as f:
             for n, obj in enumerate(csv.DictReader(f), 2):

@@ -105,7 +105,7 @@ def test_bad_ratings_name_file_and_line(tmp_path):
         read_ratings(p)
     q = tmp_path / "r.jsonl"
     q.write_text('{"case": "c0", "rater": "a", "score": 1}\n{oops\n')
-    with pytest.raises(EvalsuiteError, match=r"r\.jsonl:2: not valid JSON"):
+    with pytest.raises(EvalsuiteError, match=r"r\.jsonl:2: invalid JSON"):
         read_ratings(q)
 
 
