@@ -8,19 +8,32 @@ it, so text or objects a model places inside the given region do not count as no
 min_fraction of the image or 256 px), the box is used as is and detail["region"] says so.
 detail["region_box"] = [x0, y0, x1, y1], fractions of width and height: the largest rectangle
 inside the region actually used (a crop that shows only background, e.g. for a report); None when
-no such rectangle of at least 1/64 of the image side exists. Metrics (all lower is better):
+no such rectangle of at least 1/64 of the image side exists. Metrics (all lower is better), one
+per defect family; the estimators are pure functions in judges.noise and judges.bgdefects:
 
-  sigma        wavelet-MAD noise sigma in the region (as skimage's estimate_sigma, averaged over
-               channels), 0-255 units; on near-white/black backgrounds, where the 8-bit range cuts
-               part of the noise off, corrected for the clipping (declip=True)
+  sigma        Gaussian grain: wavelet-MAD noise sigma in the region (Donoho & Johnstone; as
+               skimage's estimate_sigma, averaged over channels), 0-255 units; on near-white/black
+               backgrounds corrected for the part of the noise the 8-bit range cuts off (declip)
   hf_energy    mean squared first-level wavelet detail in the region, 0-255^2 units
-  color_error  CIEDE2000 between the region's median colour and background.color (only when the
-               case gives a colour)
-  sigma_ratio  (sigma + eps) / (teacher sigma + eps) on the same-seed teacher image (only when a
-               teacher image is present; eps = 0.1 so two clean images give 1, not 0/0)
-  grid_score   FFT power at 2/4/8/16-px lattice frequencies relative to neighbouring bins (white
-               noise ~1; periodic patch/latent grids >> 1)
-  grid_flag    1.0 when grid_score > grid_threshold (default 4), else 0.0
+  speckle      isolated impulse pixels per 1000 region pixels: a pixel beyond all 8 neighbours by
+               max(16, z*sigma) levels, z for 1e-6 false detections per pixel of grain
+  blotch       low-frequency blotches: amplitude (levels) of the 8-px block means after a
+               Chebyshev polynomial detrend (degree <= 8) and removal of row/column profiles,
+               from the covariance of each block's two halves (grain cancels)
+  banding      row/column stripes: amplitude (levels) of the detrended residual's row (column)
+               means shared by non-adjacent strips of the region (grain and blotches cancel)
+  grid         periodic grid/checkerboard: RMS amplitude (levels) of the component at the P-px
+               lattice frequencies (P = 2, 4, 8, 16) when it is significant against the local
+               spectrum (Gamma tail, Bonferroni, grid_alpha); else 0
+  grid_flag    1.0 when grid is significant and >= grid_min_amp (default 0.5 levels: above the
+               1/sqrt(12) an 8-bit quantiser can produce), else 0.0
+  color_error  colour shift: CIEDE2000 between the region's median colour and background.color
+               (only when the case gives a colour)
+  sigma_log_ratio  log((sigma + eps) / (teacher sigma + eps)) on the same-seed teacher image (only
+               when a teacher image is present; eps = 0.1). Its mean over items is the log of the
+               geometric-mean ratio; summarise with bgdefects.summarize_log_ratios (median, geo mean).
+Blotch, banding and grid read 0 on designed linear/quadratic/radial gradients and 8-bit steps:
+each is counted only in excess of 1/12 level^2, the variance of 8-bit rounding.
 """
 
 from __future__ import annotations
@@ -33,7 +46,7 @@ import numpy as np
 
 from evalsuite.judge import Judge
 from evalsuite.types import Case, EvalsuiteError, JudgeInput, MetricSpec, Verdict
-from judges import noise
+from judges import bgdefects, noise
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +102,7 @@ def inner_box(mask: np.ndarray, cells: int = 64) -> list[float] | None:
 
 def flat_metrics(img: np.ndarray, region: tuple[float, float, float, float] | None = None,
                  color: tuple[int, int, int] | None = None, smooth: int = 5, dilate: int = 4,
-                 min_fraction: float = 0.02, grid_threshold: float = 4.0,
+                 min_fraction: float = 0.02, grid_alpha: float = 1e-4, grid_min_amp: float = 0.5,
                  refine_region: bool = True, declip: bool = True) -> tuple[dict[str, float], dict[str, Any]]:
     """All flat-background metrics for one HxWx3 0-255 image (pure function).
 
@@ -120,17 +133,17 @@ def flat_metrics(img: np.ndarray, region: tuple[float, float, float, float] | No
     if declip:
         sigmas = [noise.declip_sigma(s, c) for s, c in zip(sigmas, clipped)]
     out = {"sigma": float(np.mean(sigmas)), "hf_energy": hf}
-    gs, per = noise.grid_score(img, mask)
-    out["grid_score"] = gs
-    out["grid_flag"] = float(gs > grid_threshold)
+    out["speckle"], sp_detail = bgdefects.speckle_density(img, mask, out["sigma"])
+    low, low_detail = bgdefects.lowfreq_defects(img, mask)
+    out.update(low)
+    out["grid"], flag, grid_detail = bgdefects.grid_test(img, mask, alpha=grid_alpha, min_amp=grid_min_amp)
+    out["grid_flag"] = float(flag)
     if color is not None:
         out["color_error"] = noise.ciede2000(med, color)
     detail = {"region": source, "flat_fraction": round(frac, 4), "region_box": inner_box(mask),
               "sigma_per_channel": [round(float(v), 3) for v in sigmas],
               "median_color": [round(float(v), 1) for v in med],
-              "grid_per_period": {str(p): round(v, 3) for p, v in per.items()},
-              # the fundamental period: the longest one whose new frequencies are elevated
-              "grid_period": max((p for p, v in per.items() if v > grid_threshold), default=None)}
+              **sp_detail, **low_detail, **grid_detail}
     if max(clipped) >= 0.005:
         detail["clipped_fraction"] = [round(c, 4) for c in clipped]
     return out, detail
@@ -146,29 +159,34 @@ class FlatBackgroundJudge(Judge):
     """
 
     name = "flatbg"
-    version = 2   # v2: a region given by the case is intersected with the flat-mask estimate
+    version = 3   # v3: one metric per defect family (speckle, blotch, banding, grid), sigma_log_ratio
+    #              (v2: a region given by the case is intersected with the flat-mask estimate)
     batch_size = 16
-    uses_teacher = True   # sigma_ratio when the same-seed teacher image exists; optional
+    uses_teacher = True   # sigma_log_ratio when the same-seed teacher image exists; optional
     metrics = {
         "sigma": MetricSpec(False, (0.0, None), "wavelet-MAD noise sigma on the flat region (0-255)"),
         "hf_energy": MetricSpec(False, (0.0, None), "mean squared level-1 wavelet detail (0-255^2)"),
+        "speckle": MetricSpec(False, (0.0, 1000.0), "isolated impulse pixels per 1000 region pixels"),
+        "blotch": MetricSpec(False, (0.0, None), "low-frequency blotch amplitude after a polynomial detrend (0-255)"),
+        "banding": MetricSpec(False, (0.0, None), "row/column-coherent stripe amplitude (0-255)"),
+        "grid": MetricSpec(False, (0.0, None), "RMS amplitude of a significant periodic grid (0-255)"),
+        "grid_flag": MetricSpec(False, (0.0, 1.0), "1 when a significant periodic grid of >= grid_min_amp is found"),
         "color_error": MetricSpec(False, (0.0, None), "CIEDE2000 to the requested colour"),
-        "sigma_ratio": MetricSpec(False, (0.0, None), "sigma relative to the same-seed teacher image"),
-        "grid_score": MetricSpec(False, (0.0, None), "periodic 2/4/8/16-px grid energy vs neighbours"),
-        "grid_flag": MetricSpec(False, (0.0, 1.0), "1 when a periodic grid artefact is detected"),
+        "sigma_log_ratio": MetricSpec(False, (None, None), "log((sigma+0.1)/(teacher sigma+0.1)), same seed"),
     }
 
     def __init__(self, smooth: int = 5, dilate: int = 4, min_fraction: float = 0.02,
-                 grid_threshold: float = 4.0, refine_region: bool = True, declip: bool = True,
-                 **extra: Any) -> None:
+                 grid_alpha: float = 1e-4, grid_min_amp: float = 0.5, refine_region: bool = True,
+                 declip: bool = True, **extra: Any) -> None:
         if extra:
             raise EvalsuiteError(f"flatbg judge: unknown setting(s) {sorted(extra)}; known: smooth, "
-                                 f"dilate, min_fraction, grid_threshold, refine_region, declip")
+                                 f"dilate, min_fraction, grid_alpha, grid_min_amp, refine_region, declip")
         if int(smooth) < 1 or int(dilate) < 0 or not 0 < float(min_fraction) < 1:
             raise EvalsuiteError(f"flatbg judge: need smooth >= 1, dilate >= 0, 0 < min_fraction < 1 "
                                  f"(got {smooth}, {dilate}, {min_fraction})")
         super().__init__(smooth=int(smooth), dilate=int(dilate), min_fraction=float(min_fraction),
-                         grid_threshold=float(grid_threshold), refine_region=bool(refine_region),
+                         grid_alpha=float(grid_alpha), grid_min_amp=float(grid_min_amp),
+                         refine_region=bool(refine_region),
                          declip=bool(declip))
 
     def applies_to(self, case: Case) -> bool:
@@ -176,11 +194,11 @@ class FlatBackgroundJudge(Judge):
 
     def _metrics_for(self, item: JudgeInput) -> list[str]:
         bg = item.case.background
-        names = ["sigma", "hf_energy", "grid_score", "grid_flag"]
+        names = ["sigma", "hf_energy", "speckle", "blotch", "banding", "grid", "grid_flag"]
         if bg is not None and bg.color is not None:
             names.append("color_error")
         if item.teacher_image is not None:
-            names.append("sigma_ratio")
+            names.append("sigma_log_ratio")
         return names
 
     def _one(self, image: Any, case: Case) -> tuple[dict[str, float], dict[str, Any]]:
@@ -188,7 +206,8 @@ class FlatBackgroundJudge(Judge):
         c = self.config
         return flat_metrics(noise.as_rgb_float(image), bg.region if bg else None, bg.color if bg else None,
                             smooth=c["smooth"], dilate=c["dilate"], min_fraction=c["min_fraction"],
-                            grid_threshold=c["grid_threshold"], refine_region=c["refine_region"],
+                            grid_alpha=c["grid_alpha"], grid_min_amp=c["grid_min_amp"],
+                            refine_region=c["refine_region"],
                             declip=c["declip"])
 
     def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:
@@ -204,10 +223,10 @@ class FlatBackgroundJudge(Judge):
             if it.teacher_image is not None:
                 try:
                     tvals, tdetail = self._one(it.teacher_image, it.case)
-                    vals["sigma_ratio"] = (vals["sigma"] + SIGMA_EPS) / (tvals["sigma"] + SIGMA_EPS)
+                    vals["sigma_log_ratio"] = bgdefects.log_ratio(vals["sigma"], tvals["sigma"], SIGMA_EPS)
                     detail["teacher_sigma"] = round(tvals["sigma"], 4)
                 except Exception as e:   # noqa: BLE001
-                    verdicts.append(Verdict.failure(it, self.name, "sigma_ratio", f"teacher image: {e}"))
+                    verdicts.append(Verdict.failure(it, self.name, "sigma_log_ratio", f"teacher image: {e}"))
             for m in names:
                 if m in vals:
                     verdicts.append(Verdict(it.case.id, it.seed, self.name, m, float(vals[m]), detail=detail))
