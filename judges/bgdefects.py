@@ -11,10 +11,12 @@ designed background legitimately contains reads zero:
   of Garnett et al. 2005, "A universal noise removal algorithm with an impulse detector"); z is set
   so that Gaussian grain alone gives under 1e-6 false detections per pixel.
 - ``lowfreq_defects``: blotches and banding. The region is detrended by a weighted least-squares
-  polynomial of degree `degree` (so a designed linear or quadratic gradient is no defect). Banding:
-  the row-coherent (column-coherent) part of the residual, measured as the covariance of the
-  left-half and right-half row means (top/bottom for columns): independent grain and blotches
-  smaller than half the region cancel, a stripe that spans the row does not. Blotch: the residual's
+  Chebyshev polynomial of degree <= `degree` (8; lowered until there are >= 6 blocks per term),
+  so a designed linear, quadratic or radial gradient is no defect. Banding: the row-coherent
+  (column-coherent) part of the residual: row means of `segments` (4) vertical strips, high-passed
+  along the profile (moving average of max(15, H/16) rows removed: stripes, not slow trends),
+  and the mean covariance of non-adjacent strips: independent grain and blotches smaller than a
+  strip cancel, a stripe that spans the row does not. Blotch: the residual's
   block means (blocks of `block` px) with the row and column profiles removed (that is banding),
   measured as the covariance of each block's left and right halves (grain cancels). Both are
   reported as sqrt(max(0, covariance - 1/12)): 1/12 level^2 is the most an 8-bit quantiser can add.
@@ -220,8 +222,7 @@ def lowfreq_defects(img: np.ndarray, mask: np.ndarray, degree: int = 8, block: i
     xv = (np.arange(w, dtype=np.float64) + 0.5) / w * 2 - 1
 
     # 1) polynomial fit on block means (weighted by masked pixel counts)
-    bh = max(2, min(block, h // 4))
-    bw = max(2, min(block, w // 4)) // 2 * 2
+    bh = bw = int(np.clip(min(h, w) // 8, 2, block)) // 2 * 2
     hb, wb = h // bh, w // bw
     half = bw // 2
     colsum = xm[:hb * bh].reshape(hb, bh, w, nc).sum(1)[:, :wb * bw].reshape(hb, wb, 2, half, nc).sum(3)
@@ -293,7 +294,10 @@ def lowfreq_defects(img: np.ndarray, mask: np.ndarray, degree: int = 8, block: i
         good = np.logical_and.reduce([n >= max(4, k // 4) for _, n in res])
         if good.sum() < min_rows:
             return 0.0
-        r = [v[good] - v[good].mean(0) for v, _ in res]
+        # stripes are narrower than `win` rows: a smooth trend left along the profile (a kink the
+        # polynomial cannot follow, e.g. a radial gradient's apex) is removed by a moving average
+        win = max(15, across // 16) | 1
+        r = [v[good] - ndimage.uniform_filter1d(v[good], win, axis=0, mode="reflect") for v, _ in res]
         pairs = [(i, j) for i in range(segments) for j in range(i + 2, segments)]   # never adjacent
         return float(np.mean([_coherent_var(r[i], r[j], np.ones(len(r[i]))) for i, j in pairs]))
 

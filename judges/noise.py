@@ -285,7 +285,9 @@ def estimate_flat_mask(img: np.ndarray, smooth: int = 5, dilate: int = 4,
     (judges.bgdefects.clamp_impulses), so speckle is measured, not masked away; text strokes and
     objects are larger than one pixel of the working image and stay out. With follow_gradient, the
     background colour is a quadratic surface fitted (twice, growing the region) to the pixels near
-    the dominant colour, so a designed linear or radial gradient is background as a whole.
+    the dominant colour, so a designed linear or radial gradient is background as a whole. Whole
+    smooth regions (bounded by edges) that are mostly background-coloured are kept, so a smooth
+    blotch stays in the background it grew in.
 
     Works on a block-averaged copy whose long side is at most `work_side` px (the mask needs no
     fine detail, and averaging suppresses noise), box-blurred to `smooth` full-res px. A pixel is
@@ -319,7 +321,21 @@ def estimate_flat_mask(img: np.ndarray, smooth: int = 5, dilate: int = 4,
             cand = np.sqrt(((b - surf) ** 2).sum(-1)) < tol_c
     med_g = float(np.median(g[cand])) if cand.any() else 0.0
     tol_g = max(min_grad_tol, 5.0 * med_g)
-    nonflat = (~cand) | (g > tol_g)
+    smooth_ok = g <= tol_g
+    # Keep whole smooth regions (bounded by edges) that are mostly background-coloured: a smooth
+    # blotch is part of the background it grew in; an object's interior, enclosed by its edges and
+    # of another colour, is not.
+    lab, n = ndimage.label(smooth_ok)
+    if n:
+        share = np.bincount(lab[cand], minlength=n + 1) / np.maximum(np.bincount(lab.ravel(), minlength=n + 1), 1)
+        keep = share >= 0.5
+        in_cand = np.bincount(lab[cand], minlength=n + 1)
+        in_cand[0] = 0
+        keep[int(in_cand.argmax())] = in_cand.max() > 0     # the background's own region, always
+        keep[0] = False
+        nonflat = ~keep[lab]
+    else:
+        nonflat = ~smooth_ok
     r = int(np.ceil(dilate / k)) + (1 if k > 1 else 0)
     if r > 0:
         nonflat = ndimage.maximum_filter(nonflat.astype(np.uint8), size=2 * r + 1) > 0
