@@ -237,8 +237,7 @@ def lowfreq_defects(img: np.ndarray, mask: np.ndarray, degree: int = 8, block: i
         raise ValueError(f"flat region too small for the blotch/banding test ({int(ok.sum())} blocks)")
     cy = (np.arange(hb) + 0.5) * bh / h * 2 - 1
     cx = (np.arange(wb) + 0.5) * bw / w * 2 - 1
-    py, px = _powers(cy, degree), _powers(cx, degree)
-    design = np.stack([np.outer(py[:, a], px[:, b]) for a, b in terms], axis=-1)   # hb x wb x T
+    py = _powers(cy, degree)
     n_all = left_n + right_n
     mean_all = (left_s + right_s) / np.maximum(n_all, 1)[..., None]
     # the fit itself on a grid of at most ~48 cells a side (sums of f x f blocks): same fit, less work
@@ -257,9 +256,15 @@ def lowfreq_defects(img: np.ndarray, mask: np.ndarray, degree: int = 8, block: i
     coef = _wls(gdesign, cmean, cw)                                                # T x C
 
     # 2) blotch: block halves, detrended, row/column profiles removed, covariance of the halves
-    fit = np.einsum("ijt,tc->ijc", design, coef, optimize=False)                   # hb x wb x C
-    rl = np.where(ok[..., None], left_s / np.maximum(left_n, 1)[..., None] - fit, 0.0)
-    rr = np.where(ok[..., None], right_s / np.maximum(right_n, 1)[..., None] - fit, 0.0)
+    # each half against the fit at its own centre (a gradient differs between the halves)
+    def fit_at(dx: float) -> np.ndarray:
+        pxh = _powers(cx + dx, degree)
+        d = np.stack([np.outer(py[:, a], pxh[:, b]) for a, b in terms], axis=-1)
+        return np.einsum("ijt,tc->ijc", d, coef, optimize=False)                   # hb x wb x C
+
+    quarter = half / w            # half a half-block, in the [-1, 1] coordinates
+    rl = np.where(ok[..., None], left_s / np.maximum(left_n, 1)[..., None] - fit_at(-quarter), 0.0)
+    rr = np.where(ok[..., None], right_s / np.maximum(right_n, 1)[..., None] - fit_at(quarter), 0.0)
     okf = ok.astype(np.float64)[..., None]
     for axis in (1, 0):            # one sweep of mean polish: row profile, then column profile
         k = np.maximum(okf.sum(axis=axis, keepdims=True), 1)

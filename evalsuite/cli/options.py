@@ -103,7 +103,7 @@ def model_opts(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]
 def add_judge_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--judges", help="comma-separated judge names (default: the pack's judges)")
     p.add_argument("--judge-opt", action="append", metavar="JUDGE.KEY=VALUE",
-                   help="judge option, e.g. ocr.backend=tesseract, flatbg.grid_threshold=6")
+                   help="judge option, e.g. ocr.backend=tesseract, flatbg.grid_min_amp=1")
     try:
         from judges.vlm import add_arguments as add_vlm
     except ImportError:
