@@ -101,10 +101,11 @@ def impulse_z(per_pixel: float = 1e-6) -> float:
     return float(brentq(tail, 0.5, 12.0))
 
 
-def isolated_impulses(img: np.ndarray, threshold: float) -> np.ndarray:
+def isolated_impulses(img: np.ndarray, threshold: float, where: np.ndarray | None = None) -> np.ndarray:
     """Boolean HxW map of isolated impulses: pixels whose channel mean exceeds the maximum (or
-    falls below the minimum) of its 8 neighbours by more than `threshold`. Border pixels: False.
-    (Screened on the left neighbour first, then the few candidates checked against all 8.)"""
+    falls below the minimum) of its 8 neighbours by more than `threshold`. Border pixels: False;
+    with `where` (HxW bool), only pixels there are tested. (Screened on the left neighbour first,
+    then the few candidates checked against all 8.)"""
     img = img if img.ndim == 3 else img[..., None]
     y = img[..., 0].astype(np.float32)
     for c in range(1, img.shape[2]):
@@ -116,7 +117,10 @@ def isolated_impulses(img: np.ndarray, threshold: float) -> np.ndarray:
         return out
     c = y[1:-1, 1:-1]
     d = c - y[1:-1, :-2]
-    iy, ix = np.nonzero(np.abs(d) > threshold)
+    screen = np.abs(d) > threshold
+    if where is not None:
+        screen &= where[1:-1, 1:-1]
+    iy, ix = np.nonzero(screen)
     if iy.size == 0:
         return out
     cv = c[iy, ix]
@@ -143,10 +147,10 @@ def speckle_density(img: np.ndarray, mask: np.ndarray, sigma: float, min_amp: fl
     ys, xs = noise._bbox(mask)
     sub, m = img[ys, xs], mask[ys, xs]
     thr = max(float(min_amp), impulse_z(per_pixel) * float(sigma))
-    hits = isolated_impulses(sub, thr)
     inner = np.zeros_like(m)
     if m.shape[0] >= 3 and m.shape[1] >= 3:
         inner[1:-1, 1:-1] = _ring_all(m)
+    hits = isolated_impulses(sub, thr, where=inner)
     n = int(inner.sum())
     if n == 0:
         raise ValueError("flat region too small for the speckle test")
@@ -257,10 +261,14 @@ def lowfreq_defects(img: np.ndarray, mask: np.ndarray, degree: int = 8, block: i
 
     # 2) blotch: block halves, detrended, row/column profiles removed, covariance of the halves
     # each half against the fit at its own centre (a gradient differs between the halves)
+    cmat = np.zeros((degree + 1, degree + 1, nc))
+    for t, (a, b) in enumerate(terms):
+        cmat[a, b] = coef[t]
+    rows_part = np.einsum("ia,abc->ibc", py, cmat, optimize=False)                # hb x D x C
+
     def fit_at(dx: float) -> np.ndarray:
-        pxh = _powers(cx + dx, degree)
-        d = np.stack([np.outer(py[:, a], pxh[:, b]) for a, b in terms], axis=-1)
-        return np.einsum("ijt,tc->ijc", d, coef, optimize=False)                   # hb x wb x C
+        """The fitted surface at the block centres shifted by dx (separable evaluation)."""
+        return np.einsum("ibc,jb->ijc", rows_part, _powers(cx + dx, degree), optimize=False)   # hb x wb x C
 
     quarter = half / w            # half a half-block, in the [-1, 1] coordinates
     rl = np.where(ok[..., None], left_s / np.maximum(left_n, 1)[..., None] - fit_at(-quarter), 0.0)
@@ -280,15 +288,25 @@ def lowfreq_defects(img: np.ndarray, mask: np.ndarray, degree: int = 8, block: i
         if across < min_rows or k < 4:
             return 0.0
         starts = np.arange(segments) * k
-        sums = np.add.reduceat(xm[:, :segments * k] if axis == 1 else xm[:segments * k], starts, axis=axis)
-        ns = np.add.reduceat(mf[:, :segments * k] if axis == 1 else mf[:segments * k], starts, axis=axis)
+        if axis == 1:    # (reduceat is fast along rows, a reshape-sum is fast across them)
+            sums = np.add.reduceat(xm[:, :segments * k], starts, axis=1)
+            ns = np.add.reduceat(mf[:, :segments * k], starts, axis=1)
+        else:
+            sums = xm[:segments * k].reshape(segments, k, w, nc).sum(1)
+            ns = mf[:segments * k].reshape(segments, k, w).sum(1)
         va, vb = (yv, xv) if axis == 1 else (xv, yv)
         pa, pb = _powers(va, degree), _powers(vb[:segments * k], degree)
         res = []
         for i in range(segments):
             seg = slice(i * k, (i + 1) * k)
-            mseg = mf[:, seg] if axis == 1 else mf[seg].T                           # across x k
-            mom = np.einsum("ij,jd->id", mseg, pb[seg].astype(np.float32), optimize=False)
+            # per line: sum of the basis over its masked pixels = full sum - sum over the holes
+            holes = ~(m[:, seg] if axis == 1 else m[seg].T)                          # across x k
+            pbs = pb[seg]
+            mom = np.broadcast_to(pbs.sum(0), (across, pbs.shape[1])).copy()
+            lines = np.flatnonzero(holes.any(axis=1))
+            if lines.size:
+                mom[lines] -= np.einsum("ij,jd->id", holes[lines].astype(np.float32),
+                                        pbs.astype(np.float32), optimize=False)
             s_i = sums[:, i] if axis == 1 else sums[i]                               # across x C
             n_i = ns[:, i] if axis == 1 else ns[i]
             poly = np.zeros((across, nc))

@@ -315,8 +315,8 @@ def estimate_flat_mask(img: np.ndarray, smooth: int = 5, dilate: int = 4,
     if follow_gradient:
         smooth_px = g <= max(min_grad_tol, 5.0 * float(np.median(g[cand])) if cand.any() else 0.0)
         for _ in range(2):
-            surf = _quadratic_surface(b, cand & smooth_px)
-            if surf is None:
+            surf = _quadratic_surface(b, cand & smooth_px, flat_within=tol_c / 4)
+            if surf is None:       # too few pixels, or flat: the dominant colour is the background
                 break
             cand = np.sqrt(((b - surf) ** 2).sum(-1)) < tol_c
     med_g = float(np.median(g[cand])) if cand.any() else 0.0
@@ -347,9 +347,11 @@ def estimate_flat_mask(img: np.ndarray, smooth: int = 5, dilate: int = 4,
     return full
 
 
-def _quadratic_surface(b: np.ndarray, sel: np.ndarray, step: int = 3) -> np.ndarray | None:
+def _quadratic_surface(b: np.ndarray, sel: np.ndarray, step: int = 3,
+                       flat_within: float = 0.0) -> np.ndarray | None:
     """Per-channel quadratic surface (least squares on every `step`-th selected pixel) of an
-    HxWxC image, evaluated everywhere; None when too few pixels are selected."""
+    HxWxC image, evaluated everywhere; None when too few pixels are selected, or when the surface
+    varies by less than `flat_within` (colour distance) over the image (nothing to follow)."""
     h, w = sel.shape
     yy, xx = np.nonzero(sel[::step, ::step])
     if yy.size < 24:
@@ -359,10 +361,18 @@ def _quadratic_surface(b: np.ndarray, sel: np.ndarray, step: int = 3) -> np.ndar
     a = np.stack([np.ones_like(yn), yn, xn, yn * yn, yn * xn, xn * xn], axis=1)
     g = np.einsum("nt,ns->ts", a, a, optimize=False)
     coef = np.linalg.solve(g + 1e-9 * np.trace(g) * np.eye(6), np.einsum("nt,nc->tc", a, vals, optimize=False))
+    if flat_within > 0:
+        g = np.linspace(-1, 1, 9)
+        gy, gx = np.meshgrid(g, g, indexing="ij")
+        coarse = np.stack([np.ones_like(gy), gy, gx, gy * gy, gy * gx, gx * gx], axis=-1) @ coef
+        if float(np.sqrt(((coarse - coarse.mean((0, 1))) ** 2).sum(-1)).max()) < flat_within:
+            return None
     y = (np.arange(h, dtype=np.float32) / max(h - 1, 1) * 2 - 1)[:, None, None]
     x = (np.arange(w, dtype=np.float32) / max(w - 1, 1) * 2 - 1)[None, :, None]
     c = coef.astype(np.float32)
-    return c[0] + c[1] * y + c[2] * x + c[3] * y * y + c[4] * y * x + c[5] * x * x
+    out = (c[0] + c[1] * y + c[3] * y * y) + (c[2] * x + c[5] * x * x)    # separable part: h x w x C
+    out += (y * x) * c[4]
+    return out
 
 
 def _masked_highpass(x: np.ndarray, m: np.ndarray, den: np.ndarray, size: int = 17) -> np.ndarray:
