@@ -182,7 +182,7 @@ def _terms(degree: int) -> list[tuple[int, int]]:
     return [(a, b) for a in range(degree + 1) for b in range(degree + 1 - a)]
 
 
-def cells_c(c: np.ndarray, f: int, n: int) -> np.ndarray:
+def _cells_c(c: np.ndarray, f: int, n: int) -> np.ndarray:
     """Centres of groups of f consecutive block centres (the first n groups)."""
     return c[:n * f].reshape(n, f).mean(1)
 
@@ -255,7 +255,7 @@ def lowfreq_defects(img: np.ndarray, mask: np.ndarray, degree: int = 8, block: i
 
     cw = cells(wsum)
     cmean = cells(ssum) / np.maximum(cw, 1)[..., None]
-    gdesign = np.stack([np.outer(_powers(cells_c(cy, f, gh), degree)[:, a], _powers(cells_c(cx, f, gw), degree)[:, b])
+    gdesign = np.stack([np.outer(_powers(_cells_c(cy, f, gh), degree)[:, a], _powers(_cells_c(cx, f, gw), degree)[:, b])
                         for a, b in terms], axis=-1)
     coef = _wls(gdesign, cmean, cw)                                                # T x C
 
