@@ -106,20 +106,17 @@ def _metric_means(summary: dict[str, Any], role: str = "student") -> dict[str, A
 
 def export_images(run_dir: Path, role: str, dest: Path) -> int:
     """Copy a run's images for `role` to `dest/<case>_s<seed>.png` (the `images` renderer layout)."""
-    from evalsuite.store import RunStore
+    from evalsuite.store import RunReader
 
-    store = RunStore(run_dir)
-    try:
+    with RunReader(run_dir) as reader:
         dest.mkdir(parents=True, exist_ok=True)
         n = 0
-        for item in store.items(role):
+        for item in reader.items(role):
             target = dest / f"{item.case_id}_s{item.seed}.png"
             if not target.exists():
-                shutil.copyfile(store.image_path(item.image_hash), target)
+                shutil.copyfile(reader.image_path(item.image_hash), target)
             n += 1
         return n
-    finally:
-        store.close()
 
 
 class Sweep:

@@ -18,6 +18,8 @@ VERBS = {
     "report": "evalsuite.cli.report",
     "gate": "evalsuite.cli.gate",
     "compare": "evalsuite.cli.compare",
+    "judges": "evalsuite.cli.judges",
+    "plan": "evalsuite.cli.plan",
 }
 
 
