@@ -209,6 +209,45 @@ def _excess(v: float) -> float:
     return math.sqrt(max(0.0, v - QUANT_VAR))
 
 
+
+def designed_basis(y: np.ndarray, x: np.ndarray, params: Sequence[float]) -> np.ndarray:
+    """The designed-gradient basis on the grid y (rows) x x (columns), coordinates in units of the
+    image's long side: a quadratic surface (linear gradients, vignettes) and an axis-aligned
+    elliptical cone sqrt((x-x0)^2 + q (y-y0)^2) (a linear radial gradient, apex included);
+    params = (y0, x0, log q). Returns (len(y), len(x), 7)."""
+    yy, xx = np.meshgrid(y, x, indexing="ij")
+    r = np.sqrt((xx - params[1]) ** 2 + math.exp(params[2]) * (yy - params[0]) ** 2)
+    return np.stack([np.ones_like(yy), xx, yy, xx * xx, xx * yy, yy * yy, r], axis=-1)
+
+
+def designed_fit(y: np.ndarray, x: np.ndarray, means: np.ndarray, weights: np.ndarray,
+                 coarse: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted least-squares fit of `designed_basis` to cell means (rows y x columns x C):
+    the cone's apex and aspect by variable projection (a few starts, then Levenberg-Marquardt-like
+    refinement), its coefficients linear. Returns (params, 7 x C coefficients)."""
+    from scipy.optimize import least_squares
+
+    # the apex and aspect on a coarse grid of at most `coarse` cells a side (sums of k x k cells)
+    k = max(1, int(np.ceil(max(len(y), len(x)) / coarse)))
+    ny, nx = len(y) // k, len(x) // k
+    wk = weights[:ny * k, :nx * k].reshape(ny, k, nx, k).sum((1, 3))
+    mk = (means * weights[..., None])[:ny * k, :nx * k].reshape(ny, k, nx, k, -1).sum((1, 3))
+    mk = mk / np.maximum(wk, 1e-12)[..., None]
+    yk, xk = _cells_c(y, k, ny), _cells_c(x, k, nx)
+    sw = np.sqrt(wk / max(float(wk.max()), 1e-12))[..., None]
+
+    def resid(p: np.ndarray) -> np.ndarray:
+        d = designed_basis(yk, xk, p)
+        return ((mk - d @ _wls(d, mk, wk)) * sw).ravel()
+
+    ey, ex = float(np.ptp(y)) / 2 + 1e-6, float(np.ptp(x)) / 2 + 1e-6
+    starts = [np.array([a * ey, b * ex, 0.0]) for a, b in ((0, 0), (-.5, -.5), (-.5, .5), (.5, -.5), (.5, .5))]
+    p0 = min(starts, key=lambda p: float(np.sum(resid(p) ** 2)))
+    lim = np.array([4 * ey + 1, 4 * ex + 1, 2.5])
+    p = least_squares(resid, p0, bounds=(-lim, lim), max_nfev=30, x_scale=np.array([ey, ex, 1.0])).x
+    return p, _wls(designed_basis(y, x, p), means, weights)
+
+
 def lowfreq_defects(img: np.ndarray, mask: np.ndarray, degree: int = 8, block: int = 8,
                     min_rows: int = 8, segments: int = 4) -> tuple[dict[str, float], dict[str, Any]]:
     """Blotch and banding amplitudes (0-255 levels) of the region after a polynomial detrend.
@@ -259,24 +298,24 @@ def lowfreq_defects(img: np.ndarray, mask: np.ndarray, degree: int = 8, block: i
                         for a, b in terms], axis=-1)
     coef = _wls(gdesign, cmean, cw)                                                # T x C
 
-    # 2) blotch: block halves, detrended, row/column profiles removed, covariance of the halves
-    # each half against the fit at its own centre (a gradient differs between the halves)
-    cmat = np.zeros((degree + 1, degree + 1, nc))
-    for t, (a, b) in enumerate(terms):
-        cmat[a, b] = coef[t]
-    rows_part = np.einsum("ia,abc->ibc", py, cmat, optimize=False)                # hb x D x C
-
-    def fit_at(dx: float) -> np.ndarray:
-        """The fitted surface at the block centres shifted by dx (separable evaluation)."""
-        return np.einsum("ibc,jb->ijc", rows_part, _powers(cx + dx, degree), optimize=False)   # hb x wb x C
-
-    quarter = half / w            # half a half-block, in the [-1, 1] coordinates
-    rl = np.where(ok[..., None], left_s / np.maximum(left_n, 1)[..., None] - fit_at(-quarter), 0.0)
-    rr = np.where(ok[..., None], right_s / np.maximum(right_n, 1)[..., None] - fit_at(quarter), 0.0)
+    # 2) blotch: block halves against a designed-gradient model (not the degree-`degree` fit: that
+    # polynomial follows blotches as large as a fifth of the image, which then read zero), stripes
+    # (high-passed row/column profiles: that is banding) removed, covariance of the halves
+    lpx = float(max(h, w))
+    by = ((np.arange(hb) + 0.5) * bh - h / 2) / lpx
+    bx = ((np.arange(wb) + 0.5) * bw - w / 2) / lpx
+    gparams, gcoef = designed_fit(_cells_c(by, f, gh), _cells_c(bx, f, gw), cmean, cw)
+    dq = half / 2 / lpx           # half a half-block
+    rl = np.where(ok[..., None], left_s / np.maximum(left_n, 1)[..., None]
+                  - designed_basis(by, bx - dq, gparams) @ gcoef, 0.0)
+    rr = np.where(ok[..., None], right_s / np.maximum(right_n, 1)[..., None]
+                  - designed_basis(by, bx + dq, gparams) @ gcoef, 0.0)
     okf = ok.astype(np.float64)[..., None]
-    for axis in (1, 0):            # one sweep of mean polish: row profile, then column profile
+    for axis in (1, 0):            # row profile, then column profile: only their stripes
         k = np.maximum(okf.sum(axis=axis, keepdims=True), 1)
         prof = ((rl + rr) / 2 * okf).sum(axis=axis, keepdims=True) / k
+        pw = max(3, prof.shape[1 - axis] // 8) | 1     # a slow profile is a blotch, not a stripe
+        prof = prof - ndimage.uniform_filter1d(prof, pw, axis=1 - axis, mode="reflect")
         rl, rr = (rl - prof) * okf, (rr - prof) * okf
     blotch_var = _coherent_var(rl, rr, ok.astype(np.float64))
 
