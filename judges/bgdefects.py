@@ -450,10 +450,13 @@ def log_ratio(student: float, teacher: float, eps: float) -> float:
     return math.log((float(student) + eps) / (float(teacher) + eps))
 
 
-def summarize_log_ratios(values: Sequence[float], cases: Sequence[str] | None = None) -> dict[str, float]:
+def summarize_log_ratios(values: Sequence[float], cases: Sequence[str] | None = None, n_boot: int = 2000,
+                         seed: int = 0, alpha: float = 0.05) -> dict[str, Any]:
     """Median and geometric mean of per-case ratios from per-item log-ratios. With `cases`, the
     items (seeds) of one case are first averaged in the log domain, so each case counts once.
-    Returns {"n_cases", "median_log", "mean_log", "median_ratio", "geo_mean_ratio"}."""
+    Returns {"n_cases", "median_log", "mean_log", "median_ratio", "geo_mean_ratio",
+    "median_ratio_ci", "geo_mean_ratio_ci"}: the CIs are percentile bootstraps resampling cases
+    (seeds stay nested in their case), mapped back to ratios."""
     v = np.asarray(values, np.float64)
     if v.size == 0:
         raise ValueError("no log-ratios to summarise")
@@ -465,5 +468,12 @@ def summarize_log_ratios(values: Sequence[float], cases: Sequence[str] | None = 
             groups.setdefault(str(c), []).append(float(x))
         v = np.array([np.mean(g) for g in groups.values()])
     med, mean = float(np.median(v)), float(np.mean(v))
+    idx = np.random.default_rng(seed).integers(0, v.size, (n_boot, v.size))
+    boots = v[idx]
+    q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
+    med_ci = np.exp(np.percentile(np.median(boots, axis=1), q))
+    mean_ci = np.exp(np.percentile(boots.mean(axis=1), q))
     return {"n_cases": int(v.size), "median_log": med, "mean_log": mean,
-            "median_ratio": math.exp(med), "geo_mean_ratio": math.exp(mean)}
+            "median_ratio": math.exp(med), "geo_mean_ratio": math.exp(mean),
+            "median_ratio_ci": [float(med_ci[0]), float(med_ci[1])],
+            "geo_mean_ratio_ci": [float(mean_ci[0]), float(mean_ci[1])]}

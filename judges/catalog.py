@@ -22,4 +22,5 @@ JUDGES: dict[str, str] = {
 # lines for their judges (evalsuite.family.JudgeFamily)
 FAMILIES: dict[str, str] = {
     "vlm": "judges.vlm.family:VLMFamily",
+    "flatbg": "judges.flatbg:FlatBackgroundFamily",
 }

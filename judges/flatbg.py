@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from evalsuite.family import JudgeFamily
 from evalsuite.judge import Failure, Judge, Scores, attempt
 from evalsuite.types import Case, EvalsuiteError, JudgeInput, MetricSpec
 from judges import bgdefects, noise
@@ -51,6 +52,9 @@ from judges import bgdefects, noise
 logger = logging.getLogger(__name__)
 
 SIGMA_EPS = 0.1
+# student vs teacher: log((student + eps) / (teacher + eps)) per defect metric (eps in its units:
+# levels, or impulses per 1000 px), so two clean images give 0 rather than log(0/0)
+LOG_RATIO_EPS = {"sigma": SIGMA_EPS, "speckle": 0.1, "blotch": 0.1, "banding": 0.1, "grid": 0.1}
 
 
 def _enough(mask: np.ndarray, min_fraction: float) -> bool:
@@ -162,7 +166,8 @@ class FlatBackgroundJudge(Judge):
     version = 3   # v3: one metric per defect family (speckle, blotch, banding, grid), sigma_log_ratio
     #              (v2: a region given by the case is intersected with the flat-mask estimate)
     batch_size = 16
-    reference = "optional"   # sigma_log_ratio when the same-seed teacher image exists
+    reference = "optional"   # *_log_ratio when the same-seed teacher image exists
+    family = "flatbg"        # FlatBackgroundFamily: median / geometric-mean ratios in the summary
     metrics = {
         "sigma": MetricSpec(False, (0.0, None), "wavelet-MAD noise sigma on the flat region (0-255)"),
         "hf_energy": MetricSpec(False, (0.0, None), "mean squared level-1 wavelet detail (0-255^2)"),
@@ -172,7 +177,8 @@ class FlatBackgroundJudge(Judge):
         "grid": MetricSpec(False, (0.0, None), "RMS amplitude of a significant periodic grid (0-255)"),
         "grid_flag": MetricSpec(False, (0.0, 1.0), "1 when a significant periodic grid of >= grid_min_amp is found"),
         "color_error": MetricSpec(False, (0.0, None), "CIEDE2000 to the requested colour"),
-        "sigma_log_ratio": MetricSpec(False, (None, None), "log((sigma+0.1)/(teacher sigma+0.1)), same seed"),
+        **{f"{m}_log_ratio": MetricSpec(False, (None, None), f"log(({m}+{e})/(teacher {m}+{e})), same seed")
+           for m, e in LOG_RATIO_EPS.items()},
     }
 
     def __init__(self, smooth: int = 5, dilate: int = 4, min_fraction: float = 0.02,
@@ -191,7 +197,7 @@ class FlatBackgroundJudge(Judge):
         if bg is not None and bg.color is not None:
             names.append("color_error")
         if item.teacher_image is not None:
-            names.append("sigma_log_ratio")
+            names += [f"{m}_log_ratio" for m in LOG_RATIO_EPS]
         return names
 
     def _one(self, image: Any, case: Case) -> tuple[dict[str, float], dict[str, Any]]:
@@ -211,10 +217,52 @@ class FlatBackgroundJudge(Judge):
         out: dict[str, float | Failure] = {}
         if it.teacher_image is not None:
             t = attempt(self._one, it.teacher_image, it.case)
-            if isinstance(t, Failure):
-                out["sigma_log_ratio"] = Failure(f"teacher image: {t.error}")
-            else:
-                vals["sigma_log_ratio"] = bgdefects.log_ratio(vals["sigma"], t[0]["sigma"], SIGMA_EPS)
-                detail["teacher_sigma"] = round(t[0]["sigma"], 4)
+            for m, eps in LOG_RATIO_EPS.items():
+                if isinstance(t, Failure):
+                    out[f"{m}_log_ratio"] = Failure(f"teacher image: {t.error}")
+                else:
+                    vals[f"{m}_log_ratio"] = bgdefects.log_ratio(vals[m], t[0][m], eps)
+                    detail[f"teacher_{m}"] = round(t[0][m], 4)
         out.update({m: float(vals[m]) for m in self.metrics_for(it) if m in vals})
         return Scores(out, detail)
+
+
+class FlatBackgroundFamily(JudgeFamily):
+    """Student vs teacher per defect metric, summarised as the median and geometric-mean ratio of
+    per-case ratios with case-resampled CIs (summary.json["flatbg"], and a console table): the
+    mean of `*_log_ratio` in the metric table is the log of the geometric mean, the median is not
+    there, and a mean of ratios is never reported."""
+
+    name = "flatbg"
+
+    def summary_section(self, store: Any, judges: Sequence[Judge]) -> dict[str, Any] | None:
+        out: dict[str, Any] = {}
+        for judge in judges:
+            for role in store.roles():
+                per: dict[str, list[tuple[str, float]]] = {}
+                for v in store.verdicts_for(role, [judge.judge_id()]):
+                    if v["ok"] and v["metric"].endswith("_log_ratio") and v["value"] is not None:
+                        per.setdefault(v["metric"].removesuffix("_log_ratio"), []).append((v["case_id"], v["value"]))
+                for metric, rows in sorted(per.items()):
+                    s = bgdefects.summarize_log_ratios([x for _, x in rows], [c for c, _ in rows])
+                    out.setdefault(judge.name, {}).setdefault(role, {})[metric] = {
+                        k: (round(x, 4) if isinstance(x, float) else [round(y, 4) for y in x] if isinstance(x, list) else x)
+                        for k, x in s.items()}
+        return out or None
+
+    def console(self, summary: dict[str, Any]) -> list[Any]:
+        from rich.table import Table
+
+        out: list[Any] = []
+        for judge, per_role in summary.get(self.name, {}).items():
+            for role, per in per_role.items():
+                t = Table(title=f"{judge}: {role} / teacher, per-case ratio (95% CI, cases resampled)",
+                          title_justify="left")
+                for col in ("defect", "median ratio", "geo-mean ratio", "cases"):
+                    t.add_column(col)
+                for metric, e in per.items():
+                    t.add_row(metric, f"{e['median_ratio']:.3g} [{e['median_ratio_ci'][0]:.3g}, {e['median_ratio_ci'][1]:.3g}]",
+                              f"{e['geo_mean_ratio']:.3g} [{e['geo_mean_ratio_ci'][0]:.3g}, {e['geo_mean_ratio_ci'][1]:.3g}]",
+                              str(e["n_cases"]))
+                out.append(t)
+        return out
