@@ -221,12 +221,10 @@ def designed_basis(y: np.ndarray, x: np.ndarray, params: Sequence[float]) -> np.
 
 
 def designed_fit(y: np.ndarray, x: np.ndarray, means: np.ndarray, weights: np.ndarray,
-                 coarse: int = 16) -> tuple[np.ndarray, np.ndarray]:
+                 coarse: int = 16, iters: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Weighted least-squares fit of `designed_basis` to cell means (rows y x columns x C):
-    the cone's apex and aspect by variable projection (a few starts, then Levenberg-Marquardt-like
-    refinement), its coefficients linear. Returns (params, 7 x C coefficients)."""
-    from scipy.optimize import least_squares
-
+    the cone's apex and aspect by variable projection (a few starts, then `iters` Levenberg-Marquardt
+    steps), its coefficients linear. Returns (params, 7 x C coefficients)."""
     # the apex and aspect on a coarse grid of at most `coarse` cells a side (sums of k x k cells)
     k = max(1, int(np.ceil(max(len(y), len(x)) / coarse)))
     ny, nx = len(y) // k, len(x) // k
@@ -242,9 +240,23 @@ def designed_fit(y: np.ndarray, x: np.ndarray, means: np.ndarray, weights: np.nd
 
     ey, ex = float(np.ptp(y)) / 2 + 1e-6, float(np.ptp(x)) / 2 + 1e-6
     starts = [np.array([a * ey, b * ex, 0.0]) for a, b in ((0, 0), (-.5, -.5), (-.5, .5), (.5, -.5), (.5, .5))]
-    p0 = min(starts, key=lambda p: float(np.sum(resid(p) ** 2)))
+    p = min(starts, key=lambda p: float(np.sum(resid(p) ** 2)))
     lim = np.array([4 * ey + 1, 4 * ex + 1, 2.5])
-    p = least_squares(resid, p0, bounds=(-lim, lim), max_nfev=30, x_scale=np.array([ey, ex, 1.0])).x
+    step = np.array([ey, ex, 1.0]) * 1e-3
+    r = resid(p)
+    cost, lam = float(r @ r), 1e-3
+    for _ in range(iters):         # Levenberg-Marquardt, forward-difference Jacobian (3 columns)
+        jac = np.stack([(resid(p + np.eye(3)[i] * step[i]) - r) / step[i] for i in range(3)], axis=1)
+        g, a = jac.T @ r, jac.T @ jac
+        while lam < 1e6:
+            cand = np.clip(p - np.linalg.solve(a + lam * np.diag(np.diag(a) + 1e-12), g), -lim, lim)
+            rc = resid(cand)
+            if float(rc @ rc) < cost:
+                p, r, cost, lam = cand, rc, float(rc @ rc), lam / 3
+                break
+            lam *= 4
+        else:
+            break
     return p, _wls(designed_basis(y, x, p), means, weights)
 
 
