@@ -234,9 +234,12 @@ def designed_fit(y: np.ndarray, x: np.ndarray, means: np.ndarray, weights: np.nd
     yk, xk = _cells_c(y, k, ny), _cells_c(x, k, nx)
     sw = np.sqrt(wk / max(float(wk.max()), 1e-12))[..., None]
 
+    base = designed_basis(yk, xk, (0.0, 0.0, 0.0))
+    gy, gx = base[..., 2], base[..., 1]
+
     def resid(p: np.ndarray) -> np.ndarray:
-        d = designed_basis(yk, xk, p)
-        return ((mk - d @ _wls(d, mk, wk)) * sw).ravel()
+        base[..., 6] = np.sqrt((gx - p[1]) ** 2 + math.exp(p[2]) * (gy - p[0]) ** 2)
+        return ((mk - base @ _wls(base, mk, wk)) * sw).ravel()
 
     ey, ex = float(np.ptp(y)) / 2 + 1e-6, float(np.ptp(x)) / 2 + 1e-6
     starts = [np.array([a * ey, b * ex, 0.0]) for a, b in ((0, 0), (-.5, -.5), (-.5, .5), (.5, -.5), (.5, .5))]
