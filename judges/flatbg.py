@@ -163,7 +163,8 @@ class FlatBackgroundJudge(Judge):
     """
 
     name = "flatbg"
-    version = 3   # v3: one metric per defect family (speckle, blotch, banding, grid), sigma_log_ratio
+    version = 4   # v4: blotch against a designed-gradient model; log-ratios for every defect metric
+    #              (v3: one metric per defect family (speckle, blotch, banding, grid), sigma_log_ratio)
     #              (v2: a region given by the case is intersected with the flat-mask estimate)
     batch_size = 16
     reference = "optional"   # *_log_ratio when the same-seed teacher image exists
