@@ -280,7 +280,11 @@ def lowfreq_defects(img: np.ndarray, mask: np.ndarray, degree: int = 8, block: i
     xv = (np.arange(w, dtype=np.float64) + 0.5) / w * 2 - 1
 
     # 1) polynomial fit on block means (weighted by masked pixel counts)
-    bh = bw = int(np.clip(min(h, w) // 8, 2, block)) // 2 * 2
+    # block height scaled to what the image allows (>= 8 block rows); the width keeps `block` px
+    # (halves of block/2 px) down to 4 block columns: grain correlated over a pixel or two (texture,
+    # demosaicing, upsampling) cancels between the halves only when they are that wide
+    bh = int(np.clip(h // 8, 2, block))
+    bw = int(np.clip(w // 4, 2, block)) // 2 * 2
     hb, wb = h // bh, w // bw
     half = bw // 2
     colsum = xm[:hb * bh].reshape(hb, bh, w, nc).sum(1)[:, :wb * bw].reshape(hb, wb, 2, half, nc).sum(3)
