@@ -188,12 +188,14 @@ def _cells_c(c: np.ndarray, f: int, n: int) -> np.ndarray:
 
 
 def _wls(design: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted least squares by the normal equations (einsum, no BLAS thread pool): design
+    """Weighted least squares by the normal equations (einsum, no BLAS thread pool: it spins on a
+    busy machine; two operands, 3x faster than a three-operand einsum): design
     (... x T), y (... x C), weights (...) -> T x C coefficients."""
     a = design.reshape(-1, design.shape[-1])
     yy, ww = y.reshape(-1, y.shape[-1]), w.reshape(-1)
-    g = np.einsum("nt,n,ns->ts", a, ww, a, optimize=False)
-    r = np.einsum("nt,n,nc->tc", a, ww, yy, optimize=False)
+    aw = a * ww[:, None]
+    g = np.einsum("nt,ns->ts", aw, a, optimize=False)
+    r = np.einsum("nt,nc->tc", aw, yy, optimize=False)
     return np.linalg.solve(g + 1e-9 * np.trace(g) * np.eye(len(g)), r)
 
 
@@ -313,8 +315,8 @@ def lowfreq_defects(img: np.ndarray, mask: np.ndarray, degree: int = 8, block: i
 
     cw = cells(wsum)
     cmean = cells(ssum) / np.maximum(cw, 1)[..., None]
-    gdesign = np.stack([np.outer(_powers(_cells_c(cy, f, gh), degree)[:, a], _powers(_cells_c(cx, f, gw), degree)[:, b])
-                        for a, b in terms], axis=-1)
+    gpy, gpx = _powers(_cells_c(cy, f, gh), degree), _powers(_cells_c(cx, f, gw), degree)
+    gdesign = np.stack([np.outer(gpy[:, a], gpx[:, b]) for a, b in terms], axis=-1)
     coef = _wls(gdesign, cmean, cw)                                                # T x C
 
     # 2) blotch: block halves against a designed-gradient model (not the degree-`degree` fit: that
@@ -353,6 +355,8 @@ def lowfreq_defects(img: np.ndarray, mask: np.ndarray, degree: int = 8, block: i
             sums = xm[:segments * k].reshape(segments, k, w, nc).sum(1)
             ns = mf[:segments * k].reshape(segments, k, w).sum(1)
         va, vb = (yv, xv) if axis == 1 else (xv, yv)
+        t_across = [a if axis == 1 else b for a, b in terms]
+        t_along = [b if axis == 1 else a for a, b in terms]
         pa, pb = _powers(va, degree), _powers(vb[:segments * k], degree)
         res = []
         for i in range(segments):
@@ -363,14 +367,13 @@ def lowfreq_defects(img: np.ndarray, mask: np.ndarray, degree: int = 8, block: i
             mom = np.broadcast_to(pbs.sum(0), (across, pbs.shape[1])).copy()
             lines = np.flatnonzero(holes.any(axis=1))
             if lines.size:
-                mom[lines] -= np.einsum("ij,jd->id", holes[lines].astype(np.float32),
-                                        pbs.astype(np.float32), optimize=False)
+                # (einsum, not BLAS; the shared axis contiguous in both operands: 10x faster)
+                mom[lines] -= np.einsum("dj,ij->id", np.ascontiguousarray(pbs.T, np.float32),
+                                        holes[lines].astype(np.float32), optimize=False)
             s_i = sums[:, i] if axis == 1 else sums[i]                               # across x C
             n_i = ns[:, i] if axis == 1 else ns[i]
-            poly = np.zeros((across, nc))
-            for t, (a, b) in enumerate(terms):
-                ia, ib = (a, b) if axis == 1 else (b, a)      # term y^a x^b: which power is across
-                poly += (pa[:, ia] * mom[:, ib])[:, None] * coef[t][None, :]
+            # term y^a x^b: which power runs across the lines, which along them
+            poly = (pa[:, t_across] * mom[:, t_along]) @ coef                        # across x C
             res.append(((s_i - poly) / np.maximum(n_i, 1)[:, None], n_i))
         good = np.logical_and.reduce([n >= max(4, k // 4) for _, n in res])
         if good.sum() < min_rows:

@@ -255,12 +255,13 @@ def region_mask(shape: tuple[int, int], region: tuple[float, float, float, float
 
 def dominant_color(blurred: np.ndarray, step: float = 8.0) -> np.ndarray:
     """The most common colour: mode of a coarse 3-D histogram, refined by the median of nearby pixels."""
-    q = np.clip(blurred // step, 0, 255 // step).astype(np.int32)
+    q = np.clip(np.floor(blurred * (1.0 / step)), 0, 255 // step).astype(np.int32)
     nb = int(255 // step) + 1
     key = (q[..., 0] * nb + q[..., 1]) * nb + q[..., 2]
     mode = int(np.bincount(key.ravel(), minlength=nb ** 3).argmax())
     c0 = (np.array([mode // (nb * nb), (mode // nb) % nb, mode % nb]) + 0.5) * step
-    near = np.linalg.norm(blurred - c0, axis=-1) < 2 * step
+    diff = blurred - c0.astype(blurred.dtype)
+    near = np.einsum("...c,...c->...", diff, diff) < (2 * step) ** 2
     return np.median(blurred[near], axis=0) if near.any() else c0
 
 
@@ -269,10 +270,12 @@ def downsample(img: np.ndarray, k: int) -> np.ndarray:
     if k <= 1:
         return img
     h, w = img.shape[0] // k, img.shape[1] // k
-    acc = np.zeros((h, w) + img.shape[2:], np.float32)
-    for a in range(k):
-        for b in range(k):
-            acc += img[a:h * k:k, b:w * k:k]
+    rows = img[0:h * k:k].astype(np.float32)          # rows first: each slice reads whole rows
+    for a in range(1, k):
+        rows += img[a:h * k:k]
+    acc = rows[:, 0:w * k:k].copy()
+    for b in range(1, k):
+        acc += rows[:, b:w * k:k]
     return acc / (k * k)
 
 
