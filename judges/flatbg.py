@@ -132,7 +132,7 @@ def flat_metrics(img: np.ndarray, region: tuple[float, float, float, float] | No
     sigmas, hf = noise.noise_stats(img, mask)
     step = 2 if h * w > 250_000 else 1            # a quarter of the pixels is plenty (median_color)
     flat_px = img[::step, ::step][mask[::step, ::step]]
-    med = np.median(flat_px, axis=0)              # = noise.median_color(img, mask), pixels reused
+    med = noise.channel_medians(flat_px)          # = noise.median_color(img, mask), pixels reused
     clipped = [noise.clip_fraction(flat_px[:, c]) for c in range(img.shape[2])]
     if declip:
         sigmas = [noise.declip_sigma(s, c) for s, c in zip(sigmas, clipped)]

@@ -231,7 +231,23 @@ def median_color(img: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     step = 2 if img.shape[0] * img.shape[1] > 250_000 else 1   # a quarter of the pixels is plenty
     sub = img[::step, ::step]
     px = sub.reshape(-1, img.shape[-1]) if mask is None else sub[mask[::step, ::step]]
-    return np.median(px, axis=0)
+    return channel_medians(px)
+
+
+def channel_medians(px: np.ndarray) -> np.ndarray:
+    """np.median(px, axis=0) of an N x C array of pixels; exact and ~5x faster on 8-bit values
+    (integers 0..255, what images hold) by counting, instead of partitioning many ties."""
+    q = px.astype(np.int32)
+    if px.shape[0] == 0 or q.min() < 0 or q.max() > 255 or not np.array_equal(q, px):
+        return np.median(px, axis=0)
+    n = px.shape[0]
+    out = []
+    for c in range(px.shape[1]):
+        cum = np.cumsum(np.bincount(q[:, c], minlength=256))
+        # order statistics (n-1)//2 and n//2 (0-based): the smallest value whose count exceeds them
+        lo, hi = np.searchsorted(cum, [(n - 1) // 2, n // 2], side="right")
+        out.append((lo + hi) / 2)
+    return np.array(out)
 
 
 def ciede2000(rgb_a: np.ndarray | tuple[float, ...], rgb_b: np.ndarray | tuple[float, ...]) -> float:
