@@ -10,15 +10,19 @@ designed background legitimately contains reads zero:
   neighbours by more than T = max(min_amp, z * sigma) in the same direction (the ROAD_1 statistic
   of Garnett et al. 2005, "A universal noise removal algorithm with an impulse detector"); z is set
   so that Gaussian grain alone gives under 1e-6 false detections per pixel.
-- ``lowfreq_defects``: blotches and banding. The region is detrended by a weighted least-squares
-  Chebyshev polynomial of degree <= `degree` (8; lowered until there are >= 6 blocks per term),
-  so a designed linear, quadratic or radial gradient is no defect. Banding: the row-coherent
+- ``lowfreq_defects``: blotches and banding. For banding the region is detrended by a weighted
+  least-squares Chebyshev polynomial of degree <= `degree` (8; lowered until there are >= 6 blocks
+  per term); for blotch by the designed-gradient model of ``designed_fit`` (a quadratic surface and
+  an elliptical cone: a polynomial that flexible would absorb broad blotches), so a designed
+  linear, quadratic or radial gradient is no defect. Banding: the row-coherent
   (column-coherent) part of the residual: row means of `segments` (4) vertical strips, high-passed
   along the profile (moving average of max(15, H/16) rows removed: stripes, not slow trends),
   and the mean covariance of non-adjacent strips: independent grain and blotches smaller than a
   strip cancel, a stripe that spans the row does not. Blotch: the residual's
-  block means (blocks of `block` px) with the row and column profiles removed (that is banding),
-  measured as the covariance of each block's left and right halves (grain cancels). Both are
+  block means (blocks `block` px wide, halves of block/2 px down to 4 blocks across; the height
+  scaled down to H/8 on small images) with the row and column profiles' stripes removed (that is
+  banding), measured as the covariance of each block's left and right halves (grain, even grain
+  correlated over a pixel or two, cancels). Both are
   reported as sqrt(max(0, covariance - 1/12)): 1/12 level^2 is the most an 8-bit quantiser can add.
 - ``grid_test``: periodic grid/checkerboard artefacts: spectral power at the P-px lattice
   frequencies against a local null (neighbouring bins; on-axis lattice points against on-axis
@@ -267,7 +271,8 @@ def designed_fit(y: np.ndarray, x: np.ndarray, means: np.ndarray, weights: np.nd
 
 def lowfreq_defects(img: np.ndarray, mask: np.ndarray, degree: int = 8, block: int = 8,
                     min_rows: int = 8, segments: int = 4) -> tuple[dict[str, float], dict[str, Any]]:
-    """Blotch and banding amplitudes (0-255 levels) of the region after a polynomial detrend.
+    """Blotch (against `designed_fit`) and banding (after a polynomial detrend) amplitudes, 0-255
+    levels, of the masked region.
 
     Returns ({"blotch", "banding"}, detail with banding_rows, banding_cols, poly_degree). See the
     module docstring for the estimators. Raises ValueError when the region has too few blocks.

@@ -17,9 +17,10 @@ per defect family; the estimators are pure functions in judges.noise and judges.
   hf_energy    mean squared first-level wavelet detail in the region, 0-255^2 units
   speckle      isolated impulse pixels per 1000 region pixels: a pixel beyond all 8 neighbours by
                max(16, z*sigma) levels, z for 1e-6 false detections per pixel of grain
-  blotch       low-frequency blotches: amplitude (levels) of the 8-px block means after a
-               Chebyshev polynomial detrend (degree <= 8) and removal of row/column profiles,
-               from the covariance of each block's two halves (grain cancels)
+  blotch       low-frequency blotches: amplitude (levels) of the 8-px block means against a
+               designed-gradient model (quadratic surface + elliptical cone) with the stripes of
+               the row/column profiles removed, from the covariance of each block's two halves
+               (grain cancels)
   banding      row/column stripes: amplitude (levels) of the detrended residual's row (column)
                means shared by non-adjacent strips of the region (grain and blotches cancel)
   grid         periodic grid/checkerboard: RMS amplitude (levels) of the component at the P-px
@@ -173,7 +174,7 @@ class FlatBackgroundJudge(Judge):
         "sigma": MetricSpec(False, (0.0, None), "wavelet-MAD noise sigma on the flat region (0-255)"),
         "hf_energy": MetricSpec(False, (0.0, None), "mean squared level-1 wavelet detail (0-255^2)"),
         "speckle": MetricSpec(False, (0.0, 1000.0), "isolated impulse pixels per 1000 region pixels"),
-        "blotch": MetricSpec(False, (0.0, None), "low-frequency blotch amplitude after a polynomial detrend (0-255)"),
+        "blotch": MetricSpec(False, (0.0, None), "low-frequency blotch amplitude against a designed-gradient model (0-255)"),
         "banding": MetricSpec(False, (0.0, None), "row/column-coherent stripe amplitude (0-255)"),
         "grid": MetricSpec(False, (0.0, None), "RMS amplitude of a significant periodic grid (0-255)"),
         "grid_flag": MetricSpec(False, (0.0, 1.0), "1 when a significant periodic grid of >= grid_min_amp is found"),
