@@ -24,6 +24,7 @@ JUDGES: dict[str, str] = {
 FAMILIES: dict[str, str] = {
     "vlm": "judges.vlm.family:VLMFamily",
     "typography": "judges.ocr_family:TypographyFamily",
+    "flatbg": "judges.flatbg:FlatBackgroundFamily",
 }
 
 # known-truth suites of `evalsuite validate` (judges/validity/), by judge name

@@ -335,7 +335,7 @@ def test_a_quick_real_run_of_the_bundled_default_passes_its_shipped_gate(tmp_pat
     assert main(["gate", "--candidate", str(run_dir), *args]) == 0
     assert main(["gate", "--candidate", str(run_dir), "--baseline", str(run_dir), *args]) == 0
     res = evaluate(load_run(run_dir), load_rules(rules), load_run(run_dir))
-    assert {c.metric for c in res.checks} >= {"ocr.word_recall", "fidelity.ssim", "flatbg.sigma_ratio"}
+    assert {c.metric for c in res.checks} >= {"ocr.word_recall", "fidelity.ssim", "flatbg.sigma_log_ratio"}
 
 
 # --- exit codes -----------------------------------------------------------------------------------

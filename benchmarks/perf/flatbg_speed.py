@@ -1,5 +1,6 @@
-"""Flat-background judge throughput, beside a plain numpy residual-std baseline and skimage's
-estimate_sigma on the same images.
+"""Flat-background judge throughput (all its detectors: grain, speckle, blotch, banding, grid,
+colour), beside a plain numpy residual-std baseline and skimage's estimate_sigma on the same images,
+timed side by side in one run. The issue-11 target: judge time / estimate_sigma time <= 2x.
 
     python benchmarks/perf/flatbg_speed.py [--size 1024] [--n 8] [--rounds 3] [--workers 1]
 
@@ -67,18 +68,27 @@ def main() -> None:
     runs: dict[str, list[float]] = {"flatbg judge": [], "numpy residual std": [], "skimage estimate_sigma": []}
     sig_judge: list[float] = []
     sig_base: list[float] = []
+    pair_ratios: list[float] = []      # judge / estimate_sigma, timed back to back on each image
     for _ in range(args.rounds):
-        t0 = time.perf_counter()
-        v = judge_verdicts(judge, items)
-        runs["flatbg judge"].append(time.perf_counter() - t0)
-        sig_judge = [x.value for x in v if x.metric == "sigma"]
-        t0 = time.perf_counter()
-        sig_base = [noise.residual_std(np.asarray(im, np.float32)) for im, _, _ in data]
-        runs["numpy residual std"].append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        for im, _, _ in data:
+        tot = {k: 0.0 for k in runs}
+        sig_judge, sig_base = [], []
+        for it, (im, _, _) in zip(items, data):   # interleaved per image: load drift hits all alike
+            t0 = time.perf_counter()
+            v = judge_verdicts(judge, [it])
+            tj = time.perf_counter() - t0
+            sig_judge += [x.value for x in v if x.metric == "sigma"]
+            t0 = time.perf_counter()
+            sig_base.append(noise.residual_std(np.asarray(im, np.float32)))
+            tn = time.perf_counter() - t0
+            t0 = time.perf_counter()
             estimate_sigma(np.asarray(im, np.float64), channel_axis=-1, average_sigmas=True)
-        runs["skimage estimate_sigma"].append(time.perf_counter() - t0)
+            ts = time.perf_counter() - t0
+            tot["flatbg judge"] += tj
+            tot["numpy residual std"] += tn
+            tot["skimage estimate_sigma"] += ts
+            pair_ratios.append(tj / ts)
+        for k, t in tot.items():
+            runs[k].append(t)
     if args.workers > 1:
         payload = [(im.tobytes(), im.size, c) for im, c, _ in data]
         with ProcessPoolExecutor(args.workers) as pool:
@@ -95,6 +105,10 @@ def main() -> None:
         print(f"{name:34s}{n / min(ts):12.2f}{n / statistics.median(ts):14.2f}{1000 * min(ts) / n:9.1f}")
     ratio = min(runs["flatbg judge"]) / min(runs["numpy residual std"])
     print(f"flatbg judge time / numpy baseline time: {ratio:.1f}x")
+    sk = min(runs["flatbg judge"]) / min(runs["skimage estimate_sigma"])
+    med = statistics.median(runs["flatbg judge"]) / statistics.median(runs["skimage estimate_sigma"])
+    print(f"flatbg judge time / skimage estimate_sigma time: {sk:.2f}x best, {med:.2f}x median, "
+          f"{statistics.median(pair_ratios):.2f}x median per image (target <= 2x)")
     true = [s for _, _, s in data]
     err_j = np.mean([abs(a / b - 1) for a, b in zip(sig_judge, true)])
     err_b = np.mean([abs(a / b - 1) for a, b in zip(sig_base, true)])

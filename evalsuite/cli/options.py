@@ -110,7 +110,7 @@ def add_judge_arguments(p: argparse.ArgumentParser, run: bool = False) -> None:
 
     p.add_argument("--judges", help="comma-separated judge names (default: the pack's judges)")
     p.add_argument("--judge-opt", action="append", metavar="JUDGE.KEY=VALUE",
-                   help="judge option, e.g. ocr.backend=tesseract, flatbg.grid_threshold=6")
+                   help="judge option, e.g. ocr.backend=tesseract, flatbg.grid_min_amp=1")
     for fam in families():
         fam.add_arguments(p, run=run)
 

@@ -79,8 +79,8 @@ def test_score_folder_with_teacher_images(score_inputs, tmp_path, capsys) -> Non
     assert st["flatbg.sigma"]["mean"] == pytest.approx(SIGMA, rel=0.1)
     assert te["flatbg.sigma"]["mean"] < 0.3
     assert st["flatbg.color_error"]["mean"] < 1.0 and te["flatbg.color_error"]["mean"] < 0.5
-    assert st["flatbg.sigma_ratio"]["n"] == n and "flatbg.sigma_ratio" not in te
-    assert st["flatbg.sigma_ratio"]["mean"] == pytest.approx((SIGMA + 0.1) / 0.1, rel=0.1)   # eps = 0.1
+    assert st["flatbg.sigma_log_ratio"]["n"] == n and "flatbg.sigma_log_ratio" not in te
+    assert st["flatbg.sigma_log_ratio"]["mean"] == pytest.approx(math.log((SIGMA + 0.1) / 0.1), abs=0.1)   # eps = 0.1
     # fidelity to the teacher: PSNR of unclipped Gaussian noise is 20 log10(255 / sigma)
     assert st["fidelity.psnr"]["n"] == n and "fidelity.psnr" not in te
     assert st["fidelity.psnr"]["mean"] == pytest.approx(20 * math.log10(255 / SIGMA), abs=0.5)

@@ -131,7 +131,7 @@ def test_judges_list_and_show_cli(capsys):
     assert rows["diversity"]["granularity"] == "case" and rows["fidelity"]["reference"] == "optional"
     assert main(["judges", "show", "flatbg", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
-    assert d["version"] == 2 and d["options"]["grid_threshold"] == 4.0
+    assert d["version"] == 4 and d["options"]["grid_min_amp"] == 0.5
     assert d["metrics"]["sigma"] == {"higher_is_better": False, "range": [0.0, None],
                                      "description": "wavelet-MAD noise sigma on the flat region (0-255)"}
     assert main(["judges", "show", "flatbgg"]) == 2

@@ -153,7 +153,7 @@ def test_changed_teacher_counts_only_verdicts_against_the_current_teacher(tmp_pa
     fresh = run_eval(cfg(tmp_path, pack, teacher="pattern:9", run_dir=tmp_path / "fresh"))
     assert again["metrics"] == fresh["metrics"] and again["deltas"] == fresh["deltas"]
     st = again["metrics"]["student"]
-    assert st["flatbg.sigma_ratio"]["n"] == 6 and st["flatbg.sigma"]["n"] == 6    # 2 cases x 3 seeds
+    assert st["flatbg.sigma_log_ratio"]["n"] == 6 and st["flatbg.sigma"]["n"] == 6    # 2 cases x 3 seeds
     assert st["fidelity.ssim"]["n"] == 12 and st["fidelity.psnr"]["n"] == 12    # 4 cases x 3 seeds
     # the old verdicts are still stored: two teacher images per student image for ssim
     db = sqlite3.connect(tmp_path / "run" / "results.db")
@@ -173,7 +173,7 @@ def test_role_dropped_from_a_rerun_is_not_reported(tmp_path):
     fresh = run_eval(cfg(tmp_path, pack, teacher=None, run_dir=tmp_path / "fresh"))
     assert set(alone["metrics"]) == set(alone["models"]) == {"student"} and alone["deltas"] == {}
     assert alone["metrics"] == fresh["metrics"]
-    assert "flatbg.sigma_ratio" not in alone["metrics"]["student"]
+    assert "flatbg.sigma_log_ratio" not in alone["metrics"]["student"]
     # nothing re-rendered; judged again without a reference: flatbg (6) and edit preservation (6)
     assert alone["timing"]["rendered"] == 0 and alone["timing"]["judged"] == 12
 

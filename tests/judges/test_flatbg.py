@@ -38,7 +38,7 @@ def test_sigma_tracks_true_sigma_and_is_monotone(judge, size, color) -> None:
         est.append(m["sigma"].value)
         assert m["sigma"].value == pytest.approx(s, rel=0.15), (s, m["sigma"].value)
         assert m["color_error"].value < 1.5
-        assert m["grid_flag"].value == 0.0, m["grid_score"].value
+        assert m["grid_flag"].value == 0.0, m["grid"].detail
     assert est == sorted(est)
 
 
@@ -165,14 +165,16 @@ def test_color_error_grows_with_the_colour_shift(judge) -> None:
     assert "color_error" not in run(judge, flat((64, 64), (1, 2, 3)))   # no colour asked: no metric
 
 
-def test_sigma_ratio_to_teacher_only_when_present(judge) -> None:
+def test_sigma_log_ratio_to_teacher_only_when_present(judge) -> None:
     student = add_noise(flat((128, 128), (180, 180, 220)), 8, seed=1)
     teacher = add_noise(flat((128, 128), (180, 180, 220)), 4, seed=2)
     m = run(judge, student, teacher=teacher)
-    assert m["sigma_ratio"].value == pytest.approx(2.0, rel=0.15)
-    assert m["sigma_ratio"].detail["teacher_sigma"] == pytest.approx(4, rel=0.15)
-    assert "sigma_ratio" not in run(judge, student)
-    assert run(judge, teacher, teacher=teacher)["sigma_ratio"].value == pytest.approx(1.0)
+    assert m["sigma_log_ratio"].value == pytest.approx(np.log(8.1 / 4.1), abs=0.15)
+    assert m["sigma_log_ratio"].detail["teacher_sigma"] == pytest.approx(4, rel=0.15)
+    assert "sigma_log_ratio" not in run(judge, student)
+    assert run(judge, teacher, teacher=teacher)["sigma_log_ratio"].value == pytest.approx(0.0, abs=1e-12)
+    swapped = run(judge, teacher, teacher=student)["sigma_log_ratio"].value   # symmetric in the log
+    assert swapped == pytest.approx(-m["sigma_log_ratio"].value, abs=0.02)
 
 
 def _grid(img: Image.Image, period: int, amp: float, kind: str) -> Image.Image:
@@ -196,11 +198,11 @@ def test_planted_8px_grid_is_flagged_clean_noise_is_not(judge, kind) -> None:
         clean = add_noise(flat(size, (150, 150, 150)), s, seed=s)
         gridded = _grid(clean, 8, amp=max(2.0, s / 3), kind=kind)
         mc, mg = run(judge, clean), run(judge, gridded)
-        assert mc["grid_flag"].value == 0.0 and mc["grid_score"].value < 2.5, mc["grid_score"].value
-        assert mg["grid_flag"].value == 1.0 and mg["grid_score"].value > 6, (kind, size, mg["grid_score"].value)
-        per = mg["grid_score"].detail["grid_per_period"]
-        assert per["8"] > 4 and per["16"] < 2.5, per   # the fundamental period is 8, not 16
-        assert mg["grid_score"].detail["grid_period"] == 8
+        assert mc["grid_flag"].value == 0.0 and mc["grid"].value == 0.0, mc["grid"].detail["grid_per_period"]
+        assert mg["grid_flag"].value == 1.0 and mg["grid"].value > 0.5, (kind, size, mg["grid"].value)
+        per = mg["grid"].detail["grid_per_period"]
+        assert per["8"]["p"] < 1e-6 and per["16"]["amp"] < 0.3, per   # the fundamental period is 8, not 16
+        assert mg["grid"].detail["grid_period"] == 8
         # the grid barely moves the robust sigma
         assert mg["sigma"].value < 1.5 * mc["sigma"].value + 1
 
@@ -217,7 +219,7 @@ def test_no_flat_region_is_a_failure_not_a_zero(judge) -> None:
     blocks = rng.integers(0, 256, (24, 24, 3)).astype(np.uint8)
     busy = Image.fromarray(blocks).resize((192, 192), Image.NEAREST)
     m = run(judge, busy, BackgroundSpec(color=(255, 255, 255)))
-    assert set(m) == {"sigma", "hf_energy", "grid_score", "grid_flag", "color_error"}
+    assert set(m) == {"sigma", "hf_energy", "speckle", "blotch", "banding", "grid", "grid_flag", "color_error"}
     assert all(not v.ok and v.value is None and "no flat background" in v.error for v in m.values())
     bad = run(judge, flat((64, 64), (0, 0, 0)), BackgroundSpec(region=(0.5, 0.0, 0.2, 1.0)))
     assert all(not v.ok and "background.region" in v.error for v in bad.values())

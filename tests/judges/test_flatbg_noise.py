@@ -53,15 +53,3 @@ def test_declip_only_acts_on_clipped_noise() -> None:
     frac = noise.clip_fraction(white)
     assert 0.45 < frac < 0.55 and measured < 7.0
     assert noise.declip_sigma(measured, frac) == pytest.approx(10.0, rel=0.1)
-
-
-def test_grid_score_per_period() -> None:
-    img = _noisy((256, 256, 3), 5.0)
-    base, per = noise.grid_score(img)
-    assert base < 2.5 and set(per) == {2, 4, 8, 16}
-    yy, xx = np.mgrid[:256, :256]
-    g4 = img + 3.0 * np.sign(np.sin(2 * np.pi * (xx + 0.5) / 4))[..., None]
-    score, per = noise.grid_score(g4)
-    assert per[4] > 10 and per[8] < 2.5 and per[16] < 2.5
-    small, per = noise.grid_score(img[:40, :40])   # 32-px window: period 16 needs 64 px, skipped
-    assert set(per) == {2, 4, 8}
