@@ -14,7 +14,6 @@ import subprocess
 
 import pytest
 
-from evalsuite.runner import judge_verdicts
 from tests.judges.vlm.conftest import ROOT, VLLM_PY, require_vllm
 from tests.judges.vlm.test_vllm_server import assert_top_matches
 
@@ -23,6 +22,7 @@ pytestmark = pytest.mark.slow
 SCRIPT = r'''
 import json, sys
 from PIL import Image
+from evalsuite.runner import judge_verdicts
 from evalsuite.types import Case, JudgeInput, image_sha256
 from judges.vlm.backends.base import Constraint, VLMRequest, make_client
 from judges.vlm.t2i import VLMT2IJudge
