@@ -54,6 +54,19 @@ def typography_cases() -> list[dict]:
     return cases
 
 
+def heldout_cases() -> list[dict]:
+    """48 clean typography cases whose words were never trained on (data.HELDOUT_WORDS)."""
+    rng = np.random.default_rng(PACK_SEED + 2)
+    cases = []
+    for n in range(48):
+        tspec = data.sample_text_spec(rng, words=data.HELDOUT_WORDS)
+        cases.append({"id": f"held-{n:03d}", "kind": "t2i", "prompt": data.prompt_for(tspec),
+                      "tags": ["heldout", tspec.font, tspec.size, tspec.pos],
+                      "expected_text": [tspec.word],
+                      "background": {"color": _hex(tspec.bg), "region": list(data.free_region(tspec))}})
+    return cases
+
+
 def edit_cases(assets: Path) -> list[dict]:
     """48 edit cases (16 per op), sources rendered into assets/."""
     rng = np.random.default_rng(PACK_SEED + 1)
@@ -96,6 +109,11 @@ def main() -> None:
                "figures; prompts use the distill training grammar. Tag 'quick' = 16-case subset "
                "for checkpoint sweeps.",
                ["ocr", "flatbg", "fidelity", "diversity"], typography_cases())
+    write_pack("typography-heldout",
+               "Typography for the bundled tiny models (96x32) with words never seen in training "
+               "(distill.data.HELDOUT_WORDS, the same letters spelled anew): 48 words on flat "
+               "backgrounds; prompts use the distill training grammar.",
+               ["ocr", "flatbg"], heldout_cases())
     write_pack("edit-mini",
                "Edits for the bundled tiny models (96x32): recolour background, recolour text, "
                "replace the word (16 each); sources in assets/. Tag 'quick' = 12-case subset.",

@@ -34,7 +34,7 @@ def test_shipped_recipes_and_configs_parse() -> None:
 
 @pytest.mark.parametrize("changes,message", [
     ({"nfe": 3}, "'nfe' must be 1, 2 or 4"),
-    ({"objective": "adversarial"}, "'objective' must be trajectory"),
+    ({"objective": "adversarial"}, "'objective' must be one of trajectory, trajectory\+direct, score"),
     ({"teacher_steps": 10}, "must be a multiple of nfe"),
     ({"categories": {"portraits": 1.0}}, "unknown category 'portraits'"),
     ({"categories": {"typography": 0}}, "weights sum to 0"),
