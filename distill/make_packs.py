@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent / "benchmarks"
 PACK_SEED = 2024
 SEEDS = [0, 1, 2, 3]
+SELECT_SEEDS = [10, 11]   # typography-mini-select: the split students are chosen on
 
 
 def _hex(name: str) -> str:
@@ -90,11 +91,12 @@ def edit_cases(assets: Path) -> list[dict]:
     return cases
 
 
-def write_pack(name: str, description: str, judges: list[str], cases: list[dict]) -> Path:
+def write_pack(name: str, description: str, judges: list[str], cases: list[dict],
+               seeds: list[int] = SEEDS) -> Path:
     root = ROOT / name
     root.mkdir(parents=True, exist_ok=True)
     meta = {"name": name, "version": 1, "description": description, "judges": judges,
-            "defaults": {"seeds": SEEDS, "width": data.WIDTH, "height": data.HEIGHT}}
+            "defaults": {"seeds": seeds, "width": data.WIDTH, "height": data.HEIGHT}}
     (root / "pack.yaml").write_text(yaml.safe_dump(meta, sort_keys=False, width=100))
     with (root / "cases.jsonl").open("w") as f:
         for c in cases:
@@ -109,6 +111,11 @@ def main() -> None:
                "figures; prompts use the distill training grammar. Tag 'quick' = 16-case subset "
                "for checkpoint sweeps.",
                ["ocr", "flatbg", "fidelity", "diversity"], typography_cases())
+    write_pack("typography-mini-select",
+               "typography-mini's cases with other seeds (10, 11): the split that sweeps choose "
+               "the bundled student on, so that typography-mini (seeds 0-3) reports it on images "
+               "not used to choose it.",
+               ["ocr", "flatbg", "fidelity", "diversity"], typography_cases(), SELECT_SEEDS)
     write_pack("typography-heldout",
                "Typography for the bundled tiny models (96x32) with words never seen in training "
                "(distill.data.HELDOUT_WORDS, the same letters spelled anew): 48 words on flat "
