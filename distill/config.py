@@ -50,6 +50,7 @@ class TeacherConfig:
     text_layout: bool = False                     # t2i also conditions on the letter-free layout map
                                                   # (in the edit-source channels; see data.layout_map)
     layout_dropout: float = 0.0                   # share of t2i samples trained with a zero layout
+    text_loss_weight: float = 1.0                 # loss weight inside the word's box (t2i text)
     arch_from_config: bool = False                # with init: build this config's architecture and
                                                   # copy the init's matching weights (warm start)
     threads: int = 1

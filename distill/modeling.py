@@ -75,10 +75,13 @@ class TinyTextEncoder(ModelMixin, ConfigMixin):
             self.char_pos = nn.Parameter(torch.randn(max_chars, dim) * 0.02)
             self.char_rel = nn.Linear(16, dim)
         if char_aware and text_layout:
-            self.route_value = nn.Linear(dim, ROUTE_CHANNELS - 1)
+            # Initialised large enough (output std ~1, like the layout channels) that letters
+            # differ at the UNet's input from the first step: at std 0.02 (output ~0.03) a
+            # 20-minute run drew the same letters for every word (stage 6b).
+            self.route_proj = nn.Linear(dim, ROUTE_CHANNELS - 1)
             self.route_sharpness = nn.Parameter(torch.tensor(2.0))   # log of the logit scale
-            nn.init.normal_(self.route_value.weight, std=0.02)
-            nn.init.zeros_(self.route_value.bias)
+            nn.init.normal_(self.route_proj.weight, std=dim ** -0.5)
+            nn.init.zeros_(self.route_proj.bias)
 
     def tokenize(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Prompts → (token ids [B, T], mask [B, T] with 1 for real tokens)."""
@@ -162,7 +165,7 @@ class TinyTextEncoder(ModelMixin, ConfigMixin):
         logits = logits.masked_fill(~valid, float("-inf"))
         attn = torch.nan_to_num(torch.softmax(logits, dim=1))          # [R, C, h, w]
         chars = text[rows, self.config.max_tokens: self.config.max_tokens + c]   # [R, C, D]
-        val = self.route_value(chars)                                   # [R, C, 11]
+        val = self.route_proj(chars)                                   # [R, C, 11]
         routed = torch.einsum("rchw,rcd->rdhw", attn, val)
         offset = torch.remainder((r + 1) / 2 * n, 1.0) - 0.5             # within the letter's slot
         add = torch.cat([routed, offset], dim=1) * inside * (lens > 0).to(source).view(-1, 1, 1, 1)

@@ -62,6 +62,16 @@ def collate(samples: list[data.Sample], layout: bool = False) -> tuple[list[str]
     return [s.prompt for s in samples], fold(tgt), fold(src)
 
 
+def text_weights(samples: list[data.Sample], weight: float) -> torch.Tensor:
+    """Folded per-pixel loss weights [B, 12, h, w]: `weight` inside a t2i text sample's word box
+    (its layout map at the sample's own jitter), 1 elsewhere and for other samples."""
+    w = torch.ones(len(samples), 3, data.HEIGHT, data.WIDTH)
+    for i, s in enumerate(samples):
+        if s.layout is not None:
+            w[i, :, torch.from_numpy(s.layout[0] > 0)] = weight
+    return fold(w)
+
+
 # --- shared helpers ---------------------------------------------------------------------------
 def new_pipeline(channels: tuple[int, ...] = (32, 64, 128), text_dim: int = 128,
                  attn_levels: int = 1, pooled_text: bool = False, char_aware: bool = False,
@@ -92,7 +102,8 @@ def warm_start(pipe: TinyFlowPipeline, init: TinyFlowPipeline,
     for name in ("unet", "text_encoder"):
         dst, src = getattr(pipe, name), getattr(init, name).state_dict()
         own = dst.state_dict()
-        same = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
+        same = {k: v for k, v in src.items()      # (meta: a module the init's folder lacks)
+                if k in own and own[k].shape == v.shape and not v.is_meta}
         dst.load_state_dict(same, strict=False)
         log(f"warm start {name}: {len(same)}/{len(own)} tensors copied, "
             f"{len(own) - len(same)} new")
@@ -186,7 +197,10 @@ def train_teacher(cfg: TeacherConfig, log: Callable[[str], None] = print) -> Pat
         xt = (1 - s) * x0 + s * noise
         text, mask, src = model["text"].condition(prompts, src)
         v = velocity(model["unet"], xt, sigma, src, text, mask)
-        loss = torch.nn.functional.mse_loss(v, noise - x0)
+        err = (v - (noise - x0)) ** 2
+        if cfg.text_loss_weight != 1.0:   # the word's box (exact jitter) weighs more
+            err = err * text_weights(samples, cfg.text_loss_weight)
+        loss = err.mean()
         progress = max(step / cfg.max_steps, (time.time() - t_start) / 60 / cfg.max_minutes)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg.lr, cfg.warmup_steps, progress, cfg.lr_decay, cfg.lr_min)

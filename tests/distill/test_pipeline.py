@@ -90,7 +90,7 @@ def char_pipe_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(1)
     pipe = new_pipeline(channels=(16, 32), text_dim=16, char_aware=True, text_layout=True)
     with torch.no_grad():
-        pipe.text_encoder.route_value.weight.normal_(0, 1.0)
+        pipe.text_encoder.route_proj.weight.normal_(0, 1.0)
     out = tmp_path_factory.mktemp("char") / "pipe"
     pipe.save_pretrained(out, sampler={"num_inference_steps": 4, "guidance_scale": 2.0})
     return out
