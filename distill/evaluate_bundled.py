@@ -68,7 +68,7 @@ def step0_of(student: Path) -> tuple[Path, dict[str, Any]] | None:
 
 
 def run_role(name: str, ckpt: Path, opts: dict[str, Any], out: Path, pack: str,
-             limit: int | None) -> dict[str, Any]:
+             limit: int | None, only_judges: list[str] | None = None) -> dict[str, Any]:
     from evalsuite.runner import RunConfig, run_eval
     from evalsuite.sweep import export_images
 
@@ -80,6 +80,8 @@ def run_role(name: str, ckpt: Path, opts: dict[str, Any], out: Path, pack: str,
             logger.info("waiting for the teacher's full-step images in %s", export)
             time.sleep(15)
         judges, teacher = ["ocr", "flatbg", "fidelity", "diversity"], f"images:{export}"
+    if only_judges:
+        judges = [j for j in judges if j in only_judges]
     t0 = time.time()
     summary = run_eval(RunConfig(run_dir=out / name, pack=pack, model=str(ckpt), teacher=teacher,
                                  model_opts={**opts, "batch_size": 16}, judges=judges, limit=limit, progress=False,
@@ -182,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(REPO / "distill" / "results" / "bundled"))
     p.add_argument("--nfe", type=int, default=4)
     p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--judges", default=None, help="comma-separated subset of the roles' judges")
     p.add_argument("--only", help="evaluate only this role (run roles in parallel processes)")
     p.add_argument("--report", action="store_true", help="only aggregate existing runs")
     p.add_argument("--latency", action="store_true", help="also time batch-1 renders")
@@ -201,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         todo = [args.only] if args.only else list(rs)
         for name in todo:
             ckpt, opts = rs[name]
-            run_role(name, ckpt, opts, out, args.pack, args.limit)
+            run_role(name, ckpt, opts, out, args.pack, args.limit,
+                     args.judges.split(",") if args.judges else None)
     lat = None
     if args.latency:
         lat = {name: latency(ckpt, opts) for name, (ckpt, opts) in rs.items()}

