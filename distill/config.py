@@ -46,11 +46,17 @@ class TeacherConfig:
     text_dim: int = 128
     attn_levels: int = 1                          # cross-attention at this many lowest resolutions
     pooled_text: bool = False                     # pooled prompt embedding into every ResNet
-    glyph_layout: bool = False                    # t2i also conditions on the prompt's glyph map
-                                                  # (in the edit-source channels; see data.render_glyph)
+    char_aware: bool = False                      # text encoder also embeds the quoted text by character
+    text_layout: bool = False                     # t2i also conditions on the letter-free layout map
+                                                  # (in the edit-source channels; see data.layout_map)
+    layout_dropout: float = 0.0                   # share of t2i samples trained with a zero layout
+    text_loss_weight: float = 1.0                 # loss weight inside the word's box (t2i text)
     arch_from_config: bool = False                # with init: build this config's architecture and
                                                   # copy the init's matching weights (warm start)
     threads: int = 1
+
+
+OBJECTIVES = ("trajectory", "trajectory+direct", "score")
 
 
 @dataclass(frozen=True)
@@ -73,8 +79,10 @@ class Recipe:
     init: str
     teachers: tuple[TeacherRef, ...]
     nfe: int = 4
-    objective: str = "trajectory"                 # trajectory | trajectory+direct
+    objective: str = "trajectory"                 # trajectory | trajectory+direct | score
     direct_from: float = 0.75                     # progress at which the direct phase starts
+    fake_lr: float = 4e-4                         # score: the online fake-score network's lr
+    fake_updates: int = 1                         # score: fake-score steps per student step
     teacher_steps: int = 32                       # fine Euler steps of the teacher ODE
     teacher_guidance: float = 3.0
     categories: dict[str, float] = field(default_factory=lambda: {c: 1.0 for c in CATEGORIES})
@@ -195,8 +203,8 @@ def parse_recipe(raw: dict[str, Any], path: Path | str = "<recipe>") -> Recipe:
     raw["teachers"] = tuple(refs)
     if raw.get("nfe", 4) not in (1, 2, 4):
         raise _fail(path, f"'nfe' must be 1, 2 or 4, got {raw.get('nfe')!r}")
-    if raw.get("objective", "trajectory") not in ("trajectory", "trajectory+direct"):
-        raise _fail(path, f"'objective' must be trajectory or trajectory+direct, got {raw['objective']!r}")
+    if raw.get("objective", "trajectory") not in OBJECTIVES:
+        raise _fail(path, f"'objective' must be one of {', '.join(OBJECTIVES)}, got {raw['objective']!r}")
     if "categories" in raw:
         raw["categories"] = _weights(raw["categories"], path, "categories")
     if "t2i_edit" in raw:
@@ -208,7 +216,7 @@ def parse_recipe(raw: dict[str, Any], path: Path | str = "<recipe>") -> Recipe:
     nfe = int(raw.get("nfe", 4))
     if int(raw.get("teacher_steps", 32)) % nfe:
         raise _fail(path, f"'teacher_steps' ({raw.get('teacher_steps')}) must be a multiple of nfe ({nfe})")
-    for key in ("steps", "checkpoint_every", "budget", "batch_size"):
+    for key in ("steps", "checkpoint_every", "budget", "batch_size", "fake_updates"):
         if key in raw and (not isinstance(raw[key], int) or raw[key] < 1):
             raise _fail(path, f"'{key}' must be a positive integer, got {raw[key]!r}")
     return Recipe(**raw)

@@ -33,6 +33,12 @@ WORDS: tuple[str, ...] = (
     "CAT", "DOG", "SUN", "MAP", "BOX", "FOX", "OWL", "BUS", "KEY", "PEN", "CUP", "HAT",
     "SALE", "OPEN", "STOP", "MENU", "TAXI", "CAFE", "BOOK", "FISH", "LAMP", "ROSE", "MILK", "JAZZ",
 )
+# Never in training data: the held-out words of benchmarks/typography-heldout (same letters as
+# WORDS, new spellings), to tell spelling apart from memorised word pictures.
+HELDOUT_WORDS: tuple[str, ...] = (
+    "BEAR", "CODE", "LION", "NOTE", "MOON", "FROG", "DUCK", "STAR", "TREE", "WOLF", "SHIP", "GOLD",
+    "RAIN", "SNOW", "BIKE", "CAKE",
+)
 FONTS: dict[str, str] = {
     "sans": "DejaVuSans.ttf", "bold": "DejaVuSans-Bold.ttf",
     "serif": "DejaVuSerif.ttf", "mono": "DejaVuSansMono.ttf",
@@ -128,10 +134,11 @@ def _font(name: str, px: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(FONT_DIR / FONTS[name]), px)
 
 
-def sample_text_spec(rng: np.random.Generator, clutter: bool = False) -> TextSpec:
+def sample_text_spec(rng: np.random.Generator, clutter: bool = False,
+                     words: tuple[str, ...] = WORDS) -> TextSpec:
     bg = str(rng.choice(list(COLORS)))
     fgs = [c for c in COLORS if contrasts(c, bg)]
-    return TextSpec(word=str(rng.choice(WORDS)), font=str(rng.choice(list(FONTS))),
+    return TextSpec(word=str(rng.choice(words)), font=str(rng.choice(list(FONTS))),
                     size=str(rng.choice(list(SIZES))), color=str(rng.choice(fgs)), bg=bg,
                     pos=str(rng.choice(POSITIONS)), clutter=clutter)
 
@@ -175,19 +182,32 @@ def render_text(spec: TextSpec, layout_seed: int) -> Image.Image:
     return _draw_word(img, spec, jitter, COLORS[spec.color])
 
 
-def render_glyph(spec: TextSpec, layout_seed: int | None = None) -> Image.Image:
-    """The glyph map of a typography spec: its word in white, in the spec's font and size, on
-    black, at the spec's place — the layout condition of glyph-conditioned text rendering
-    (GlyphControl, TextDiffuser, AnyText), with no colour, background or clutter. With
-    `layout_seed` the word sits exactly where render_text(spec, layout_seed) puts it (training);
-    without, at the nominal place of its position (what a prompt alone says: inference)."""
+def layout_map(spec: TextSpec, layout_seed: int | None = None) -> np.ndarray:
+    """The letter-free layout condition of a typography spec, float32 [3, HEIGHT, WIDTH] in [-1, 1]:
+    channel 0 is the word's box (1 inside, -1 outside), channel 1 the horizontal position across
+    the box (-1 at its left edge to 1 at its right, 0 outside), channel 2 the vertical one. It says
+    where the text goes and how big, never which letters: spelling reaches the model only through
+    the text encoder (TinyTextEncoder's per-character tokens). With `layout_seed` the box is where
+    render_text(spec, layout_seed) draws the word (training); without, at the nominal place of its
+    position (what a prompt alone says: inference)."""
     jitter = (0, 0) if layout_seed is None else _layout(spec, layout_seed)
-    return _draw_word(Image.new("RGB", (WIDTH, HEIGHT), (0, 0, 0)), spec, jitter, (255, 255, 255))
+    x0, y0, x1, y1 = text_box(spec, jitter)
+    out = np.zeros((3, HEIGHT, WIDTH), dtype=np.float32)
+    out[0] = -1.0
+    xa, xb, ya, yb = max(0, x0), min(WIDTH, x1 + 1), max(0, y0), min(HEIGHT, y1 + 1)
+    if xb <= xa or yb <= ya:
+        return out
+    out[0, ya:yb, xa:xb] = 1.0
+    xs = (np.arange(xa, xb, dtype=np.float32) + 0.5 - x0) / max(1, x1 + 1 - x0) * 2 - 1
+    ys = (np.arange(ya, yb, dtype=np.float32) + 0.5 - y0) / max(1, y1 + 1 - y0) * 2 - 1
+    out[1, ya:yb, xa:xb] = xs[None, :]
+    out[2, ya:yb, xa:xb] = ys[:, None]
+    return out
 
 
 def _layout(spec: TextSpec, layout_seed: int, draw: ImageDraw.ImageDraw | None = None) -> tuple[int, int]:
     """The word's jitter (dx, dy) for `layout_seed`; with `draw`, also draws the clutter (the same
-    random draws either way, so a glyph map and its image agree)."""
+    random draws either way, so a layout map and its image agree)."""
     rng = np.random.default_rng([layout_seed, 7])
     if spec.clutter:
         others = [c for c in COLORS if c not in (spec.bg, spec.color)]
@@ -254,7 +274,7 @@ class Sample:
     source: Image.Image | None
     category: str
     task: Task
-    glyph: Image.Image | None = None    # t2i text: the word's glyph map at its exact place
+    layout: np.ndarray | None = None    # t2i text: the word's layout_map at its exact place
 
 
 def sample_edit(rng: np.random.Generator, layout_seed: int) -> tuple[TextSpec, str, str, TextSpec]:
@@ -286,7 +306,7 @@ def make_sample(seed: int, index: int, category: str, task: Task) -> Sample:
         return Sample(prompt_for(fspec), render_figure(fspec, layout_seed), None, category, task)
     tspec = sample_text_spec(rng, clutter=category == "cluttered")
     return Sample(prompt_for(tspec), render_text(tspec, layout_seed), None, category, task,
-                  render_glyph(tspec, layout_seed))
+                  layout_map(tspec, layout_seed))
 
 
 def to_tensor_array(img: Image.Image) -> np.ndarray:

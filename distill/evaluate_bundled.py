@@ -1,16 +1,20 @@
-"""Measure the bundled models for issue 3: teacher at full steps vs teacher at the student's step
-count (no distillation) vs the distilled student, on the same cases and seeds, plus latency.
+"""Measure the bundled student beside its same-cost baselines, on the same cases and seeds:
+the teacher at full steps, the teacher at the student's NFE without CFG (the same cost: the
+baseline every conclusion is drawn against), the teacher at the student's steps with CFG (twice
+the NFE), and the student's step-0 checkpoint (before any distillation), plus latency.
 
-Runs go through the ordinary evalsuite runner (one run directory per role under --out); the
-teacher's full-step images are exported once and every other role is compared with them
-(fidelity = distance to the teacher). Paired deltas (student - teacher@4) come with 95% bootstrap
-CIs (evalsuite.stats). Roles can run in parallel processes (`--only ROLE`); `--report` then only
-aggregates.
+Runs go through the ordinary evalsuite runner (one run directory per role under --out) with the
+strict OCR judge (case and punctuation count); the teacher's full-step images are exported once
+and every other role is compared with them (fidelity = distance to the teacher). Paired deltas
+(student - each baseline) come with 95% case-clustered bootstrap CIs (distill.clustered: cases
+resampled, seeds nested). Roles can run in parallel processes (`--only ROLE`); `--report` then
+only aggregates.
 
 Command (what docs/distill.md reports):
   python -m distill.evaluate_bundled --only teacher-full &   # then, once it has exported:
   python -m distill.evaluate_bundled --only teacher-4 & python -m distill.evaluate_bundled --only student & ...
   python -m distill.evaluate_bundled --report --latency
+(scripts/distill_all.sh evaluate runs exactly this.)
 """
 
 from __future__ import annotations
@@ -28,24 +32,43 @@ logger = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parent.parent
 TEACHER = REPO / "distill" / "models" / "teacher-base"
 STUDENT = REPO / "distill" / "models" / "student"
+STRICT_OCR = {"casefold": False, "punctuation": "keep"}   # "Sale" != "SALE", "SALE!" != "SALE"
 KEY_METRICS = {  # metric -> higher is better
-    "ocr.word_recall": True, "ocr.exact_match": True, "flatbg.color_error": False,
+    "ocr.exact_match": True, "ocr.word_recall": True, "flatbg.color_error": False,
     "ocr.ned": True, "flatbg.sigma": False, "fidelity.psnr": True, "fidelity.ssim": True,
     "fidelity.preservation": True,
 }
 
 
-def roles(teacher: Path, student: Path, nfe: int) -> dict[str, tuple[Path, dict[str, Any]]]:
-    return {
+def roles(teacher: Path, student: Path, nfe: int,
+          step0: tuple[Path, dict[str, Any]] | None) -> dict[str, tuple[Path, dict[str, Any]]]:
+    out = {
         "teacher-full": (teacher, {}),                                       # sampler.json defaults
-        f"teacher-{nfe}": (teacher, {"num_inference_steps": nfe}),           # + CFG: 2*nfe NFE
         f"teacher-{nfe}-nocfg": (teacher, {"num_inference_steps": nfe, "guidance_scale": 1.0}),
+        f"teacher-{nfe}": (teacher, {"num_inference_steps": nfe}),           # + CFG: 2*nfe NFE
         "student": (student, {}),                                            # nfe steps, no CFG
     }
+    if step0 is not None:
+        out["student-step0"] = step0
+    return out
+
+
+def step0_of(student: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The student's step-0 checkpoint: the EMA at step 0 is its recipe's init, so it is that
+    folder at the student's sampler settings (for an init of teacher-base, the same images as the
+    same-cost teacher: a determinism check as well as a baseline)."""
+    meta_f, sampler_f = student / "train_config.json", student / "sampler.json"
+    if not (meta_f.is_file() and sampler_f.is_file()):
+        return None
+    init = json.loads(meta_f.read_text()).get("config", {}).get("init")
+    if not init:
+        return None
+    p = Path(init) if Path(init).is_absolute() else REPO / init
+    return p, json.loads(sampler_f.read_text())
 
 
 def run_role(name: str, ckpt: Path, opts: dict[str, Any], out: Path, pack: str,
-             limit: int | None) -> dict[str, Any]:
+             limit: int | None, only_judges: list[str] | None = None) -> dict[str, Any]:
     from evalsuite.runner import RunConfig, run_eval
     from evalsuite.sweep import export_images
 
@@ -57,9 +80,12 @@ def run_role(name: str, ckpt: Path, opts: dict[str, Any], out: Path, pack: str,
             logger.info("waiting for the teacher's full-step images in %s", export)
             time.sleep(15)
         judges, teacher = ["ocr", "flatbg", "fidelity", "diversity"], f"images:{export}"
+    if only_judges:
+        judges = [j for j in judges if j in only_judges]
     t0 = time.time()
     summary = run_eval(RunConfig(run_dir=out / name, pack=pack, model=str(ckpt), teacher=teacher,
                                  model_opts={**opts, "batch_size": 16}, judges=judges, limit=limit, progress=False,
+                                 judge_opts={"ocr": dict(STRICT_OCR)},
                                  command=f"python -m distill.evaluate_bundled --only {name}"))
     if name == "teacher-full":
         n = export_images(out / name, "student", export)
@@ -68,18 +94,26 @@ def run_role(name: str, ckpt: Path, opts: dict[str, Any], out: Path, pack: str,
     return summary
 
 
-def paired(out: Path, a: str, b: str, metric: str) -> dict[str, Any] | None:
-    """Paired mean difference a - b over (case, seed) with its 95% bootstrap CI resampling cases."""
-    from evalsuite.compare import load_run
-    from evalsuite.stats import paired_keyed_delta
+def role_values(out: Path, role: str, metric: str) -> dict[tuple[str, int], float]:
+    """(case, seed) -> value of one metric in one role's run (current verdicts, failures left out)."""
+    from evalsuite.store import RunStore
 
-    vals = {role: load_run(out / role).values("student", metric) for role in (a, b)}
-    keys = sorted(set(vals[a]) & set(vals[b]))
-    if not keys:
+    store = RunStore(out / role)
+    try:
+        return {(v["case_id"], v["seed"]): v["value"] for v in store.verdicts_for("student")
+                if f"{v['judge']}.{v['metric']}" == metric and v["ok"] and v["value"] is not None}
+    finally:
+        store.close()
+
+
+def paired(out: Path, a: str, b: str, metric: str) -> dict[str, Any] | None:
+    """Paired mean difference a - b over (case, seed) with its 95% case-clustered bootstrap CI."""
+    from distill.clustered import clustered_delta_ci
+
+    mean, lo, hi, n_cases, n = clustered_delta_ci(role_values(out, a, metric), role_values(out, b, metric))
+    if n == 0:
         return None
-    ci = paired_keyed_delta(vals[a], vals[b], keys)
-    return {"mean": round(ci.mean, 5), "ci": [round(ci.lo, 5), round(ci.hi, 5)], "n": len(keys),
-            "n_cases": ci.n_cases}
+    return {"mean": round(mean, 5), "ci": [round(lo, 5), round(hi, 5)], "n": n, "cases": n_cases}
 
 
 def latency(ckpt: Path, opts: dict[str, Any], n: int = 10) -> dict[str, float]:
@@ -114,7 +148,8 @@ def report(out: Path, names: list[str], nfe: int, lat: dict[str, Any] | None) ->
         res["roles"][name] = {k: {kk: m.get(kk) for kk in ("mean", "ci", "n", "failures")}
                               for k, m in s["metrics"].get("student", {}).items()}
     base = f"teacher-{nfe}"
-    for other in (base, f"{base}-nocfg", "teacher-full", *[n for n in names if n.startswith("student-")]):
+    # the same-cost teacher (no CFG) first: conclusions are drawn against it
+    for other in (f"{base}-nocfg", base, "teacher-full", *[n for n in names if n.startswith("student-")]):
         if "student" in res["roles"] and other in res["roles"]:
             for metric, hib in KEY_METRICS.items():
                 d = paired(out, "student", other, metric)
@@ -144,10 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--teacher", default=str(TEACHER))
     p.add_argument("--student", default=str(STUDENT))
+
     p.add_argument("--pack", default="typography-mini")
     p.add_argument("--out", default=str(REPO / "distill" / "results" / "bundled"))
     p.add_argument("--nfe", type=int, default=4)
     p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--judges", default=None, help="comma-separated subset of the roles' judges")
     p.add_argument("--only", help="evaluate only this role (run roles in parallel processes)")
     p.add_argument("--report", action="store_true", help="only aggregate existing runs")
     p.add_argument("--latency", action="store_true", help="also time batch-1 renders")
@@ -159,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rs = roles(Path(args.teacher), Path(args.student), args.nfe)
+    rs = roles(Path(args.teacher), Path(args.student), args.nfe, step0_of(Path(args.student)))
     for spec in args.extra:
         name, _, ckpt = spec.partition("=")
         rs[name] = (Path(ckpt), {})
@@ -167,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         todo = [args.only] if args.only else list(rs)
         for name in todo:
             ckpt, opts = rs[name]
-            run_role(name, ckpt, opts, out, args.pack, args.limit)
+            run_role(name, ckpt, opts, out, args.pack, args.limit,
+                     args.judges.split(",") if args.judges else None)
     lat = None
     if args.latency:
         lat = {name: latency(ckpt, opts) for name, (ckpt, opts) in rs.items()}

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent / "benchmarks"
 PACK_SEED = 2024
 SEEDS = [0, 1, 2, 3]
+SELECT_SEEDS = [10, 11]   # typography-mini-select: the split students are chosen on
 
 
 def _hex(name: str) -> str:
@@ -54,6 +55,19 @@ def typography_cases() -> list[dict]:
     return cases
 
 
+def heldout_cases() -> list[dict]:
+    """48 clean typography cases whose words were never trained on (data.HELDOUT_WORDS)."""
+    rng = np.random.default_rng(PACK_SEED + 2)
+    cases = []
+    for n in range(48):
+        tspec = data.sample_text_spec(rng, words=data.HELDOUT_WORDS)
+        cases.append({"id": f"held-{n:03d}", "kind": "t2i", "prompt": data.prompt_for(tspec),
+                      "tags": ["heldout", tspec.font, tspec.size, tspec.pos],
+                      "expected_text": [tspec.word],
+                      "background": {"color": _hex(tspec.bg), "region": list(data.free_region(tspec))}})
+    return cases
+
+
 def edit_cases(assets: Path) -> list[dict]:
     """48 edit cases (16 per op), sources rendered into assets/."""
     rng = np.random.default_rng(PACK_SEED + 1)
@@ -77,11 +91,12 @@ def edit_cases(assets: Path) -> list[dict]:
     return cases
 
 
-def write_pack(name: str, description: str, judges: list[str], cases: list[dict]) -> Path:
+def write_pack(name: str, description: str, judges: list[str], cases: list[dict],
+               seeds: list[int] = SEEDS) -> Path:
     root = ROOT / name
     root.mkdir(parents=True, exist_ok=True)
     meta = {"name": name, "version": 1, "description": description, "judges": judges,
-            "defaults": {"seeds": SEEDS, "width": data.WIDTH, "height": data.HEIGHT}}
+            "defaults": {"seeds": seeds, "width": data.WIDTH, "height": data.HEIGHT}}
     (root / "pack.yaml").write_text(yaml.safe_dump(meta, sort_keys=False, width=100))
     with (root / "cases.jsonl").open("w") as f:
         for c in cases:
@@ -96,6 +111,16 @@ def main() -> None:
                "figures; prompts use the distill training grammar. Tag 'quick' = 16-case subset "
                "for checkpoint sweeps.",
                ["ocr", "flatbg", "fidelity", "diversity"], typography_cases())
+    write_pack("typography-mini-select",
+               "typography-mini's cases with other seeds (10, 11): the split that sweeps choose "
+               "the bundled student on, so that typography-mini (seeds 0-3) reports it on images "
+               "not used to choose it.",
+               ["ocr", "flatbg", "fidelity", "diversity"], typography_cases(), SELECT_SEEDS)
+    write_pack("typography-heldout",
+               "Typography for the bundled tiny models (96x32) with words never seen in training "
+               "(distill.data.HELDOUT_WORDS, the same letters spelled anew): 48 words on flat "
+               "backgrounds; prompts use the distill training grammar.",
+               ["ocr", "flatbg"], heldout_cases())
     write_pack("edit-mini",
                "Edits for the bundled tiny models (96x32): recolour background, recolour text, "
                "replace the word (16 each); sources in assets/. Tag 'quick' = 12-case subset.",

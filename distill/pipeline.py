@@ -1,10 +1,11 @@
 """TinyFlowPipeline: the bundled tiny text-to-image / edit flow model as a diffusers pipeline.
 
 Components: `unet` (UNet2DConditionModel on 2x2-folded RGB), `text_encoder` (TinyTextEncoder,
-word-level) and `scheduler` (FlowMatchEulerDiscreteScheduler, whose sigmas give the Euler grid).
+word-level, optionally character-aware) and `scheduler` (FlowMatchEulerDiscreteScheduler, whose sigmas give the Euler grid).
 Rectified flow: x_sigma = (1 - sigma) * x0 + sigma * noise, the model predicts noise - x0.
 Editing conditions on the source image (concatenated channels); text-to-image passes zeros, or,
-for a glyph-layout model (text_encoder.config.glyph_layout), the prompt's glyph map.
+for a text-layout model (text_encoder.config.text_layout), the prompt's letter-free layout map
+(the word's box and the position across it: where the text goes, never which letters).
 Per-item noise is drawn from that item's own generator in pixel space, so an image depends only
 on its prompt, source, seed and sampler settings — never on what else is in the batch.
 """
@@ -73,9 +74,9 @@ class TinyFlowPipeline(DiffusionPipeline):
         return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
     @property
-    def glyph_layout(self) -> bool:
-        """Whether text-to-image conditions on the prompt's glyph map (the text encoder's config)."""
-        return bool(getattr(self.text_encoder.config, "glyph_layout", False))
+    def text_layout(self) -> bool:
+        """Whether text-to-image conditions on the prompt's layout map (the text encoder's config)."""
+        return bool(getattr(self.text_encoder.config, "text_layout", False))
 
     @property
     def default_size(self) -> tuple[int, int]:
@@ -101,32 +102,44 @@ class TinyFlowPipeline(DiffusionPipeline):
     def integrate(self, noise: torch.Tensor, prompts: list[str], source: torch.Tensor,
                   sigmas: torch.Tensor, guidance_scale: float) -> list[torch.Tensor]:
         """Euler on an explicit decreasing sigma grid; returns the state at every grid point."""
-        text, mask = self.text_encoder.encode(prompts)
-        cfg = guidance_scale > 1.0
-        if cfg:
-            utext, umask = self.text_encoder.encode([""] * len(prompts))
-            text, mask = torch.cat([text, utext]), torch.cat([mask, umask])
-            source2 = torch.cat([source, source])
+        text, mask, source = self.encode_guided(prompts, source, guidance_scale)
         x = noise
         states = [x]
         for i in range(len(sigmas) - 1):
-            s = sigmas[i].expand(x.shape[0])
-            if cfg:
-                v = velocity(self.unet, torch.cat([x, x]), torch.cat([s, s]), source2, text, mask)
-                vc, vu = v.chunk(2)
-                v = vu + guidance_scale * (vc - vu)
-            else:
-                v = velocity(self.unet, x, s, source, text, mask)
+            v = self.guided_velocity(x, sigmas[i].expand(x.shape[0]), source, text, mask, guidance_scale)
             x = x + (sigmas[i + 1] - sigmas[i]) * v
             states.append(x)
         return states
+
+    def encode_guided(self, prompts: list[str], source: torch.Tensor,
+                      guidance_scale: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Text states and sources for guided_velocity: the prompts' (with their routed letters,
+        TinyTextEncoder.condition), then with CFG the empty prompt's (the same source, no letters)."""
+        text, mask, routed = self.text_encoder.condition(prompts, source)
+        if guidance_scale > 1.0:
+            utext, umask = self.text_encoder.encode([""] * len(prompts))
+            text, mask = torch.cat([text, utext]), torch.cat([mask, umask])
+            routed = torch.cat([routed, source])
+        return text, mask, routed
+
+    def guided_velocity(self, x: torch.Tensor, sigma: torch.Tensor, source: torch.Tensor,
+                        text: torch.Tensor, mask: torch.Tensor, guidance_scale: float) -> torch.Tensor:
+        """The velocity at (x, sigma), with classifier-free guidance when guidance_scale > 1
+        (then text, mask and source hold the conditional and unconditional halves: encode_guided)."""
+        if guidance_scale <= 1.0:
+            return velocity(self.unet, x, sigma, source, text, mask)
+        v = velocity(self.unet, torch.cat([x, x]), torch.cat([sigma, sigma]), source, text, mask)
+        vc, vu = v.chunk(2)
+        return vu + guidance_scale * (vc - vu)
 
     @torch.no_grad()
     def __call__(self, prompt: list[str] | str, image: list[Image.Image] | None = None,
                  num_inference_steps: int = 32, guidance_scale: float = 3.0,
                  generator: list[torch.Generator] | torch.Generator | None = None,
                  height: int | None = None, width: int | None = None,
-                 output_type: str = "pil") -> TinyFlowOutput:
+                 output_type: str = "pil", layout: torch.Tensor | None = None) -> TinyFlowOutput:
+        """`layout` ([B, 3, height, width]) replaces a text-layout model's layout maps (another
+        prompt's box, or zeros for none); the prompt alone says what is written."""
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         n = len(prompts)
         dh, dw = self.default_size
@@ -144,8 +157,10 @@ class TinyFlowPipeline(DiffusionPipeline):
         device = self.unet.device
         noise = torch.stack([torch.randn((3, height, width), generator=g) for g in generator])
         noise = fold(noise).to(device)
-        if image is None and self.glyph_layout:
-            source = fold(self.text_encoder.glyph_maps(prompts, height, width)).to(device)
+        if image is None and layout is not None:
+            source = fold(layout.float()).to(device)
+        elif image is None and self.text_layout:
+            source = fold(self.text_encoder.layout_maps(prompts, height, width)).to(device)
         elif image is None:
             source = torch.zeros_like(noise)
         else:

@@ -47,23 +47,35 @@ def batch_keys(seed: int, step: int, size: int, categories: dict[str, float],
     return keys
 
 
-def collate(samples: list[data.Sample], glyph: bool = False) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+def collate(samples: list[data.Sample], layout: bool = False) -> tuple[list[str], torch.Tensor, torch.Tensor]:
     """Samples → (prompts, folded targets, folded sources: the edit source; for t2i zeros, or with
-    `glyph` (a glyph-layout model) the sample's glyph map where it has one)."""
+    `layout` (a text-layout model) the sample's letter-free layout map where it has one)."""
     def source(s: data.Sample) -> torch.Tensor:
-        img = s.source if s.source is not None else (s.glyph if glyph else None)
-        if img is None:
-            return torch.zeros(3, data.HEIGHT, data.WIDTH)
-        return torch.from_numpy(data.to_tensor_array(img))
+        if s.source is not None:
+            return torch.from_numpy(data.to_tensor_array(s.source))
+        if layout and s.layout is not None:
+            return torch.from_numpy(s.layout)
+        return torch.zeros(3, data.HEIGHT, data.WIDTH)
 
     tgt = torch.from_numpy(np.stack([data.to_tensor_array(s.target) for s in samples]))
     src = torch.stack([source(s) for s in samples])
     return [s.prompt for s in samples], fold(tgt), fold(src)
 
 
+def text_weights(samples: list[data.Sample], weight: float) -> torch.Tensor:
+    """Folded per-pixel loss weights [B, 12, h, w]: `weight` inside a t2i text sample's word box
+    (its layout map at the sample's own jitter), 1 elsewhere and for other samples."""
+    w = torch.ones(len(samples), 3, data.HEIGHT, data.WIDTH)
+    for i, s in enumerate(samples):
+        if s.layout is not None:
+            w[i, :, torch.from_numpy(s.layout[0] > 0)] = weight
+    return fold(w)
+
+
 # --- shared helpers ---------------------------------------------------------------------------
 def new_pipeline(channels: tuple[int, ...] = (32, 64, 128), text_dim: int = 128,
-                 attn_levels: int = 1, pooled_text: bool = False) -> TinyFlowPipeline:
+                 attn_levels: int = 1, pooled_text: bool = False, char_aware: bool = False,
+                 text_layout: bool = False) -> TinyFlowPipeline:
     """A fresh pipeline. Cross-attention at the `attn_levels` lowest resolutions (cheap on a CPU);
     `pooled_text` also adds an attention-pooled prompt embedding to the time embedding of every
     ResNet block (diffusers' addition_embed_type="text"), so global attributes (colours, font,
@@ -77,7 +89,8 @@ def new_pipeline(channels: tuple[int, ...] = (32, 64, 128), text_dim: int = 128,
         channels=channels, cross_attention_dim=text_dim, norm_num_groups=min(16, channels[0]),
         down_block_types=["DownBlock2D"] * (n - k) + ["CrossAttnDownBlock2D"] * k,
         up_block_types=["CrossAttnUpBlock2D"] * k + ["UpBlock2D"] * (n - k), **extra)
-    text = TinyTextEncoder(vocab=data.vocabulary(), dim=text_dim)
+    text = TinyTextEncoder(vocab=data.vocabulary(), dim=text_dim, char_aware=char_aware,
+                           text_layout=text_layout)
     return TinyFlowPipeline(unet=unet, text_encoder=text,
                             scheduler=FlowMatchEulerDiscreteScheduler(shift=1.0))
 
@@ -89,7 +102,8 @@ def warm_start(pipe: TinyFlowPipeline, init: TinyFlowPipeline,
     for name in ("unet", "text_encoder"):
         dst, src = getattr(pipe, name), getattr(init, name).state_dict()
         own = dst.state_dict()
-        same = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
+        same = {k: v for k, v in src.items()      # (meta: a module the init's folder lacks)
+                if k in own and own[k].shape == v.shape and not v.is_meta}
         dst.load_state_dict(same, strict=False)
         log(f"warm start {name}: {len(same)}/{len(own)} tensors copied, "
             f"{len(own) - len(same)} new")
@@ -143,17 +157,18 @@ def train_teacher(cfg: TeacherConfig, log: Callable[[str], None] = print) -> Pat
     out = resolve(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "done.json").unlink(missing_ok=True)
+    arch = (cfg.channels, cfg.text_dim, cfg.attn_levels, cfg.pooled_text, cfg.char_aware,
+            cfg.text_layout)
     if cfg.init and cfg.arch_from_config:
-        pipe = warm_start(new_pipeline(cfg.channels, cfg.text_dim, cfg.attn_levels, cfg.pooled_text),
-                          TinyFlowPipeline.from_pretrained(resolve(cfg.init)), log)
+        pipe = warm_start(new_pipeline(*arch), TinyFlowPipeline.from_pretrained(resolve(cfg.init)), log)
     elif cfg.init:
         pipe = TinyFlowPipeline.from_pretrained(resolve(cfg.init))
     else:
-        pipe = new_pipeline(cfg.channels, cfg.text_dim, cfg.attn_levels, cfg.pooled_text)
-    if cfg.glyph_layout and not pipe.glyph_layout:
-        pipe.text_encoder.register_to_config(glyph_layout=True)   # saved in its config.json
-        log("glyph layout: text-to-image now also conditions on the prompt's glyph map")
-    glyph = pipe.glyph_layout
+        pipe = new_pipeline(*arch)
+    layout = pipe.text_layout
+    if layout:
+        log(f"text layout: t2i conditions on the letter-free layout map "
+            f"(dropped for {cfg.layout_dropout:.0%} of samples)")
     model = torch.nn.ModuleDict({"unet": pipe.unet, "text": pipe.text_encoder}).train()
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
@@ -166,7 +181,12 @@ def train_teacher(cfg: TeacherConfig, log: Callable[[str], None] = print) -> Pat
     step = 0
     for step in range(cfg.max_steps):
         keys = batch_keys(cfg.seed, step, cfg.batch_size, cfg.categories, cfg.edit_fraction)
-        prompts, x0, src = collate([data.make_sample(cfg.seed, i, c, t) for i, c, t in keys], glyph)
+        samples = [data.make_sample(cfg.seed, i, c, t) for i, c, t in keys]
+        prompts, x0, src = collate(samples, layout)
+        if layout and cfg.layout_dropout > 0:   # learn to write from the prompt alone too
+            t2i = torch.tensor([s.source is None for s in samples])
+            off = (torch.rand(len(prompts), generator=gen) < cfg.layout_dropout) & t2i
+            src[off] = 0.0
         drop = torch.rand(len(prompts), generator=gen) < cfg.cfg_dropout
         prompts = ["" if d else p for p, d in zip(prompts, drop.tolist())]
         noise = torch.randn(x0.shape, generator=gen)
@@ -175,9 +195,12 @@ def train_teacher(cfg: TeacherConfig, log: Callable[[str], None] = print) -> Pat
                             torch.sigmoid(torch.randn(len(prompts), generator=gen)))
         s = sigma.view(-1, 1, 1, 1)
         xt = (1 - s) * x0 + s * noise
-        text, mask = model["text"].encode(prompts)
+        text, mask, src = model["text"].condition(prompts, src)
         v = velocity(model["unet"], xt, sigma, src, text, mask)
-        loss = torch.nn.functional.mse_loss(v, noise - x0)
+        err = (v - (noise - x0)) ** 2
+        if cfg.text_loss_weight != 1.0:   # the word's box (exact jitter) weighs more
+            err = err * text_weights(samples, cfg.text_loss_weight)
+        loss = err.mean()
         progress = max(step / cfg.max_steps, (time.time() - t_start) / 60 / cfg.max_minutes)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg.lr, cfg.warmup_steps, progress, cfg.lr_decay, cfg.lr_min)
@@ -297,7 +320,7 @@ class TrajectoryBank:
         for b in range(0, len(missing), batch):
             part = missing[b: b + batch]
             samples = [key_sample(k) for k in part]
-            prompts, _, src = collate(samples, self.pipe.glyph_layout)
+            prompts, _, src = collate(samples, self.pipe.text_layout)
             noise = torch.stack([key_noise(k) for k in part])
             states = self.pipe.integrate(noise, prompts, src, self.fine, self.guidance)
             grid_states = torch.stack(states[:: self.every], dim=1).half()  # [B, nfe+1, ...]
@@ -313,15 +336,21 @@ class TrajectoryBank:
         return self.mem[key].float()
 
 
+def load_frozen(path: Path) -> TinyFlowPipeline:
+    """A pipeline for inference only (a teacher): eval mode, no gradients."""
+    pipe = TinyFlowPipeline.from_pretrained(path)
+    pipe.unet.eval().requires_grad_(False)
+    pipe.text_encoder.eval().requires_grad_(False)
+    return pipe
+
+
 def fill_banks(recipe: Recipe, grid: torch.Tensor, keys: list[PoolKey], cache_root: Path,
                log: Callable[[str], None] = print, only: str | None = None) -> list[TrajectoryBank]:
     """One trajectory bank per teacher, filled for the pool samples that teacher can be drawn for."""
     banks = []
     for t in recipe.teachers:
         tpath = resolve(t.path)
-        tpipe = TinyFlowPipeline.from_pretrained(tpath)
-        tpipe.unet.eval().requires_grad_(False)
-        tpipe.text_encoder.eval().requires_grad_(False)
+        tpipe = load_frozen(tpath)
         bank = TrajectoryBank(tpipe, tpath, grid, recipe.teacher_steps, recipe.teacher_guidance,
                               cache_root)
         bank.load()
@@ -342,11 +371,104 @@ def precompute_banks(recipe: Recipe, only: str | None = None,
     fill_banks(recipe, grid, pool_keys(recipe), REPO_ROOT / "distill" / "runs" / "bank", log, only)
 
 
+class ScoreDistiller:
+    """Score distillation for flow matching (the DMD / SiD family), the `score` objective.
+
+    A fake-score network (a copy of the student's initialisation) is trained online, by flow
+    matching, on the student's own samples, so it tracks the score of the student's distribution.
+    The student's gradient at a sample x0 = G(z) is E_t[w_t (s_fake(x_t) - sum_m lambda_m s_m(x_t))
+    dx_t/dtheta] at x_t = (1 - t) x0 + t eps: every teacher m that covers the sample is evaluated
+    (with CFG) and weighted by its normalised schedule lambda_m(progress), as written, not sampled.
+    For rectified flow s(x_t) = -(x_t - (1 - t) x0_pred) / t^2 with x0_pred = x_t - t v, so
+    s_fake - s_real = (1 - t) / t^2 (x0_fake - x0_real); w_t folds in t^2 / (1 - t) and DMD's
+    per-sample normalisation by mean |x0 - x0_real|. The student is a few-step sampler: its sample
+    comes from a random step i of its own grid (steps before i without gradient, DMD2's backward
+    simulation), x0 = x_i - sigma_i v_theta(x_i, sigma_i)."""
+
+    def __init__(self, recipe: Recipe, init: TinyFlowPipeline, grid: torch.Tensor) -> None:
+        self.recipe, self.grid = recipe, grid
+        self.teachers = [load_frozen(resolve(t.path)) for t in recipe.teachers]
+        self.fake = torch.nn.ModuleDict({"unet": copy.deepcopy(init.unet),
+                                         "text": copy.deepcopy(init.text_encoder)}).train()
+        self.fake_opt = torch.optim.AdamW(self.fake.parameters(), lr=recipe.fake_lr, weight_decay=0.0)
+        self.gen = torch.Generator().manual_seed(recipe.seed)
+        self.fake_loss = float("nan")
+
+    def student_sample(self, model: torch.nn.ModuleDict, prompts: list[str], src: torch.Tensor,
+                       rng: np.random.Generator) -> torch.Tensor:
+        """x0 from the student's few-step sampler with gradient through its last step only."""
+        n, nfe = len(prompts), len(self.grid) - 1
+        x = torch.randn((n, 12, data.HEIGHT // 2, data.WIDTH // 2), generator=self.gen)
+        i = int(rng.integers(0, nfe))
+        text, mask, srcr = model["text"].condition(prompts, src)
+        with torch.no_grad():
+            for j in range(i):
+                v = velocity(model["unet"], x, self.grid[j].expand(n), srcr.detach(), text.detach(), mask)
+                x = x + (self.grid[j + 1] - self.grid[j]) * v
+        v = velocity(model["unet"], x, self.grid[i].expand(n), srcr, text, mask)
+        return x - self.grid[i] * v
+
+    def noised(self, x0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        n = x0.shape[0]
+        t = 0.02 + 0.96 * torch.rand(n, generator=self.gen)
+        eps = torch.randn(x0.shape, generator=self.gen)
+        tt = t.view(-1, 1, 1, 1)
+        return (1 - tt) * x0 + tt * eps, t, eps
+
+    @torch.no_grad()
+    def real_x0(self, xt: torch.Tensor, t: torch.Tensor, prompts: list[str], src: torch.Tensor,
+                weights: torch.Tensor) -> torch.Tensor:
+        """sum_m lambda_m x0_m(x_t): every teacher with a weight on some sample of the batch."""
+        out = torch.zeros_like(xt)
+        for m, tp in enumerate(self.teachers):
+            w = weights[:, m]
+            if not bool((w > 0).any()):
+                continue
+            g = self.recipe.teacher_guidance
+            text, mask, srcg = tp.encode_guided(prompts, src, g)
+            v = tp.guided_velocity(xt, t, srcg, text, mask, g)
+            out += w.view(-1, 1, 1, 1) * (xt - t.view(-1, 1, 1, 1) * v)
+        return out
+
+    def fake_velocity(self, xt: torch.Tensor, t: torch.Tensor, prompts: list[str],
+                      src: torch.Tensor) -> torch.Tensor:
+        text, mask, srcr = self.fake["text"].condition(prompts, src)
+        return velocity(self.fake["unet"], xt, t, srcr, text, mask)
+
+    def student_loss(self, model: torch.nn.ModuleDict, prompts: list[str], src: torch.Tensor,
+                     weights: torch.Tensor, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """The surrogate whose gradient is the score-distillation gradient; also returns the
+        detached student samples for the fake-score update."""
+        x0 = self.student_sample(model, prompts, src, rng)
+        xt, t, _ = self.noised(x0.detach())
+        with torch.no_grad():
+            x0_fake = xt - t.view(-1, 1, 1, 1) * self.fake_velocity(xt, t, prompts, src)
+            x0_real = self.real_x0(xt, t, prompts, src, weights)
+            norm = (x0.detach() - x0_real).abs().mean(dim=(1, 2, 3), keepdim=True).clamp(min=1e-4)
+            grad = (x0_fake - x0_real) / norm
+        loss = 0.5 * torch.nn.functional.mse_loss(x0, (x0.detach() - grad), reduction="sum") / x0.shape[0]
+        return loss, x0.detach()
+
+    def update_fake(self, x0: torch.Tensor, prompts: list[str], src: torch.Tensor) -> None:
+        """Flow matching on the student's samples: the fake score follows the student."""
+        for _ in range(self.recipe.fake_updates):
+            xt, t, eps = self.noised(x0)
+            loss = torch.nn.functional.mse_loss(self.fake_velocity(xt, t, prompts, src), eps - x0)
+            self.fake_opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.fake.parameters(), 1.0)
+            self.fake_opt.step()
+            self.fake_loss = loss.item()
+
+
 def train_student(recipe: Recipe, log: Callable[[str], None] = print,
                   cache_root: Path | None = None) -> Path:
-    """Few-step distillation: trajectory-segment velocity regression onto teacher ODE states at
-    the student's grid (optionally + a direct phase backpropagating through all student steps),
-    with a per-sample teacher drawn from the normalised schedule lambda_m(progress)."""
+    """Few-step distillation with one of two objectives:
+    `trajectory`: trajectory-segment velocity regression onto teacher ODE states at the student's
+    grid (`trajectory+direct`: then also a direct phase backpropagating through all student steps),
+    with a per-sample teacher drawn from the normalised schedule lambda_m(progress);
+    `score`: score distillation (ScoreDistiller) against the lambda-weighted sum of all covering
+    teachers' scores, with an online fake-score network."""
     torch.set_num_threads(recipe.threads)
     torch.manual_seed(recipe.seed)
     out = resolve(recipe.out_dir)
@@ -357,10 +479,12 @@ def train_student(recipe: Recipe, log: Callable[[str], None] = print,
     grid = sigma_grid(pipe.scheduler, recipe.nfe)
     keys = pool_keys(recipe)
     log(f"student {recipe.name}: {len(keys)} pool samples, nfe {recipe.nfe}, "
-        f"{len(recipe.teachers)} teacher(s)")
+        f"{len(recipe.teachers)} teacher(s), objective {recipe.objective}")
 
-    banks = fill_banks(recipe, grid, keys, cache_root, log)
-    glyph = pipe.glyph_layout      # the student's own input convention (its init's)
+    score = recipe.objective == "score"
+    banks = [] if score else fill_banks(recipe, grid, keys, cache_root, log)
+    distiller = ScoreDistiller(recipe, pipe, grid) if score else None
+    layout = pipe.text_layout      # the student's own input convention (its init's)
 
     model = torch.nn.ModuleDict({"unet": pipe.unet, "text": pipe.text_encoder}).train()
     ema = copy.deepcopy(model).eval().requires_grad_(False)
@@ -375,53 +499,46 @@ def train_student(recipe: Recipe, log: Callable[[str], None] = print,
     t_start = time.time()
     t_window, steps_window = t_start, 0
     last = out
+    n_teachers = len(recipe.teachers)
     for step in range(recipe.steps):
         progress = step / recipe.steps
         rng = np.random.default_rng([recipe.seed, step])
         batch = [keys[i] for i in rng.choice(len(keys), recipe.batch_size)]
-        states, prompts, srcs, who = [], [], [], []
+        weights = torch.tensor([teacher_weights(recipe.teachers, progress, k[1], k[0]) for k in batch])
+        prompts, srcs = [], []
         for k in batch:
-            w = teacher_weights(recipe.teachers, progress, k[1], k[0])
-            m = int(rng.choice(len(w), p=np.asarray(w)))
             if k not in samples:
                 s = key_sample(k)
-                samples[k] = (s.prompt, collate([s], glyph)[2][0])
-            states.append(banks[m].get(k))
+                samples[k] = (s.prompt, collate([s], layout)[2][0])
             prompts.append(samples[k][0])
             srcs.append(samples[k][1])
-            who.append(m)
-        st = torch.stack(states)                                  # [B, nfe+1, C, H, W]
         src = torch.stack(srcs)
-        n, nfe = len(batch), recipe.nfe
-        text, mask = model["text"].encode(prompts)
-        x_in = st[:, :nfe].flatten(0, 1)
-        target = ((st[:, 1:] - st[:, :-1]) / dsig.view(1, -1, 1, 1, 1)).flatten(0, 1)
-        sig = grid[:nfe].repeat(n)
-        rep = lambda t: t.repeat_interleave(nfe, dim=0)  # noqa: E731
-        v = velocity(model["unet"], x_in, sig, rep(src), rep(text), rep(mask))
-        loss = torch.nn.functional.mse_loss(v, target)
-        direct = torch.zeros(())
-        if recipe.objective == "trajectory+direct" and progress >= recipe.direct_from:
-            x = st[:, 0]
-            for i in range(nfe):
-                x = x + dsig[i] * velocity(model["unet"], x, grid[i].expand(n), src, text, mask)
-            direct = torch.nn.functional.mse_loss(x, st[:, -1])
-            loss = loss + direct
+        rec: dict[str, Any] = {"step": step}
+        if distiller is not None:
+            loss, x0 = distiller.student_loss(model, prompts, src, weights, rng)
+            rec["teacher_weights"] = [round(w, 4) for w in weights.mean(0).tolist()]
+        else:
+            who = [int(rng.choice(n_teachers, p=w.numpy() / w.sum().item())) for w in weights]
+            loss, direct = trajectory_loss(model, recipe, [banks[m].get(k) for m, k in zip(who, batch)],
+                                           prompts, src, grid, dsig, progress)
+            rec["direct"] = round(direct.item(), 5)
+            rec["teacher_counts"] = np.bincount(who, minlength=n_teachers).tolist()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, recipe.lr, 20)
         opt.step()
+        if distiller is not None:
+            distiller.update_fake(x0, prompts, src)
+            rec["fake_loss"] = round(distiller.fake_loss, 5)
         ema_update(ema, model, min(recipe.ema, (1 + step) / (10 + step)))
         steps_window += 1
         now = time.time()
         if step % 10 == 0 or step == recipe.steps - 1:
             rate = steps_window / max(now - t_window, 1e-9)
-            counts = np.bincount(who, minlength=len(banks)).tolist()
-            rec = {"step": step, "loss": round(loss.item(), 5), "direct": round(direct.item(), 5),
-                   "steps_per_s": round(rate, 4), "time": round(now - t_start, 2),
-                   "teacher_counts": counts}
+            rec.update({"loss": round(loss.item(), 5), "steps_per_s": round(rate, 4),
+                        "time": round(now - t_start, 2)})
             log_f.write(json.dumps(rec) + "\n")
             log_f.flush()
             log(f"student {recipe.name} " + json.dumps(rec))
@@ -434,3 +551,27 @@ def train_student(recipe: Recipe, log: Callable[[str], None] = print,
     log_f.close()
     mark_done(out, last, step + 1, time.time() - t_start)
     return last
+
+
+def trajectory_loss(model: torch.nn.ModuleDict, recipe: Recipe, states: list[torch.Tensor],
+                    prompts: list[str], src: torch.Tensor, grid: torch.Tensor, dsig: torch.Tensor,
+                    progress: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The `trajectory` objective: each segment's velocity regressed onto the drawn teacher's
+    secant between its ODE states at the student's grid (+ the direct phase's end-point error)."""
+    st = torch.stack(states)                                  # [B, nfe+1, C, H, W]
+    n, nfe = len(prompts), recipe.nfe
+    text, mask, src = model["text"].condition(prompts, src)
+    x_in = st[:, :nfe].flatten(0, 1)
+    target = ((st[:, 1:] - st[:, :-1]) / dsig.view(1, -1, 1, 1, 1)).flatten(0, 1)
+    sig = grid[:nfe].repeat(n)
+    rep = lambda t: t.repeat_interleave(nfe, dim=0)  # noqa: E731
+    v = velocity(model["unet"], x_in, sig, rep(src), rep(text), rep(mask))
+    loss = torch.nn.functional.mse_loss(v, target)
+    direct = torch.zeros(())
+    if recipe.objective == "trajectory+direct" and progress >= recipe.direct_from:
+        x = st[:, 0]
+        for i in range(nfe):
+            x = x + dsig[i] * velocity(model["unet"], x, grid[i].expand(n), src, text, mask)
+        direct = torch.nn.functional.mse_loss(x, st[:, -1])
+        loss = loss + direct
+    return loss, direct

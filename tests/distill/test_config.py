@@ -23,8 +23,7 @@ def _recipe(**changes):
 
 def test_shipped_recipes_and_configs_parse() -> None:
     recipes = sorted((REPO / "distill" / "recipes").glob("*.yaml"))
-    assert {p.stem for p in recipes} >= {"default", "ablate-clean", "ablate-single",
-                                         "ablate-t2i", "ablate-edit"}
+    assert {p.stem for p in recipes} >= {"default", "score", "ablate-clean", "ablate-budget"}
     for p in recipes:
         r = load_recipe(p)
         assert r.nfe == 4 and r.teacher_steps % r.nfe == 0
@@ -34,7 +33,7 @@ def test_shipped_recipes_and_configs_parse() -> None:
 
 @pytest.mark.parametrize("changes,message", [
     ({"nfe": 3}, "'nfe' must be 1, 2 or 4"),
-    ({"objective": "adversarial"}, "'objective' must be trajectory"),
+    ({"objective": "adversarial"}, r"'objective' must be one of trajectory, trajectory\+direct, score"),
     ({"teacher_steps": 10}, "must be a multiple of nfe"),
     ({"categories": {"portraits": 1.0}}, "unknown category 'portraits'"),
     ({"categories": {"typography": 0}}, "weights sum to 0"),

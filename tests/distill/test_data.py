@@ -85,27 +85,32 @@ def test_unknown_category_is_an_error() -> None:
 
 
 @pytest.mark.parametrize("category", ["typography", "cluttered"])
-def test_glyph_map_sits_exactly_on_the_rendered_word(category: str) -> None:
-    """The training glyph map (white word on black) covers the target's text pixels at the same
-    jitter, and is pure black elsewhere; figures and edits have none."""
+def test_layout_map_boxes_the_rendered_word_without_its_letters(category: str) -> None:
+    """The training layout map's box holds every text pixel of the target at the same jitter; it
+    is letter-free: two words with the same box give the same map, and inside the box channel 1
+    runs -1 -> 1 left to right. Figures and edits have none."""
     for i in range(6):
         s = data.make_sample(99, i, category, "t2i")
         spec = data.parse_text_prompt(s.prompt)
-        assert spec is not None and data.prompt_for(spec) == s.prompt
-        g = np.asarray(s.glyph).astype(int)
-        on = g[..., 0] > 128
-        assert 0.005 < on.mean() < 0.3 and set(np.unique(g[~on])) <= set(range(0, 129))
+        assert spec is not None and data.prompt_for(spec) == s.prompt and s.layout is not None
+        box = s.layout[0] > 0
+        assert set(np.unique(s.layout[0])) == {-1.0, 1.0} and 0.01 < box.mean() < 0.4
         t = np.asarray(s.target).astype(int)
-        fg = np.array(data.COLORS[spec.color])
-        assert np.abs(t[g[..., 0] > 250] - fg).sum(-1).mean() < 12   # fully covered glyph px = text colour
-        # the same spec with no layout seed: the nominal place, which jitter moves by <= MAX_JITTER
-        nominal = np.asarray(data.render_glyph(spec))[..., 0] > 128
-        ys, xs = np.nonzero(on)
+        text_px = np.abs(t - np.array(data.COLORS[spec.color])).sum(-1) < 30
+        assert text_px.sum() > 10 and box[text_px].mean() > 0.95
+        row = s.layout[1][box.any(1)][0][box[box.any(1)][0]]
+        assert row[0] < -0.8 and row[-1] > 0.8 and np.all(np.diff(row) > 0)
+        nominal = data.layout_map(spec)[0] > 0
+        ys, xs = np.nonzero(box)
         yn, xn = np.nonzero(nominal)
         assert abs(xs.mean() - xn.mean()) <= data.MAX_JITTER + 0.5
         assert abs(ys.mean() - yn.mean()) <= data.MAX_JITTER + 0.5
-    assert data.make_sample(99, 0, "figures", "t2i").glyph is None
-    assert data.make_sample(99, 0, "typography", "edit").glyph is None
+    a = data.TextSpec("CAT", "mono", "large", "red", "white", "left")
+    b = data.TextSpec("DOG", "mono", "large", "red", "white", "left")
+    assert data.text_box(a) == data.text_box(b)
+    np.testing.assert_array_equal(data.layout_map(a), data.layout_map(b))
+    assert data.make_sample(99, 0, "figures", "t2i").layout is None
+    assert data.make_sample(99, 0, "typography", "edit").layout is None
 
 
 def test_parse_text_prompt_only_reads_the_grammar() -> None:

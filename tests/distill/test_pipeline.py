@@ -79,21 +79,68 @@ def test_loads_through_evalsuite_renderer(tiny_pipe_dir: Path) -> None:
     assert json.loads((tiny_pipe_dir / "model_index.json").read_text())["_class_name"] == "TinyFlowPipeline"
 
 
-def test_glyph_layout_pipeline_conditions_t2i_on_the_prompt_glyph(tiny_pipe_dir: Path, tmp_path: Path) -> None:
-    """glyph_layout (saved in the text encoder's config): a grammar prompt's glyph map goes into the
-    source channels, so the quoted word changes the image through them; other prompts get zeros
-    (the same image as a pipeline without glyph layout)."""
-    pipe = TinyFlowPipeline.from_pretrained(tiny_pipe_dir)
-    g = TinyFlowPipeline.from_pretrained(tiny_pipe_dir)
-    g.text_encoder.register_to_config(glyph_layout=True)
-    g.save_pretrained(tmp_path / "g")
-    g = TinyFlowPipeline.from_pretrained(tmp_path / "g")
-    assert g.text_encoder.config.glyph_layout and not pipe.text_encoder.config.glyph_layout
-    word = lambda w: f'"{w}" in large black sans letters on a white background, center'  # noqa: E731
-    maps = g.text_encoder.glyph_maps([word("CAT"), word("ZEBRA"), "a red circle on a blue background, left"], 32, 96)
-    assert maps[0].max() == 1 and maps[0].min() == -1 and not torch.equal(maps[0], maps[1])
-    assert torch.count_nonzero(maps[2]) == 0
-    run = lambda p, prompt: p([prompt], num_inference_steps=2, generator=_gens([0])).images[0]  # noqa: E731
-    assert np.abs(_arr(run(g, word("CAT"))) - _arr(run(pipe, word("CAT")))).mean() > 0.1
+WORD = lambda w: f'"{w}" in large black sans letters on a white background, center'  # noqa: E731
+
+
+@pytest.fixture(scope="module")
+def char_pipe_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A toy char-aware, text-layout pipeline (random weights)."""
+    from distill.train import new_pipeline
+
+    torch.manual_seed(1)
+    pipe = new_pipeline(channels=(16, 32), text_dim=16, char_aware=True, text_layout=True)
+    with torch.no_grad():
+        pipe.text_encoder.route_proj.weight.normal_(0, 1.0)
+    out = tmp_path_factory.mktemp("char") / "pipe"
+    pipe.save_pretrained(out, sampler={"num_inference_steps": 4, "guidance_scale": 2.0})
+    return out
+
+
+def test_char_aware_encoder_spells_the_quoted_word(char_pipe_dir: Path) -> None:
+    """The quoted word leaves the word tokens (a trained and an unseen word tokenise alike) and
+    enters as its bytes; case and punctuation are kept."""
+    te = TinyFlowPipeline.from_pretrained(char_pipe_dir).text_encoder
+    assert te.config.char_aware and te.config.text_layout
+    ids_a, _ = te.tokenize([WORD("CAT")])
+    ids_b, _ = te.tokenize([WORD("Zebra!")])
+    assert torch.equal(ids_a, ids_b)
+    cids, lens = te.char_tokenize([WORD("Zebra!"), "a red circle on a blue background, left"])
+    assert lens.tolist() == [6, 0]
+    assert cids[0, :6].tolist() == [b + 1 for b in b"Zebra!"] and cids[1].sum() == 0
+    a, _ = te.encode([WORD("CAT")])
+    b, _ = te.encode([WORD("CAt")])
+    assert (a - b).abs().max() > 1e-4
+
+
+def test_layout_routes_letters_only_inside_the_box(char_pipe_dir: Path) -> None:
+    """route(): the letter states land inside the layout box only, depend on the prompt's word,
+    and a zero layout, an edit prompt or a prompt without quoted text adds nothing."""
+    from distill import data
+    from distill.modeling import fold
+
+    te = TinyFlowPipeline.from_pretrained(char_pipe_dir).text_encoder
+    lay = fold(te.layout_maps([WORD("CAT")], 32, 96))
+    prompts = [WORD("CAT"), WORD("DOG"), WORD("CAT"), "change the background to red"]
+    src = torch.cat([lay, lay, torch.zeros_like(lay), lay])
+    with torch.no_grad():
+        text, _ = te.encode(prompts)
+        d = te.route(prompts, text, src) - src
+    inside = torch.nn.functional.avg_pool2d(torch.from_numpy(data.layout_map(data.parse_text_prompt(WORD("CAT"))))[None, :1], 2)[0, 0] > 0
+    assert d[0][:, ~inside].abs().max() == 0 and d[0][:, inside].abs().mean() > 1e-3
+    assert (d[0] - d[1]).abs().max() > 1e-3
+    assert d[2].abs().max() == 0 and d[3].abs().max() == 0
+
+
+def test_text_layout_pipeline_takes_an_explicit_layout(char_pipe_dir: Path) -> None:
+    """__call__(layout=...) replaces the prompt's own layout map; passing that same map gives the
+    same image, another changes it; a figure prompt is drawn the same with or without layout."""
+    pipe = TinyFlowPipeline.from_pretrained(char_pipe_dir)
+    te = pipe.text_encoder
+    run = lambda prompt, **kw: _arr(pipe([prompt], num_inference_steps=2, generator=_gens([0]), **kw).images[0])  # noqa: E731
+    own = te.layout_maps([WORD("CAT")], 32, 96)
+    other = te.layout_maps(['"JAZZ" in small black serif letters on a white background, left'], 32, 96)
+    np.testing.assert_array_equal(run(WORD("CAT")), run(WORD("CAT"), layout=own))
+    assert np.abs(run(WORD("CAT")) - run(WORD("CAT"), layout=other)).mean() > 0.1
+    assert np.abs(run(WORD("CAT")) - run(WORD("CAT"), layout=torch.zeros_like(own))).mean() > 0.1
     fig = "a red circle on a blue background, left"
-    np.testing.assert_array_equal(_arr(run(g, fig)), _arr(run(pipe, fig)))
+    np.testing.assert_array_equal(run(fig), run(fig, layout=torch.zeros_like(own)))
