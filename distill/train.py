@@ -13,7 +13,6 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
 
 from distill import data
-from distill.config import REPO_ROOT, Recipe, TeacherConfig, interp, teacher_weights, to_json
+from distill.config import REPO_ROOT, Recipe, TeacherConfig, teacher_weights, to_json
 from distill.modeling import TinyTextEncoder, build_unet, fold, velocity
 from distill.pipeline import TinyFlowPipeline, sigma_grid
 
