@@ -21,7 +21,6 @@ Exit codes: 0 pass, 1 fail, 2 usage or configuration error (or anything unexpect
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import logging
 import math
@@ -33,6 +32,7 @@ from xml.sax.saxutils import escape, quoteattr
 import yaml
 
 from evalsuite.compare import Key, RunData, mismatched_keys
+from evalsuite.registry import did_you_mean
 from evalsuite.stats import delta_status, paired_delta_ci, wilson_interval
 from evalsuite.types import EvalsuiteError
 
@@ -147,8 +147,8 @@ def load_rules(path: str | Path) -> Rules:
             raise err(keys, f"expected a mapping, got {type(d).__name__}")
         for k in d:
             if k not in allowed:
-                close = difflib.get_close_matches(str(k), allowed, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(sorted(allowed))})"
+                close = did_you_mean(str(k), sorted(allowed))
+                hint = f" ({close[2:]})" if close else f" (allowed: {', '.join(sorted(allowed))})"
                 raise err(keys + (str(k),), f"unknown setting{hint}")
         return d
 

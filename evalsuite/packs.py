@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from evalsuite.registry import did_you_mean
 from evalsuite.types import BackgroundSpec, Case, EvalsuiteError, file_sha256
 
 _CASE_FIELDS = {"id", "kind", "prompt", "seeds", "source", "tags", "expected_text", "background",
@@ -97,10 +98,7 @@ def resolve_pack(name_or_path: str) -> Path:
     packs = available_packs()
     if name_or_path in packs:
         return packs[name_or_path]
-    import difflib
-
-    close = difflib.get_close_matches(name_or_path, list(packs), n=1, cutoff=0.5)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
+    hint = did_you_mean(name_or_path, packs)
     raise EvalsuiteError(f"unknown pack '{name_or_path}'{hint} (known: {', '.join(sorted(packs))})")
 
 
@@ -123,10 +121,7 @@ def _yaml_key_lines(text: str) -> dict[str, int]:
 
 
 def _did_you_mean(word: str, choices: Any) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.5)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    return did_you_mean(word, sorted(choices))
 
 
 def load_pack(name_or_path: str | Path) -> Pack:

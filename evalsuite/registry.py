@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import difflib
 import importlib
+from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
 
 from evalsuite.types import EvalsuiteError
 
 T = TypeVar("T")
+
+
+def did_you_mean(name: str, choices: Iterable[str], cutoff: float = 0.5) -> str:
+    """The one "did you mean" hint: "; did you mean 'x'?" for the closest choice, or ""."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=cutoff)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 class Registry(Generic[T]):
@@ -32,10 +39,8 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         if name not in self._targets:
-            close = difflib.get_close_matches(name, self._targets, n=1, cutoff=0.5)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise EvalsuiteError(
-                f"unknown {self.kind} '{name}'{hint} (known: {', '.join(self.names())})")
+            raise EvalsuiteError(f"unknown {self.kind} '{name}'{did_you_mean(name, self._targets)} "
+                                 f"(known: {', '.join(self.names())})")
         target = self._targets[name]
         if isinstance(target, str):
             module, _, attr = target.partition(":")
@@ -56,17 +61,23 @@ RENDERERS: Registry[Any] = Registry("renderer")
 # `_class_name`).
 PIPELINES: Registry[Any] = Registry("pipeline class")
 
-for _name, _target in {
-    "ocr": "judges.ocr:OCRJudge",
-    "flatbg": "judges.flatbg:FlatBackgroundJudge",
-    "fidelity": "judges.fidelity:FidelityJudge",
-    "diversity": "judges.diversity:DiversityJudge",
-    "vlm-t2i": "judges.vlm.t2i:VLMT2IJudge",
-    "vlm-edit": "judges.vlm.edit:VLMEditJudge",
-    "vlm-pairwise": "judges.vlm.pairwise:VLMPairwiseJudge",
-    "vlm-yesno": "judges.vlm.yesno:VLMYesNoJudge",
-}.items():
-    JUDGES.register(_name, _target)
+# judge families (evalsuite.family.JudgeFamily): plugins that own a group of judges
+FAMILIES: Registry[Any] = Registry("judge family")
+
+
+def _load_bundled() -> None:
+    """The bundled judges and families (judges.catalog: a dict of lazy targets, imports nothing)."""
+    try:
+        from judges import catalog
+    except ImportError:   # evalsuite installed without the bundled judges
+        return
+    for name, target in catalog.JUDGES.items():
+        JUDGES.register(name, target)
+    for name, target in catalog.FAMILIES.items():
+        FAMILIES.register(name, target)
+
+
+_load_bundled()
 
 for _name, _target in {
     "diffusers": "evalsuite.renderers.diffusers_renderer:DiffusersRenderer",
@@ -75,6 +86,10 @@ for _name, _target in {
     RENDERERS.register(_name, _target)
 
 PIPELINES.register("TinyFlowPipeline", "distill.pipeline:TinyFlowPipeline")
+# what `evalsuite run` evaluates with no --model: a callable returning {"student": ckpt,
+# "teacher": ckpt}; supplied by the package that bundles the models (the first name wins)
+DEFAULT_MODELS: Registry[Any] = Registry("default model set")
+DEFAULT_MODELS.register("bundled", "distill.defaults:default_models")
 
 
 def _load_entry_points() -> None:
@@ -82,7 +97,8 @@ def _load_entry_points() -> None:
     from importlib.metadata import entry_points
 
     for group, reg in (("evalsuite.judges", JUDGES), ("evalsuite.renderers", RENDERERS),
-                       ("evalsuite.pipelines", PIPELINES)):
+                       ("evalsuite.pipelines", PIPELINES), ("evalsuite.families", FAMILIES),
+                       ("evalsuite.default_models", DEFAULT_MODELS)):
         for ep in entry_points(group=group):
             if ep.name not in reg:
                 reg.register(ep.name, ep.value)

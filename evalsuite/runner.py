@@ -21,8 +21,10 @@ from typing import Any
 from PIL import Image
 
 from evalsuite import __version__
-from evalsuite.judge import Judge
+from evalsuite.family import families
+from evalsuite.judge import Failure, Judge, Scores
 from evalsuite.packs import Pack, load_pack, pack_asset_hash
+from evalsuite.renderers.base import Renderer
 from evalsuite.registry import JUDGES
 from evalsuite.store import Item, RunStore
 from evalsuite.summary import summarise
@@ -32,8 +34,6 @@ from evalsuite.types import (Case, EvalsuiteError, JudgeInput, RenderRequest, Ve
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = REPO_ROOT / "distill" / "models" / "student"
-DEFAULT_TEACHER = REPO_ROOT / "distill" / "models" / "teacher-base"
 DEFAULT_PACK = "typography-mini"
 
 
@@ -43,7 +43,7 @@ class RunConfig:
 
     run_dir: Path
     pack: str = DEFAULT_PACK
-    model: str | None = None            # None = the bundled student
+    model: str | None = None            # None = the registered default (registry.DEFAULT_MODELS)
     teacher: str | None = None
     model_opts: dict[str, Any] = field(default_factory=dict)
     teacher_opts: dict[str, Any] = field(default_factory=dict)
@@ -58,8 +58,11 @@ class RunConfig:
     command: str | None = None
     fail_fast: bool = False             # raise on the first judge failure instead of recording it
     retry_failed: bool = False          # re-judge verdicts that failed in an earlier run
-    calibrate: int | None = None        # judges with a calibration (VLM) are also measured on this
-                                        # many known good/bad pairs of the whole pack (summary["calibration"])
+    calibrate: int | None = None        # judges of a family with a calibration are also measured on
+                                        # this many known good/bad pairs of the whole pack (summary["calibration"])
+    # options a judge family's flags give every member judge: family name -> options (explicit
+    # judge_opts win); applied to the selected members only
+    family_opts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class _Progress:
@@ -104,14 +107,20 @@ def _git_revision() -> str | None:
 
 
 def resolve_models(cfg: RunConfig) -> dict[str, tuple[str, dict[str, Any]]]:
-    """role -> (checkpoint, opts). No --model means the bundled student and its teacher."""
+    """role -> (checkpoint, opts). No --model means the registered default student and teacher."""
     models: dict[str, tuple[str, dict[str, Any]]] = {}
     if cfg.model is None:
-        if not (DEFAULT_MODEL / "model_index.json").is_file():
-            raise EvalsuiteError(f"no --model given and the bundled student is missing at {DEFAULT_MODEL}; "
+        from evalsuite.registry import DEFAULT_MODELS
+
+        if not DEFAULT_MODELS.names():
+            raise EvalsuiteError("no --model given and no default model is registered; pass --model CKPT")
+        default = DEFAULT_MODELS.get(DEFAULT_MODELS.names()[0])()
+        student = Path(default["student"])
+        if not (student / "model_index.json").is_file():
+            raise EvalsuiteError(f"no --model given and the bundled student is missing at {student}; "
                                  "pass --model CKPT")
-        models["student"] = (str(DEFAULT_MODEL), cfg.model_opts)
-        teacher = cfg.teacher if cfg.teacher is not None else str(DEFAULT_TEACHER)
+        models["student"] = (str(student), cfg.model_opts)
+        teacher = cfg.teacher if cfg.teacher is not None else default.get("teacher")
     else:
         models["student"] = (cfg.model, cfg.model_opts)
         teacher = cfg.teacher
@@ -120,7 +129,7 @@ def resolve_models(cfg: RunConfig) -> dict[str, tuple[str, dict[str, Any]]]:
     return models
 
 
-def load_model(ckpt: str, opts: dict[str, Any]) -> Any:
+def load_model(ckpt: str, opts: dict[str, Any]) -> Renderer:
     """"NAME:ARG" picks a registered renderer explicitly (images:DIR); otherwise auto-detect
     (evalsuite.renderers.load_renderer, which also suggests a close name for a mistyped NAME)."""
     from evalsuite.renderers import load_renderer
@@ -132,9 +141,8 @@ def check_judge_options(names: Sequence[str], opts: dict[str, dict[str, Any]],
                         explicit: Collection[str] | None = None) -> None:
     """Options for a judge that will not run are a mistake: an unknown judge name is an error
     (with "did you mean"); so is a registered judge that is not selected, when its options were
-    given explicitly (`explicit`: the names set with --judge-opt). Options that flags give every
-    judge of a family (--vlm-url ...) are not explicit; unselected, they are only logged."""
-    import difflib
+    given explicitly (`explicit`: the names set with --judge-opt); otherwise they are only logged."""
+    from evalsuite.registry import did_you_mean
 
     selected = list(dict.fromkeys(names))
     for judge, o in opts.items():
@@ -142,8 +150,7 @@ def check_judge_options(names: Sequence[str], opts: dict[str, dict[str, Any]],
             continue
         setting = f"{judge}.{next(iter(o))}" if o else judge
         if judge not in JUDGES:
-            close = difflib.get_close_matches(judge, selected + JUDGES.names(), n=1, cutoff=0.5)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(judge, selected + JUDGES.names())
             raise EvalsuiteError(f"--judge-opt '{setting}': unknown judge '{judge}'{hint} "
                                  f"(selected judges: {', '.join(selected)})")
         if explicit is None or judge not in explicit:
@@ -154,15 +161,17 @@ def check_judge_options(names: Sequence[str], opts: dict[str, dict[str, Any]],
 
 
 def make_judges(names: Sequence[str], opts: dict[str, dict[str, Any]],
-                explicit_opts: Collection[str] | None = None) -> list[Judge]:
+                explicit_opts: Collection[str] | None = None,
+                family_opts: dict[str, dict[str, Any]] | None = None) -> list[Judge]:
     """Build the selected judges; bad names or options are one-line EvalsuiteErrors, raised
-    before anything is rendered (judges validate their settings in __init__)."""
+    before anything is rendered (options are validated once, from each judge's signature)."""
     classes = [(name, JUDGES.get(name)) for name in names]    # unknown names first
     check_judge_options(names, opts, explicit_opts)
     judges: list[Judge] = []
     for name, cls in classes:
         try:
-            judges.append(cls(**opts.get(name, {})))
+            fam = (family_opts or {}).get(getattr(cls, "family", None) or "", {})
+            judges.append(cls(**{**fam, **opts.get(name, {})}))
         except TypeError as e:
             raise EvalsuiteError(f"judge '{name}': bad options {opts.get(name)} ({e})") from e
     return judges
@@ -174,7 +183,7 @@ def run_eval(cfg: RunConfig) -> dict[str, Any]:
     full_pack = load_pack(cfg.pack)
     pack = full_pack.select(tags=cfg.tags, limit=cfg.limit)
     judge_names = list(cfg.judges) if cfg.judges is not None else list(pack.judges)
-    judges = make_judges(judge_names, cfg.judge_opts, cfg.explicit_judge_opts)
+    judges = make_judges(judge_names, cfg.judge_opts, cfg.explicit_judge_opts, cfg.family_opts)
     models = resolve_models(cfg)
     renderers = {role: load_model(ckpt, opts) for role, (ckpt, opts) in models.items()}
     store = RunStore(cfg.run_dir)
@@ -210,10 +219,13 @@ def run_eval(cfg: RunConfig) -> dict[str, Any]:
         store.write_json("summary.json", summary)
         if cfg.calibrate:
             # the whole pack, not the --limit/--tags selection: every run of it measures the judge
-            # on the same pairs (cached in calibration.json); summary.json is already written, so a
+            # on the same pairs (cached in the store); summary.json is already written, so a
             # calibration that fails loses nothing
-            cal = {j.name: r for j in judges
-                   if (r := j.calibration(store.dir, full_pack, cfg.calibrate, cfg.retry_failed)) is not None}
+            cal: dict[str, Any] = {}
+            for fam in families():
+                members = fam.members(judges)
+                if members and fam.calibrates:
+                    cal.update(fam.calibration(store, full_pack, members, cfg.calibrate, cfg.retry_failed))
             if cal:
                 summary["calibration"] = cal
                 store.write_json("summary.json", summary)
@@ -241,7 +253,7 @@ def _load_source(case: Case) -> Image.Image | None:
         raise EvalsuiteError(f"case '{case.id}': cannot read source image {case.source} ({e})") from e
 
 
-def _render_role(store: RunStore, pack: Pack, role: str, renderer: Any, progress: _Progress,
+def _render_role(store: RunStore, pack: Pack, role: str, renderer: Renderer, progress: _Progress,
                  stats: dict[str, Any]) -> dict[tuple[str, int], Item]:
     fp = renderer.fingerprint()
     done: dict[tuple[str, int], Item] = {}
@@ -287,111 +299,247 @@ def _render_role(store: RunStore, pack: Pack, role: str, renderer: Any, progress
     return done
 
 
-def _judge_all(store: RunStore, pack: Pack, judge: Judge, items: dict[str, dict[tuple[str, int], Item]],
-               progress: _Progress, stats: dict[str, Any], fail_fast: bool,
-               retry_failed: bool = False) -> None:
+# --- judging: planned as tasks, executed, committed by one writer ------------------------------
+# The seam for a pool / Ray executor (issue 14): a JudgeTask holds only hashes and ids (picklable);
+# a worker rebuilds the judge from Judge.spec() (JUDGES.get(name)(**config)), loads the images by
+# hash from the run directory, and returns plain Verdict rows from execute_judge_task(); the
+# driver alone commits them (ResultWriter), in whatever order they arrive.
+
+@dataclass(frozen=True)
+class JudgeUnit:
+    """One thing to judge: an image (with its reference), all seeds of a case, or a role's pack."""
+
+    case_id: str                 # "*" for a pack
+    seed: int                    # -1 for case and pack granularity
+    role: str
+    image_hashes: tuple[str, ...]   # one for an image; the case's seeds; the pack's images
+    seeds: tuple[int, ...]
+    case_ids: tuple[str, ...]       # the case of each image
+    ref_hash: str                # teacher image hash, "" when none
+    key_image: str               # verdict key: the image hash, or the group hash
+    case_hash: str
+
+
+@dataclass(frozen=True)
+class JudgeTask:
+    """A batch of units for one judge (one role per task: verdicts are keyed by case and seed)."""
+
+    judge_id: str
+    units: tuple[JudgeUnit, ...]
+
+
+@dataclass
+class JudgeResult:
+    """What executing a task produced: verdict rows and abstentions, ready for the writer."""
+
+    judge_id: str
+    verdicts: list[tuple[str, str, str, Verdict]] = field(default_factory=list)
+    abstentions: list[tuple[str, str, str, int, str]] = field(default_factory=list)
+    units: int = 0
+
+
+class ResultWriter:
+    """The single writer of results.db: commits each result as it arrives (one transaction)."""
+
+    def __init__(self, store: RunStore, stats: dict[str, Any]) -> None:
+        self.store, self.stats = store, stats
+
+    def commit(self, result: JudgeResult) -> None:
+        self.store.add_verdicts(result.judge_id, result.verdicts)
+        if result.abstentions:
+            self.store.add_abstentions(result.judge_id, result.abstentions)
+        self.stats["judged"] += result.units
+
+
+def plan_judge_tasks(store: RunStore, pack: Pack, judge: Judge, items: dict[str, dict[tuple[str, int], Item]],
+                     stats: dict[str, Any], retry_failed: bool = False) -> list[JudgeTask]:
+    """What `judge` still has to judge (cached verdicts are skipped), as tasks of batch_size units."""
     jid = judge.judge_id()
     done = store.has_verdicts(jid, include_failed=not retry_failed)
-    teacher_items = items.get("teacher", {})
-    uses_teacher = judge.needs_teacher or judge.uses_teacher
-    needs = {c.id: judge.needs_teacher_for(c) for c in pack.cases}
     cases = [c for c in pack.cases if judge.applies_to(c)]
+    units: list[JudgeUnit] = []
+
+    def want(key: tuple[str, str, str, int]) -> bool:
+        if key in done:
+            stats["judge_cached"] += 1
+            return False
+        done.add(key)     # the same image in two roles is judged once
+        return True
+
+    if judge.granularity == "pack":
+        for role, role_items in items.items():
+            its = [role_items[(c.id, s)] for c in cases for s in c.seeds if (c.id, s) in role_items]
+            if its:
+                gh, ch = store.pack_key(role)
+                if want((gh, "", ch, -1)):
+                    units.append(JudgeUnit("*", -1, role, tuple(i.image_hash for i in its),
+                                           tuple(i.seed for i in its), tuple(i.case_id for i in its),
+                                           "", gh, ch))
+        return [JudgeTask(jid, (u,)) for u in units]
     if judge.granularity == "case":
-        _judge_cases(store, judge, jid, done, cases, items, progress, stats, fail_fast)
-        return
-    todo: list[tuple[Case, Item, Item | None]] = []
+        for role, role_items in items.items():
+            for case in cases:
+                its = [role_items[(case.id, s)] for s in case.seeds if (case.id, s) in role_items]
+                if not its:
+                    continue
+                gh = group_hash([i.image_hash for i in its])
+                if want((gh, "", its[0].case_hash, -1)):
+                    units.append(JudgeUnit(case.id, -1, role, tuple(i.image_hash for i in its),
+                                           tuple(i.seed for i in its), (case.id,) * len(its), "", gh,
+                                           its[0].case_hash))
+        return [JudgeTask(jid, (u,)) for u in units]
+    teacher_items = items.get("teacher", {})
+    by_role: dict[str, list[JudgeUnit]] = defaultdict(list)
     for role, role_items in items.items():
         for case in cases:
-            if needs[case.id] and role == "teacher":
+            ref_mode = judge.reference_for(case)
+            if ref_mode == "required" and role == "teacher":
                 continue
             for seed in case.seeds:
                 it = role_items.get((case.id, seed))
                 if it is None:
                     continue
-                ref = teacher_items.get((case.id, seed)) if (uses_teacher and role != "teacher") else None
-                if needs[case.id] and ref is None:
+                ref = teacher_items.get((case.id, seed)) if (ref_mode != "none" and role != "teacher") else None
+                if ref_mode == "required" and ref is None:
                     continue
-                key = (it.image_hash, ref.image_hash if ref else "", it.case_hash, seed)
-                if key in done:
-                    stats["judge_cached"] += 1
-                    continue
-                done.add(key)   # the same image in two roles is judged once
-                todo.append((case, it, ref))
-    if not todo:
-        return
-    task = progress.task(f"judge {judge.name}", len(todo))
-    # A judge reports verdicts by (case_id, seed), so a batch holds one role's images only.
-    by_role: dict[str, list[tuple[Case, Item, Item | None]]] = defaultdict(list)
-    for t in todo:
-        by_role[t[1].role].append(t)
-    for batch in (b for group in by_role.values() for b in _batches(group, judge.batch_size)):
-        inputs = [JudgeInput(case=case, seed=it.seed, image=store.load_image(it.image_hash),
-                             image_hash=it.image_hash, role=it.role,
-                             teacher_image=store.load_image(ref.image_hash) if ref else None,
-                             teacher_hash=ref.image_hash if ref else None,
-                             source_image=_load_source(case)) for case, it, ref in batch]
-        verdicts = _safe_score(judge, inputs, fail_fast)
-        by_key: dict[tuple[str, int], list[Verdict]] = defaultdict(list)
-        for v in verdicts:
-            by_key[(v.case_id, v.seed)].append(v)
-        rows, abstained = [], []
-        for (case, it, ref), inp in zip(batch, inputs):
-            vs = by_key.get((case.id, it.seed))
-            if not vs and judge.may_abstain:
-                abstained.append((it.image_hash, ref.image_hash if ref else "", it.case_hash, it.seed,
-                                  "no metric applies to this image"))
-                continue
-            vs = vs or [Verdict.failure(inp, judge.name, m, "judge returned no verdict for this image")
-                        for m in judge.metrics]
-            rows += [(it.image_hash, ref.image_hash if ref else "", it.case_hash, v) for v in vs]
-        store.add_verdicts(jid, rows)
-        if abstained:
-            store.add_abstentions(jid, abstained)
-        stats["judged"] += len(batch)
-        progress.advance(task, len(batch))
+                rh = ref.image_hash if ref else ""
+                if want((it.image_hash, rh, it.case_hash, seed)):
+                    by_role[role].append(JudgeUnit(case.id, seed, role, (it.image_hash,), (seed,), (case.id,), rh,
+                                                   it.image_hash, it.case_hash))
+    return [JudgeTask(jid, tuple(b)) for group in by_role.values() for b in _batches(group, judge.batch_size)]
 
 
-def _judge_cases(store: RunStore, judge: Judge, jid: str, done: set[tuple[str, str, str, int]],
-                 cases: list[Case], items: dict[str, dict[tuple[str, int], Item]],
-                 progress: _Progress, stats: dict[str, Any], fail_fast: bool) -> None:
-    todo: list[tuple[Case, list[Item], str]] = []
-    for role, role_items in items.items():
-        for case in cases:
-            its = [role_items[(case.id, s)] for s in case.seeds if (case.id, s) in role_items]
-            if not its:
-                continue
-            gh = group_hash([i.image_hash for i in its])
-            key = (gh, "", its[0].case_hash, -1)
-            if key in done:
-                stats["judge_cached"] += 1
-                continue
-            done.add(key)
-            todo.append((case, its, gh))
-    if not todo:
-        return
-    task = progress.task(f"judge {judge.name}", len(todo))
-    for case, its, gh in todo:
-        inputs = [JudgeInput(case=case, seed=i.seed, image=store.load_image(i.image_hash),
-                             image_hash=i.image_hash, role=i.role, source_image=_load_source(case))
-                  for i in its]
-        verdicts = _safe_score(judge, inputs, fail_fast)
-        if not verdicts:
-            verdicts = [Verdict.failure(case, judge.name, m, "judge returned no verdict") for m in judge.metrics]
-        store.add_verdicts(jid, [(gh, "", its[0].case_hash, Verdict(
-            case.id, -1, v.judge, v.metric, v.value, v.ok, v.error, v.detail)) for v in verdicts])
-        stats["judged"] += 1
-        progress.advance(task, 1)
+def _inputs(store: RunStore, cases: dict[str, Case], unit: JudgeUnit) -> list[JudgeInput]:
+    """Rebuild a unit's JudgeInputs from the run directory (images by hash)."""
+    ref = store.load_image(unit.ref_hash) if unit.ref_hash else None
+    sources: dict[str, Image.Image | None] = {}
+    out = []
+    for h, s, cid in zip(unit.image_hashes, unit.seeds, unit.case_ids):
+        case = cases[cid]
+        if cid not in sources:
+            sources[cid] = _load_source(case)
+        out.append(JudgeInput(case=case, seed=s, image=store.load_image(h), image_hash=h, role=unit.role,
+                              teacher_image=ref, teacher_hash=unit.ref_hash or None, source_image=sources[cid]))
+    return out
 
 
-def _safe_score(judge: Judge, inputs: list[JudgeInput], fail_fast: bool) -> list[Verdict]:
-    """Call the judge; a crash becomes failure verdicts for every item and metric, never zeros."""
+def stamp(judge: Judge, case_id: str, seed: int, scores: Scores | None) -> list[Verdict] | None:
+    """The runner's stamping of one Scores into Verdicts (None: an abstention)."""
+    if scores is None:
+        return None
+    values: dict[str, float | Failure] = dict(scores.values) or {
+        m: Failure("judge returned no metric for this item") for m in judge.metrics}
+    out = []
+    for m, v in values.items():
+        detail = {**scores.detail, **scores.metric_detail[m]} if m in scores.metric_detail else scores.detail
+        if isinstance(v, Failure):
+            detail = {**detail, "error_kind": v.kind} if v.kind != "error" else detail
+            out.append(Verdict(case_id, seed, judge.name, m, None, ok=False, error=v.error, detail=detail))
+        else:
+            out.append(Verdict(case_id, seed, judge.name, m, float(v), detail=detail))
+    return out
+
+
+def _call(judge: Judge, fn: Any, inputs: list[JudgeInput], fail_fast: bool) -> Any:
+    """fn(inputs), or the Failure it raised (the runner is the one place judge errors are caught)."""
     try:
-        return judge.score(inputs)
+        return fn(inputs)
     except EvalsuiteError:
         raise
     except Exception as e:  # noqa: BLE001 - any judge crash is recorded, not propagated
         if fail_fast:
             raise
-        msg = f"{type(e).__name__}: {e}".splitlines()[0][:500]
-        logger.warning("judge %s failed on a batch of %d: %s", judge.name, len(inputs), msg)
-        return [Verdict.failure(inp, judge.name, m, msg) for inp in inputs for m in judge.metrics]
+        f = Failure.from_exception(e)
+        logger.warning("judge %s failed on %d image(s): %s", judge.name, len(inputs), f.error)
+        return f
+
+
+def _one(out: Any, n: int) -> list[Any]:
+    """A judge must return one Scores (or None) per item; anything else fails every item."""
+    if isinstance(out, list) and len(out) == n:
+        return [x if x is None or isinstance(x, Scores)
+                else Failure(f"judge returned {type(x).__name__}, not Scores") for x in out]
+    got = len(out) if isinstance(out, list) else type(out).__name__
+    return [Failure(f"judge returned {got} results for {n} items")] * n
+
+
+def score_items(judge: Judge, inputs: Sequence[JudgeInput], fail_fast: bool = False) -> list[Scores | None]:
+    """judge.score(inputs) with failures caught once: a crashing batch is re-scored item by item,
+    so one bad image cannot sink the others; a crashing item fails its metrics_for()."""
+    inputs = list(inputs)
+    out = _call(judge, judge.score, inputs, fail_fast)
+    if isinstance(out, Failure) and len(inputs) > 1:
+        per_item = []
+        for inp in inputs:
+            x = _call(judge, judge.score, [inp], fail_fast)
+            per_item.append(x if isinstance(x, Failure) else _one(x, 1)[0])
+    else:
+        per_item = [out] * len(inputs) if isinstance(out, Failure) else _one(out, len(inputs))
+    return [Scores.failed(judge.metrics_for(inp), sc.error, sc.kind) if isinstance(sc, Failure) else sc
+            for inp, sc in zip(inputs, per_item)]
+
+
+def score_case(judge: Judge, inputs: Sequence[JudgeInput], fail_fast: bool = False) -> Scores:
+    """Case granularity: one Scores for all seeds of one case."""
+    out = _call(judge, judge.score, list(inputs), fail_fast)
+    sc = out if isinstance(out, Failure) else _one(out, 1)[0]
+    return Scores.failed(list(judge.metrics), sc.error, sc.kind) if isinstance(sc, Failure) else sc
+
+
+def score_pack(judge: Judge, inputs: Sequence[JudgeInput], fail_fast: bool = False) -> Scores:
+    """Pack granularity: update() over batches of the selection, then compute()."""
+    def run(xs: list[JudgeInput]) -> Scores:
+        for batch in _batches(xs, judge.batch_size):
+            judge.update(batch)
+        return judge.compute()
+    out = _call(judge, run, list(inputs), fail_fast)
+    return Scores.failed(list(judge.metrics), out.error, out.kind) if isinstance(out, Failure) else out
+
+
+def judge_verdicts(judge: Judge, inputs: Sequence[JudgeInput], fail_fast: bool = False) -> list[Verdict]:
+    """Judge `inputs` as the runner does, without a run directory (tests, calibration, benchmarks):
+    image granularity per item, case granularity per case (seed -1), pack over all (case "*")."""
+    if judge.granularity == "pack":
+        return stamp(judge, "*", -1, score_pack(judge, inputs, fail_fast)) or []
+    if judge.granularity == "case":
+        by_case: dict[str, list[JudgeInput]] = defaultdict(list)
+        for it in inputs:
+            by_case[it.case.id].append(it)
+        return [v for cid, its in by_case.items() for v in stamp(judge, cid, -1, score_case(judge, its, fail_fast)) or []]
+    return [v for it, sc in zip(inputs, score_items(judge, inputs, fail_fast))
+            for v in stamp(judge, it.case.id, it.seed, sc) or []]
+
+
+def execute_judge_task(judge: Judge, task: JudgeTask, store: RunStore, cases: dict[str, Case],
+                       fail_fast: bool = False) -> JudgeResult:
+    """Judge one task; pure apart from reading images (safe in a worker process)."""
+    res = JudgeResult(task.judge_id, units=len(task.units))
+    if judge.granularity in ("pack", "case"):
+        for unit in task.units:
+            inputs = _inputs(store, cases, unit)
+            sc = (score_pack if judge.granularity == "pack" else score_case)(judge, inputs, fail_fast)
+            res.verdicts += [(unit.key_image, "", unit.case_hash, v) for v in stamp(judge, unit.case_id, -1, sc) or []]
+        return res
+    inputs = [_inputs(store, cases, u)[0] for u in task.units]
+    for unit, sc in zip(task.units, score_items(judge, inputs, fail_fast)):
+        vs = stamp(judge, unit.case_id, unit.seed, sc)
+        if vs is None:
+            res.abstentions.append((unit.key_image, unit.ref_hash, unit.case_hash, unit.seed,
+                                    "no metric applies to this image"))
+        else:
+            res.verdicts += [(unit.key_image, unit.ref_hash, unit.case_hash, v) for v in vs]
+    return res
+
+
+def _judge_all(store: RunStore, pack: Pack, judge: Judge, items: dict[str, dict[tuple[str, int], Item]],
+               progress: _Progress, stats: dict[str, Any], fail_fast: bool,
+               retry_failed: bool = False) -> None:
+    tasks = plan_judge_tasks(store, pack, judge, items, stats, retry_failed)
+    if not tasks:
+        return
+    writer = ResultWriter(store, stats)
+    cases = {c.id: c for c in pack.cases}
+    bar = progress.task(f"judge {judge.name}", sum(len(t.units) for t in tasks))
+    for task in tasks:
+        writer.commit(execute_judge_task(judge, task, store, cases, fail_fast))
+        progress.advance(bar, len(task.units))

@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS verdicts(
   judge TEXT, value REAL, ok INT, error TEXT, detail TEXT, created REAL,
   PRIMARY KEY (judge_id, image_hash, ref_hash, case_hash, seed, metric));
 CREATE INDEX IF NOT EXISTS verdicts_by_image ON verdicts(image_hash);
+CREATE TABLE IF NOT EXISTS records(
+  kind TEXT, key TEXT, value TEXT, created REAL, PRIMARY KEY (kind, key));
 CREATE TABLE IF NOT EXISTS abstentions(
   judge_id TEXT, image_hash TEXT, ref_hash TEXT, case_hash TEXT, seed INT, reason TEXT, created REAL,
   PRIMARY KEY (judge_id, image_hash, ref_hash, case_hash, seed));
@@ -254,6 +256,24 @@ class RunStore:
                 yield {"case_id": case_id, "seed": -1, "judge": row[0], "metric": row[1],
                        "value": row[2], "ok": bool(row[3]), "error": row[4],
                        "detail": json.loads(row[5] or "{}"), "judge_id": row[6]}
+        # pack-level verdicts (case_id "*"): keyed on the group hash of all of the role's images
+        gh, ch = self.pack_key(role)
+        for row in self.db.execute(
+                "SELECT judge, metric, value, ok, error, detail, judge_id FROM verdicts "
+                "WHERE image_hash=? AND case_hash=? AND seed=-1", (gh, ch)):
+            if ids is None or row[6] in ids:
+                yield {"case_id": "*", "seed": -1, "judge": row[0], "metric": row[1],
+                       "value": row[2], "ok": bool(row[3]), "error": row[4],
+                       "detail": json.loads(row[5] or "{}"), "judge_id": row[6]}
+
+    def pack_key(self, role: str) -> tuple[str, str]:
+        """(group hash of all of `role`'s images, group hash of their case hashes): the key of
+        pack-level verdicts (case_id "*", seed -1), recomputed the same way by readers."""
+        from evalsuite.types import group_hash
+
+        its = self.items(role)
+        return (group_hash([i.image_hash for i in its]),
+                "pack:" + group_hash([f"{i.case_id}={i.case_hash}" for i in its])[:16])
 
     def case_groups(self, role: str) -> list[tuple[str, str, str]]:
         """(case_id, group hash of its images for `role`, case_hash)."""
@@ -263,6 +283,21 @@ class RunStore:
         for it in self.items(role):
             groups.setdefault(it.case_id, (it.case_hash, []))[1].append(it.image_hash)
         return [(cid, group_hash(hs), ch) for cid, (ch, hs) in groups.items()]
+
+    # --- records: run-level results of plugins (e.g. a family's calibration reports) -------------
+    def get_record(self, kind: str, key: str) -> Any | None:
+        """The JSON value stored under (kind, key), or None. Runs written before the records table
+        kept kind "calibration" in calibration.json beside results.db; it is still read."""
+        row = self.db.execute("SELECT value FROM records WHERE kind=? AND key=?", (kind, key)).fetchone()
+        if row is not None:
+            return json.loads(row[0])
+        legacy = self.read_json(f"{kind}.json") if kind == "calibration" else None
+        return (legacy or {}).get(key)
+
+    def put_record(self, kind: str, key: str, value: Any) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO records VALUES(?,?,?,?)",
+                            (kind, key, json.dumps(value, default=str, ensure_ascii=False), time.time()))
 
     # --- json files ---------------------------------------------------------------------------
     def write_json(self, name: str, data: dict[str, Any]) -> Path:

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from evalsuite.family import families
 from evalsuite.judge import Judge
 from evalsuite.packs import Pack
 from evalsuite.stats import mean_ci, paired_delta_ci
@@ -36,7 +37,14 @@ def summarise(store: RunStore, pack: Pack, judges: Sequence[Judge],
         tag_fails: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         keyed: dict[str, dict[tuple[str, int], float]] = defaultdict(dict)
         errors: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        pack_level: dict[str, dict[str, Any]] = {}
         for v in store.verdicts_for(role, judge_ids):
+            if v["case_id"] == "*":    # a pack-level metric: one value for the whole selection
+                pack_level[f"{v['judge']}.{v['metric']}"] = {
+                    "mean": round(v["value"], 6) if v["ok"] else None, "ci": [None, None],
+                    "n": 1 if v["ok"] else 0, "failures": 0 if v["ok"] else 1, "pack_level": True,
+                    **({"errors": {(v["error"] or "")[:120]: 1}} if not v["ok"] else {})}
+                continue
             if v["case_id"] not in case_ids:
                 continue
             key = f"{v['judge']}.{v['metric']}"
@@ -63,6 +71,7 @@ def summarise(store: RunStore, pack: Pack, judges: Sequence[Judge],
             if errors[key]:
                 entry["errors"] = dict(sorted(errors[key].items(), key=lambda kv: -kv[1])[:5])
             metrics[key] = entry
+        metrics.update(pack_level)
         out["metrics"][role] = metrics
         lat = store.db.execute(
             "SELECT AVG(r.latency_s), COUNT(*) FROM items i JOIN renders r ON r.fingerprint=i.fingerprint "
@@ -86,8 +95,9 @@ def summarise(store: RunStore, pack: Pack, judges: Sequence[Judge],
             out["deltas"][key] = {"mean": round(m, 6), "ci": [round(lo, 6), round(hi, 6)], "n": len(pairs),
                                   "higher_is_better": hib, "significant": sig,
                                   "student_better": (m > 0) == hib if m != 0 else False}
-    for j in judges:      # judge hooks: run-level sections beyond the metric means (e.g. "vlm")
-        section = j.summary_section(store) if j.summary_group else None
+    for fam in families():      # judge families: run-level sections beyond the metric means
+        members = fam.members(judges)
+        section = fam.summary_section(store, members) if members else None
         if section:
-            out.setdefault(j.summary_group, {})[j.name] = section
+            out[fam.name] = section
     return out

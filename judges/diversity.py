@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from evalsuite.judge import Judge
-from evalsuite.types import Case, EvalsuiteError, JudgeInput, MetricSpec, Verdict
+from evalsuite.judge import Judge, Scores
+from evalsuite.types import Case, EvalsuiteError, JudgeInput, MetricSpec
 
 logger = logging.getLogger(__name__)
 
@@ -78,31 +77,16 @@ class DiversityJudge(Judge):
         "pixel_distance": MetricSpec(True, (0.0, 1.0), "mean pairwise RMS distance of 32x32 thumbnails"),
     }
 
-    def __init__(self, size: int = 128, blur: float = 2.0, **extra: Any) -> None:
-        if extra:
-            raise EvalsuiteError(f"diversity judge: unknown setting(s) {sorted(extra)}; known: size, blur")
-        if int(size) < 16:
+    def __init__(self, size: int = 128, blur: float = 2.0) -> None:
+        if size < 16:
             raise EvalsuiteError(f"diversity judge: size must be >= 16, got {size}")
-        super().__init__(size=int(size), blur=float(blur))
 
     def applies_to(self, case: Case) -> bool:
         return len(set(case.seeds)) >= 2
 
-    def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:
-        groups: dict[str, list[JudgeInput]] = defaultdict(list)
-        for it in items:
-            groups[it.case.id].append(it)
-        out: list[Verdict] = []
-        for case_id, its in groups.items():
-            its = sorted({it.seed: it for it in its}.values(), key=lambda x: x.seed)
-            case = its[0].case
-            try:
-                vals, detail = pairwise_diversity([it.image for it in its], self.config["size"],
-                                                  self.config["blur"])
-                detail["seeds"] = [it.seed for it in its]
-            except Exception as e:   # noqa: BLE001 - recorded as a failed verdict, never a zero
-                out += [Verdict.failure(case, self.name, m, str(e) if isinstance(e, ValueError)
-                                        else f"{type(e).__name__}: {e}", seed=-1) for m in METRICS]
-                continue
-            out += [Verdict(case_id, -1, self.name, m, vals[m], detail=detail) for m in METRICS]
-        return out
+    def score(self, items: Sequence[JudgeInput]) -> list[Scores | None]:
+        """One Scores for the case whose seeds `items` are (duplicate seeds counted once)."""
+        its = sorted({it.seed: it for it in items}.values(), key=lambda x: x.seed)
+        vals, detail = pairwise_diversity([it.image for it in its], self.config["size"], self.config["blur"])
+        detail["seeds"] = [it.seed for it in its]
+        return [Scores(dict(vals), detail)]

@@ -21,7 +21,7 @@ should change. `edit_region="union"` also excludes the student's own changes (le
 Without a teacher image (a run without --teacher, and the teacher's own images, so that the
 summary has a teacher-vs-student delta for preservation) only preservation is measured, on edit
 cases, and the edited region is the image's own changes (detail["edit_region"] = "own"; lenient).
-SSIM/PSNR need the teacher: the runner skips t2i cases without one (needs_teacher_for); called
+SSIM/PSNR need the teacher: the runner skips t2i cases without one (reference_for); called
 directly without a teacher on a t2i case they fail. When less than 5% of the image is left
 outside the edit (a global edit such as a style change), preservation is not reported;
 detail["preservation_skipped"] says why, and an item with no metric left is an abstention.
@@ -37,8 +37,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from evalsuite.judge import Judge
-from evalsuite.types import Case, EvalsuiteError, JudgeInput, MetricSpec, Verdict
+from evalsuite.judge import Failure, Judge, Reference, Scores
+from evalsuite.types import Case, EvalsuiteError, JudgeInput, MetricSpec
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +93,7 @@ class FidelityJudge(Judge):
 
     name = "fidelity"
     version = 1
-    uses_teacher = True     # ssim/psnr against the same-seed teacher; the edit region from its edit
-    may_abstain = True      # a global edit without a teacher has no metric
+    reference = "optional"  # ssim/psnr against the same-seed teacher; the edit region from its edit
     batch_size = 16
     metrics = {
         "ssim": MetricSpec(True, (-1.0, 1.0), "SSIM to the same-seed teacher image"),
@@ -103,39 +102,33 @@ class FidelityJudge(Judge):
     }
 
     def __init__(self, edit_region: str = "teacher", edit_threshold: float = 16.0, edit_dilate: int = 8,
-                 min_preserved: float = 0.05, preservation_blur: float = 1.5, **extra: Any) -> None:
-        if extra:
-            raise EvalsuiteError(f"fidelity judge: unknown setting(s) {sorted(extra)}; known: edit_region, "
-                                 f"edit_threshold, edit_dilate, min_preserved, preservation_blur")
+                 min_preserved: float = 0.05, preservation_blur: float = 1.5) -> None:
         if edit_region not in ("teacher", "union"):
             raise EvalsuiteError(f"fidelity judge: edit_region must be 'teacher' or 'union', not {edit_region!r}")
-        super().__init__(edit_region=edit_region, edit_threshold=float(edit_threshold),
-                         edit_dilate=int(edit_dilate), min_preserved=float(min_preserved),
-                         preservation_blur=float(preservation_blur))
 
-    def needs_teacher_for(self, case: Case) -> bool:
+    def reference_for(self, case: Case) -> Reference:
         """Edits can be judged without a teacher (preservation); t2i cases cannot."""
-        return case.kind != "edit"
+        return "optional" if case.kind == "edit" else "required"
 
-    def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:
-        out: list[Verdict] = []
-        for it in items:
-            edit = it.case.kind == "edit"
-            names = (["ssim", "psnr"] if it.teacher_image is not None or not edit else []) + \
-                (["preservation"] if edit else [])
-            try:
-                vals, detail = self._one(it)
-            except Exception as e:   # noqa: BLE001 - recorded as a failed verdict, never a zero
-                out += [Verdict.failure(it, self.name, m, f"{type(e).__name__}: {e}") for m in names]
-                continue
-            for m in names:
-                if m in vals:
-                    out.append(Verdict(it.case.id, it.seed, self.name, m, float(vals[m]), detail=detail))
-                elif m in ("ssim", "psnr"):
-                    out.append(Verdict.failure(it, self.name, m, "no teacher image for this case and seed"))
-                elif "preservation_error" in detail:
-                    out.append(Verdict.failure(it, self.name, m, detail["preservation_error"]))
-        return out
+    def metrics_for(self, item: JudgeInput) -> list[str]:
+        edit = item.case.kind == "edit"
+        return (["ssim", "psnr"] if item.teacher_image is not None or not edit else []) + \
+            (["preservation"] if edit else [])
+
+    def score(self, items: Sequence[JudgeInput]) -> list[Scores | None]:
+        return [self._scores(it) for it in items]
+
+    def _scores(self, it: JudgeInput) -> Scores | None:
+        vals, detail = self._one(it)
+        out: dict[str, float | Failure] = {}
+        for m in self.metrics_for(it):
+            if m in vals:
+                out[m] = float(vals[m])
+            elif m in ("ssim", "psnr"):
+                out[m] = Failure("no teacher image for this case and seed")
+            elif "preservation_error" in detail:
+                out[m] = Failure(detail["preservation_error"])
+        return Scores(out, detail) if out else None
 
     def _one(self, it: JudgeInput) -> tuple[dict[str, float], dict[str, Any]]:
         size = it.image.size

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from evalsuite.judge import Judge
-from evalsuite.types import Case, EvalsuiteError, JudgeInput, MetricSpec, Verdict
+from evalsuite.judge import Failure, Judge, Scores, attempt
+from evalsuite.types import Case, EvalsuiteError, JudgeInput, MetricSpec
 from judges import noise
 
 logger = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ class FlatBackgroundJudge(Judge):
     name = "flatbg"
     version = 2   # v2: a region given by the case is intersected with the flat-mask estimate
     batch_size = 16
-    uses_teacher = True   # sigma_ratio when the same-seed teacher image exists; optional
+    reference = "optional"   # sigma_ratio when the same-seed teacher image exists
     metrics = {
         "sigma": MetricSpec(False, (0.0, None), "wavelet-MAD noise sigma on the flat region (0-255)"),
         "hf_energy": MetricSpec(False, (0.0, None), "mean squared level-1 wavelet detail (0-255^2)"),
@@ -159,22 +159,15 @@ class FlatBackgroundJudge(Judge):
     }
 
     def __init__(self, smooth: int = 5, dilate: int = 4, min_fraction: float = 0.02,
-                 grid_threshold: float = 4.0, refine_region: bool = True, declip: bool = True,
-                 **extra: Any) -> None:
-        if extra:
-            raise EvalsuiteError(f"flatbg judge: unknown setting(s) {sorted(extra)}; known: smooth, "
-                                 f"dilate, min_fraction, grid_threshold, refine_region, declip")
-        if int(smooth) < 1 or int(dilate) < 0 or not 0 < float(min_fraction) < 1:
+                 grid_threshold: float = 4.0, refine_region: bool = True, declip: bool = True) -> None:
+        if smooth < 1 or dilate < 0 or not 0 < min_fraction < 1:
             raise EvalsuiteError(f"flatbg judge: need smooth >= 1, dilate >= 0, 0 < min_fraction < 1 "
                                  f"(got {smooth}, {dilate}, {min_fraction})")
-        super().__init__(smooth=int(smooth), dilate=int(dilate), min_fraction=float(min_fraction),
-                         grid_threshold=float(grid_threshold), refine_region=bool(refine_region),
-                         declip=bool(declip))
 
     def applies_to(self, case: Case) -> bool:
         return case.background is not None
 
-    def _metrics_for(self, item: JudgeInput) -> list[str]:
+    def metrics_for(self, item: JudgeInput) -> list[str]:
         bg = item.case.background
         names = ["sigma", "hf_energy", "grid_score", "grid_flag"]
         if bg is not None and bg.color is not None:
@@ -191,24 +184,18 @@ class FlatBackgroundJudge(Judge):
                             grid_threshold=c["grid_threshold"], refine_region=c["refine_region"],
                             declip=c["declip"])
 
-    def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:
-        verdicts: list[Verdict] = []
-        for it in items:
-            names = self._metrics_for(it)
-            try:
-                vals, detail = self._one(it.image, it.case)
-            except Exception as e:   # noqa: BLE001 - recorded as a failed verdict, never a zero
-                err = f"{type(e).__name__}: {e}" if not isinstance(e, ValueError) else str(e)
-                verdicts += [Verdict.failure(it, self.name, m, err) for m in names]
-                continue
-            if it.teacher_image is not None:
-                try:
-                    tvals, tdetail = self._one(it.teacher_image, it.case)
-                    vals["sigma_ratio"] = (vals["sigma"] + SIGMA_EPS) / (tvals["sigma"] + SIGMA_EPS)
-                    detail["teacher_sigma"] = round(tvals["sigma"], 4)
-                except Exception as e:   # noqa: BLE001
-                    verdicts.append(Verdict.failure(it, self.name, "sigma_ratio", f"teacher image: {e}"))
-            for m in names:
-                if m in vals:
-                    verdicts.append(Verdict(it.case.id, it.seed, self.name, m, float(vals[m]), detail=detail))
-        return verdicts
+    def score(self, items: Sequence[JudgeInput]) -> list[Scores | None]:
+        return [self._scores(it) for it in items]
+
+    def _scores(self, it: JudgeInput) -> Scores:
+        vals, detail = self._one(it.image, it.case)
+        out: dict[str, float | Failure] = {}
+        if it.teacher_image is not None:
+            t = attempt(self._one, it.teacher_image, it.case)
+            if isinstance(t, Failure):
+                out["sigma_ratio"] = Failure(f"teacher image: {t.error}")
+            else:
+                vals["sigma_ratio"] = (vals["sigma"] + SIGMA_EPS) / (t[0]["sigma"] + SIGMA_EPS)
+                detail["teacher_sigma"] = round(t[0]["sigma"], 4)
+        out.update({m: float(vals[m]) for m in self.metrics_for(it) if m in vals})
+        return Scores(out, detail)

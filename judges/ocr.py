@@ -18,8 +18,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from evalsuite.judge import Judge
-from evalsuite.types import Case, EvalsuiteError, JudgeInput, MetricSpec, Verdict
+from evalsuite.judge import Judge, Scores
+from evalsuite.types import Case, EvalsuiteError, JudgeInput, MetricSpec
 from judges.ocr_backends import BACKENDS, OCRBackend, OCRResult, importable, make_backend, reading_order
 from judges.textnorm import TextNorm, match_words, ned, ned_string, tokenize
 
@@ -42,7 +42,7 @@ def _backend_params(backend: str) -> set[str]:
     """Keyword arguments the named backend accepts (empty for an unknown backend)."""
     import inspect
     from judges.ocr_backends import BACKENDS
-    cls = BACKENDS.get(backend)
+    cls = BACKENDS.get(backend) if backend in BACKENDS else None
     return set(inspect.signature(cls.__init__).parameters) - {"self"} if cls else set()
 
 
@@ -149,27 +149,11 @@ class OCRJudge(Judge):
     def applies_to(self, case: Case) -> bool:
         return any(t.strip() for t in case.expected_text)
 
-    def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:
-        verdicts: list[Verdict] = []
-        try:
-            results = self.backend.read([it.image for it in items])
-        except Exception as e:   # engine-level failure: every item fails, nothing is scored 0
-            if isinstance(e, EvalsuiteError):
-                raise
-            logger.warning("ocr backend failed on a batch of %d: %s", len(items), e)
-            results = None
-            batch_error = f"{type(e).__name__}: {e}"
-        for i, it in enumerate(items):
-            if results is None:
-                verdicts += [Verdict.failure(it, self.name, m, batch_error) for m in METRICS]
-                continue
-            try:
-                verdicts += self._verdicts(it, results[i])
-            except Exception as e:   # noqa: BLE001 - one bad item must not sink the batch
-                verdicts += [Verdict.failure(it, self.name, m, f"{type(e).__name__}: {e}") for m in METRICS]
-        return verdicts
+    def score(self, items: Sequence[JudgeInput]) -> list[Scores | None]:
+        results = self.backend.read([it.image for it in items])
+        return [self._scores(it, res) for it, res in zip(items, results, strict=True)]
 
-    def _verdicts(self, it: JudgeInput, res: OCRResult) -> list[Verdict]:
+    def _scores(self, it: JudgeInput, res: OCRResult) -> Scores:
         lines = reading_order(res.lines)
         text = " ".join(ln.text for ln in lines)
         scores = ocr_scores(it.case.expected_text, text, self.norm, self.config["min_word_similarity"])
@@ -177,7 +161,7 @@ class OCRJudge(Judge):
                   "lines": [{"text": ln.text, "box": ln.box, "score": round(ln.score, 4)} for ln in lines],
                   # the same, column-wise, for consumers that want plain lists
                   "boxes": [ln.box for ln in lines], "confidences": [round(ln.score, 4) for ln in lines]}
-        return [Verdict(it.case.id, it.seed, self.name, m, float(v), detail=detail) for m, v in scores.items()]
+        return Scores({m: float(v) for m, v in scores.items()}, detail)
 
     def close(self) -> None:
         if self._backend is not None:

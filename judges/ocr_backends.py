@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from evalsuite.registry import Registry, did_you_mean
 from evalsuite.types import EvalsuiteError
 
 logger = logging.getLogger(__name__)
@@ -342,19 +343,18 @@ class TesseractBackend(OCRBackend):
         return out
 
 
-BACKENDS: dict[str, type[OCRBackend]] = {
-    "rapidocr": RapidOCRBackend, "paddleocr": PaddleOCRBackend, "tesseract": TesseractBackend,
-}
+BACKENDS: Registry[type[OCRBackend]] = Registry("backend")
+for _name, _cls in {"rapidocr": RapidOCRBackend, "paddleocr": PaddleOCRBackend,
+                    "tesseract": TesseractBackend}.items():
+    BACKENDS.register(_name, _cls)
 
 
 def make_backend(name: str, **options: Any) -> OCRBackend:
     """Build a backend by name; a bad name or option is a one-line EvalsuiteError."""
     if name not in BACKENDS:
-        import difflib
-        close = difflib.get_close_matches(name, BACKENDS, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise EvalsuiteError(f"ocr judge: unknown backend '{name}'{hint} (known: {', '.join(BACKENDS)})")
+        raise EvalsuiteError(f"ocr judge: unknown backend '{name}'{did_you_mean(name, BACKENDS.names())} "
+                             f"(known: {', '.join(BACKENDS.names())})")
     try:
-        return BACKENDS[name](**options)
+        return BACKENDS.get(name)(**options)
     except TypeError as e:
         raise EvalsuiteError(f"ocr judge: bad option for backend '{name}': {e}") from e

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from evalsuite.runner import judge_verdicts
 from evalsuite.packs import Pack, load_pack
 from evalsuite.types import EvalsuiteError, JudgeInput, image_sha256
 
@@ -212,7 +213,7 @@ def test_edit_expected_text_separates_edited_from_unedited(packs: dict[str, Pack
     try:
         items = [JudgeInput(c, 0, Image.open(c.source).convert("RGB"), f"src-{c.id}")
                  for c in packs["edit"].cases if c.expected_text]
-        recall = {v.case_id: v.value for v in judge.score(items) if v.metric == "word_recall"}
+        recall = {v.case_id: v.value for v in judge_verdicts(judge, items) if v.metric == "word_recall"}
     finally:
         judge.close()
     for it in items:
@@ -257,7 +258,7 @@ def test_expected_text_of_every_pack_is_readable_by_the_ocr_judge() -> None:
     try:
         items = [JudgeInput(c, 0, render_expected_text(c, mod), f"perfect-{c.id}")
                  for name in SHIPPED for c in load_pack(BENCH / name).cases if c.expected_text]
-        verdicts = judge.score(items)
+        verdicts = judge_verdicts(judge, items)
     finally:
         judge.close()
     assert len(items) >= 60

@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from evalsuite.runner import judge_verdicts
 from evalsuite.types import BackgroundSpec, Case, JudgeInput, image_sha256
 from judges import noise
 from judges.flatbg import FlatBackgroundJudge
@@ -44,7 +45,7 @@ def _judge_one(args: tuple[bytes, tuple[int, int], tuple[int, int, int]]) -> flo
     raw, size, color = args
     im = Image.frombytes("RGB", size, raw)
     case = Case(id="c", kind="t2i", prompt="p", seeds=(0,), background=BackgroundSpec(color=color))
-    v = FlatBackgroundJudge().score([JudgeInput(case=case, seed=0, image=im, image_hash="x")])
+    v = judge_verdicts(FlatBackgroundJudge(), [JudgeInput(case=case, seed=0, image=im, image_hash="x")])
     return next(x.value for x in v if x.metric == "sigma")
 
 
@@ -62,13 +63,13 @@ def main() -> None:
                                   background=BackgroundSpec(color=c)), seed=0, image=im, image_hash=image_sha256(im))
              for i, (im, c, _) in enumerate(data)]
     judge = FlatBackgroundJudge()
-    judge.score(items[:1])
+    judge_verdicts(judge, items[:1])
     runs: dict[str, list[float]] = {"flatbg judge": [], "numpy residual std": [], "skimage estimate_sigma": []}
     sig_judge: list[float] = []
     sig_base: list[float] = []
     for _ in range(args.rounds):
         t0 = time.perf_counter()
-        v = judge.score(items)
+        v = judge_verdicts(judge, items)
         runs["flatbg judge"].append(time.perf_counter() - t0)
         sig_judge = [x.value for x in v if x.metric == "sigma"]
         t0 = time.perf_counter()

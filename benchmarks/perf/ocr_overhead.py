@@ -22,6 +22,7 @@ import time
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from evalsuite.runner import judge_verdicts
 from evalsuite.types import Case, JudgeInput, image_sha256
 from judges.ocr import OCRJudge
 from judges.ocr_backends import build_rapidocr
@@ -73,7 +74,7 @@ def main() -> None:
     engine = build_rapidocr(threads=args.threads or None)
     judge = OCRJudge(backend_options={"threads": args.threads} if args.threads else None)
     engine(images[0])                      # warm both (model load, first-call allocations)
-    judge.score(items[:1])
+    judge_verdicts(judge, items[:1])
 
     t_engine, t_judge, recall = [], [], []
     for r in range(args.rounds):
@@ -87,14 +88,14 @@ def main() -> None:
                     engine(im)
                     te += time.perf_counter() - t0
                 else:
-                    v = judge.score([it])
+                    v = judge_verdicts(judge, [it])
                     tj += time.perf_counter() - t0
                     rec += [x.value for x in v if x.metric == "word_recall" and x.ok]
         t_engine.append(te)
         t_judge.append(tj)
         recall.append(float(np.mean(rec)))
     t0 = time.perf_counter()
-    judge.score(items)
+    judge_verdicts(judge, items)
     t_batch = time.perf_counter() - t0
 
     # The judge's own work: total score() time minus the time spent inside its engine call.
@@ -114,7 +115,7 @@ def main() -> None:
     for _ in range(args.rounds):
         spent[0] = 0.0
         t0 = time.perf_counter()
-        judge.score(items)
+        judge_verdicts(judge, items)
         shares.append((time.perf_counter() - t0 - spent[0]) / spent[0])
     judge.backend._engine = inner
     n = len(images)

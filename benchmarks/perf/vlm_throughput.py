@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np
 from PIL import Image
 
+from evalsuite.runner import judge_verdicts
 from evalsuite.types import Case, JudgeInput, image_sha256
 from judges.vlm.backends.base import image_data_url
 from judges.vlm.t2i import VLMT2IJudge
@@ -78,7 +79,7 @@ def timed(url: str, images: Images, n: int, concurrency: int) -> tuple[float, in
     for start in range(0, n, bs):
         batch = inputs(images, start, min(bs, n - start))
         t0 = time.perf_counter()
-        verdicts = judge.score(batch)
+        verdicts = judge_verdicts(judge, batch)
         wall += time.perf_counter() - t0
         bad = [v.error for v in verdicts if not v.ok]
         if bad:

@@ -18,6 +18,7 @@ VERBS = {
     "report": "evalsuite.cli.report",
     "gate": "evalsuite.cli.gate",
     "compare": "evalsuite.cli.compare",
+    "judges": "evalsuite.cli.judges",
 }
 
 

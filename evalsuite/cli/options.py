@@ -81,8 +81,12 @@ def model_opts(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]
                      ("batch_size", args.batch_size)):
         if val is not None:
             common[key] = val
-    student = dict(common)
-    teacher = dict(common)
+    # options for both models go under SHARED: each renderer takes those it declares (an image
+    # folder has no --device); the per-model ones below are checked strictly by their renderer
+    from evalsuite.renderers.base import SHARED
+
+    student: dict[str, Any] = {SHARED: dict(common)} if common else {}
+    teacher: dict[str, Any] = {SHARED: dict(common)} if common else {}
     if args.steps is not None:
         student["num_inference_steps"] = args.steps
     if args.teacher_steps is not None:
@@ -100,40 +104,38 @@ def model_opts(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]
     return student, teacher
 
 
-def add_judge_arguments(p: argparse.ArgumentParser) -> None:
+def add_judge_arguments(p: argparse.ArgumentParser, run: bool = False) -> None:
+    """--judges, --judge-opt and every judge family's flags (run=True: also the run-only ones)."""
+    from evalsuite.family import families
+
     p.add_argument("--judges", help="comma-separated judge names (default: the pack's judges)")
     p.add_argument("--judge-opt", action="append", metavar="JUDGE.KEY=VALUE",
                    help="judge option, e.g. ocr.backend=tesseract, flatbg.grid_threshold=6")
-    try:
-        from judges.vlm import add_arguments as add_vlm
-    except ImportError:
-        return
-    add_vlm(p)
+    for fam in families():
+        fam.add_arguments(p, run=run)
 
 
-def add_vlm_run_arguments(p: argparse.ArgumentParser) -> None:
-    """Run-only VLM flags (the verdict flags are in judges.vlm.add_arguments)."""
-    g = next((g for g in p._action_groups if g.title and g.title.startswith("VLM judges")), p)
-    g.add_argument("--vlm-calibrate", type=int, metavar="N", default=None,
-                   help="after the run, judge N known good/bad calibration pairs from the pack with each "
-                   "selected VLM judge and report its accuracy in summary.json (cached in the run directory)")
+def family_calibrate(args: argparse.Namespace, judge_names: list[str]) -> int | None:
+    """The calibration pairs a family's flags request (at most one family may ask)."""
+    from evalsuite.family import families
 
-
-def vlm_calibrate(args: argparse.Namespace) -> int | None:
-    n = getattr(args, "vlm_calibrate", None)
-    if n is not None and n < 1:
-        raise EvalsuiteError(f"--vlm-calibrate {n}: expected a number of pairs >= 1")
-    return n
+    counts = [n for fam in families() if (n := fam.calibrate_count(args, judge_names)) is not None]
+    return max(counts) if counts else None
 
 
 def judge_options(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """--judge-opt options, plus the options family flags give each member judge (explicit wins)."""
+    from evalsuite.family import families
+    from evalsuite.registry import JUDGES
+
     opts = parse_judge_opts(args.judge_opt)
-    try:
-        from judges.vlm import cli_options
-    except ImportError:
-        return opts
-    for judge, o in cli_options(args).items():
-        opts[judge] = {**o, **opts.get(judge, {})}
+    for fam in families():
+        common = fam.judge_options(args)
+        if not common:
+            continue
+        for name in JUDGES.names():
+            if fam.is_member(name):
+                opts[name] = {**common, **opts.get(name, {})}
     return opts
 
 

@@ -7,13 +7,11 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
-
 from rich.markup import escape
 
 from evalsuite.cli import options
+from evalsuite.family import families
 from evalsuite.runner import DEFAULT_PACK, RunConfig, run_eval
-from evalsuite.types import EvalsuiteError
 
 EXIT_JUDGE_FAILURES = 3
 
@@ -29,8 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-teacher", action="store_true", help="with no --model: skip the bundled teacher")
     p.add_argument("--pack", default=DEFAULT_PACK, help=f"pack name or folder (default: {DEFAULT_PACK})")
     options.add_model_arguments(p)
-    options.add_judge_arguments(p)
-    options.add_vlm_run_arguments(p)
+    options.add_judge_arguments(p, run=True)
     options.add_selection_arguments(p)
     p.set_defaults(func=run)
 
@@ -42,7 +39,6 @@ def execute(args: argparse.Namespace, model: str | None, teacher: str | None,
 
     run_dir = Path(args.run_dir) if args.run_dir else options.default_run_dir(
         args.runs_root, args.pack, model, teacher)
-    calibrate_n = options.vlm_calibrate(args)
     cfg = RunConfig(run_dir=run_dir, pack=args.pack, model=model, teacher=teacher,
                     model_opts=student_opts, teacher_opts=teacher_opts,
                     judges=options.split_list(args.judges), judge_opts=options.judge_options(args),
@@ -50,24 +46,23 @@ def execute(args: argparse.Namespace, model: str | None, teacher: str | None,
                     limit=args.limit, tags=options.split_list(args.tags),
                     progress=not (args.json or args.no_progress) and err_console.is_terminal,
                     command="evalsuite " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-                    retry_failed=args.retry_failed, calibrate=calibrate_n)
-    if calibrate_n and not _vlm_judges(cfg):
-        raise EvalsuiteError("--vlm-calibrate needs a VLM judge: add --judges vlm-t2i (or vlm-edit, vlm-pairwise)")
-    summary = run_eval(cfg)      # summary["vlm"] and ["calibration"] come from the judges' hooks
+                    retry_failed=args.retry_failed)
+    cfg.calibrate = options.family_calibrate(args, _judge_names(cfg))
+    summary = run_eval(cfg)      # family sections and ["calibration"] come from the judge families
+    fams = families()
     if args.json:
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     else:
         console.print(summary_table(summary))
-        _print_vlm(console, summary)
+        for fam in fams:
+            for line in fam.console(summary):
+                console.print(line, highlight=False)
         t = summary.get("timing", {})
         console.print(f"run directory: {escape(str(run_dir))}  ·  rendered {t.get('rendered', 0)} "
                       f"(cached {t.get('render_cached', 0)}), judged {t.get('judged', 0)} "
                       f"(cached {t.get('judge_cached', 0)}) in {t.get('wall_s', 0):.1f} s", highlight=False)
     fails = total_failures(summary)
-    if "calibration" in summary:
-        from judges.vlm.run_summary import calibration_failures
-
-        fails += calibration_failures(summary["calibration"])
+    fails += sum(fam.extra_failures(summary) for fam in fams)
     if fails:
         err_console.print(f"[yellow]{fails} judge failure(s) recorded[/] (not scored as zero; see "
                           f"{escape(str(run_dir / 'summary.json'))}); re-run with --retry-failed to retry them")
@@ -75,38 +70,11 @@ def execute(args: argparse.Namespace, model: str | None, teacher: str | None,
     return 0
 
 
-def _vlm_judges(cfg: RunConfig) -> list[str]:
-    """The run's VLM judges (none where judges.vlm is not installed)."""
-    try:
-        from judges.vlm import VLM_JUDGES
-    except ImportError:
-        return []
+def _judge_names(cfg: RunConfig) -> list[str]:
+    """The run's judges: --judges, else the pack's."""
     from evalsuite.packs import load_pack
 
-    names = cfg.judges if cfg.judges is not None else list(load_pack(cfg.pack).judges)
-    return [n for n in names if n in VLM_JUDGES]
-
-
-def _print_vlm(console: Any, summary: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    for role, e in summary.get("vlm", {}).get("vlm-pairwise", {}).items():
-        cats = ", ".join(f"{c} {k}" for c, k in e["categories"]["loss"].items()) or "—"
-        console.print(escape(f"vlm-pairwise ({role} vs teacher): {e['win']} win · {e['tie']} tie · "
-                             f"{e['loss']} loss · {e['failures']} failed; where the {role} lost: {cats}"),
-                      highlight=False)
-    cal = summary.get("calibration")
-    if not cal:
-        return
-    t = Table(title="VLM judge calibration (known good/bad pairs)", title_justify="left")
-    for col in ("judge", "accuracy", "n", "failures", "per defect (correct/n)"):
-        t.add_column(col, justify="left" if col in ("judge", "per defect (correct/n)") else "right")
-    for name, r in cal.items():
-        acc = "—" if r.get("accuracy") is None else f"{r['accuracy']:.2f}"
-        per = ", ".join(f"{d} {x['correct']}/{x['n']}" for d, x in r.get("per_defect", {}).items())
-        f = int(r.get("failures") or 0)
-        t.add_row(name, acc, str(r.get("n", 0)), f"[red]{f}[/]" if f else "0", per or r.get("skipped", ""))
-    console.print(t)
+    return cfg.judges if cfg.judges is not None else list(load_pack(cfg.pack).judges)
 
 
 def run(args: argparse.Namespace) -> int:

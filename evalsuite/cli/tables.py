@@ -12,6 +12,8 @@ def _fmt(entry: dict[str, Any] | None) -> str:
     if not entry or entry.get("mean") is None:
         return "—"
     lo, hi = entry["ci"]
+    if lo is None or hi is None:   # a pack-level metric: one value, no CI
+        return f"{entry['mean']:.3f}"
     return f"{entry['mean']:.3f} [{lo:.3f}, {hi:.3f}]"
 
 

@@ -8,11 +8,30 @@ from typing import Any, ClassVar
 
 from typing_extensions import Self
 
-from evalsuite.types import Rendered, RenderRequest
+from evalsuite.types import EvalsuiteError, Rendered, RenderRequest
+
+# Key of an options dict holding options given to every model (e.g. --device, --batch-size): each
+# renderer takes only those it declares in `options`; options outside it are the model's own and
+# an unknown one is an error.
+SHARED = "__shared__"
+
+
+def check_options(opts: dict[str, Any], known: frozenset[str] | set[str], where: str) -> None:
+    """Unknown renderer options are one-line errors with "did you mean"."""
+    from evalsuite.registry import did_you_mean
+
+    for k in opts:
+        if k not in known:
+            raise EvalsuiteError(f"{where}: unknown option '{k}'{did_you_mean(k, known)} "
+                                 f"(known: {', '.join(sorted(known))})")
 
 
 class Renderer(ABC):
+    """Turns RenderRequests into images. `options` declares what from_checkpoint accepts; a
+    renderer is rebuilt in another process from spec() (registered name + checkpoint + options)."""
+
     name: ClassVar[str]
+    options: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     @abstractmethod
@@ -37,3 +56,10 @@ class Renderer(ABC):
 
     def close(self) -> None:
         """Free the model."""
+
+    @classmethod
+    def take(cls, opts: dict[str, Any]) -> dict[str, Any]:
+        """The options for this renderer: its own, plus the shared ones it declares."""
+        opts = dict(opts)
+        shared = opts.pop(SHARED, None) or {}
+        return {**{k: v for k, v in shared.items() if k in cls.options}, **opts}

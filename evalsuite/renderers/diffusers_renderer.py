@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evalsuite.renderers.base import Renderer
+from evalsuite.renderers.base import Renderer, check_options
 from evalsuite.renderers.hashing import files_digest
 from evalsuite.types import EvalsuiteError, Rendered, RenderRequest
 
@@ -89,13 +89,7 @@ def _coerce(key: str, value: Any, where: str) -> Any:
 
 
 def _check_keys(opts: dict[str, Any], where: str) -> None:
-    import difflib
-
-    for k in opts:
-        if k not in OPTION_KEYS:
-            close = difflib.get_close_matches(k, OPTION_KEYS, n=1, cutoff=0.5)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise EvalsuiteError(f"{where}: unknown option '{k}'{hint} (known: {', '.join(sorted(OPTION_KEYS))})")
+    check_options(opts, set(OPTION_KEYS), where)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -138,6 +132,7 @@ class DiffusersRenderer(Renderer):
     """A local diffusers pipeline folder; batched, one torch.Generator per request seed."""
 
     name = "diffusers"
+    options = frozenset(OPTION_KEYS)
 
     def __init__(self, path: Path, class_name: str, settings: SamplerSettings,
                  model_index: dict[str, Any]) -> None:

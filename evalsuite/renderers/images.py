@@ -15,16 +15,13 @@ from typing import Any
 
 from PIL import Image
 
-from evalsuite.renderers.base import Renderer
+from evalsuite.renderers.base import Renderer, check_options
 from evalsuite.renderers.hashing import files_digest
 from evalsuite.types import EvalsuiteError, Rendered, RenderRequest
 
 logger = logging.getLogger(__name__)
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
-# Sampler options that the CLI passes to every model; they mean nothing for stored images.
-IGNORED_OPTIONS = {"num_inference_steps", "guidance_scale", "shift", "dtype", "device", "lora", "lora_scale",
-                   "negative_prompt", "call_kwargs", "width", "height"}
 
 
 def candidate_names(case_id: str, seed: int) -> list[str]:
@@ -37,6 +34,7 @@ class ImagesRenderer(Renderer):
     """Reads `<case_id>_s<seed>.png` (or `<case_id>/<seed>.png`) from a folder."""
 
     name = "images"
+    options = frozenset({"batch_size"})
 
     def __init__(self, folder: Path, batch_size: int = 16) -> None:
         self.folder = folder
@@ -49,17 +47,10 @@ class ImagesRenderer(Renderer):
         if not folder.is_dir():
             raise EvalsuiteError(f"image folder {folder} does not exist; pass a folder of "
                                  "<case_id>_s<seed>.png files (see docs/renderers.md)")
-        batch = 16
-        for k, v in opts.items():
-            if k == "batch_size":
-                if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                    raise EvalsuiteError(f"images renderer for {folder}: batch_size must be a positive integer, got {v!r}")
-                batch = v
-            elif k in IGNORED_OPTIONS:
-                if v is not None:
-                    logger.info("images renderer for %s ignores option %s=%r", folder, k, v)
-            else:
-                raise EvalsuiteError(f"images renderer for {folder}: unknown option '{k}' (only batch_size applies)")
+        check_options(opts, cls.options, f"images renderer for {folder}")
+        batch = opts.get("batch_size", 16)
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise EvalsuiteError(f"images renderer for {folder}: batch_size must be a positive integer, got {batch!r}")
         return cls(folder.resolve(), batch)
 
     @property

@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-VLM_JUDGES = ("vlm-t2i", "vlm-edit", "vlm-pairwise", "vlm-yesno")
+from judges import catalog
+
+# the registered judges of this package (from the one catalog, not a second list)
+VLM_JUDGES = tuple(n for n, target in catalog.JUDGES.items() if target.startswith("judges.vlm."))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cli_options(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """Judge kwargs from the parsed flags, the same for every VLM judge; {} when none was given."""
+    opts = common_options(args)
+    if not opts:
+        return {}
+    return {name: dict(opts) for name in VLM_JUDGES}
+
+
+def common_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags' judge kwargs (the same for every VLM judge)."""
     opts: dict[str, Any] = {}
     for flag, key in (("vlm_url", "url"), ("vlm_model", "model"), ("vlm_backend", "backend"),
                       ("vlm_revision", "revision"), ("vlm_concurrency", "concurrency"),
@@ -41,6 +52,4 @@ def cli_options(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         val = getattr(args, flag, None)
         if val is not None:
             opts[key] = val
-    if not opts:
-        return {}
-    return {name: dict(opts) for name in VLM_JUDGES}
+    return opts

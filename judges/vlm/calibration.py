@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from evalsuite.runner import judge_verdicts
 from evalsuite.judge import Judge
 from evalsuite.types import Case, EvalsuiteError, JudgeInput, image_sha256
 
@@ -48,6 +49,10 @@ class CalibrationPair:
 
 
 # --- good images -----------------------------------------------------------------------------------
+
+class NoCalibrationPairs(EvalsuiteError):
+    """The pack has no calibration pair the judge applies to (reported as skipped, not an error)."""
+
 def _bg(case: Case) -> tuple[int, int, int]:
     if case.background is not None and case.background.color is not None:
         return tuple(case.background.color)  # type: ignore[return-value]
@@ -208,11 +213,11 @@ def run_calibration(judge: Judge, pairs: Sequence[CalibrationPair], metric: str 
                 continue
             trials.append((p.defect, [_inp(p.case, p.good, k), _inp(p.case, p.bad, k)], lambda v: v[0] > v[1]))
     if not trials:
-        raise EvalsuiteError(f"calibration: no pair applies to judge '{judge.name}' (t2i cases for vlm-t2i, "
+        raise NoCalibrationPairs(f"calibration: no pair applies to judge '{judge.name}' (t2i cases for vlm-t2i, "
                              f"edit cases for vlm-edit)")
     want = "win" if judge.name == "vlm-pairwise" else metric
     inputs = [i for _, ins, _ in trials for i in ins]
-    verdicts = [v for v in judge.score(inputs) if v.metric == want]
+    verdicts = [v for v in judge_verdicts(judge, inputs) if v.metric == want]
     per = defaultdict(lambda: {"correct": 0, "n": 0, "failures": 0})
     pos = 0
     for defect, ins, decide in trials:

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import Any, ClassVar
 
-from evalsuite.judge import Judge
-from evalsuite.types import EvalsuiteError, JudgeInput, MetricSpec, Verdict
+from evalsuite.judge import Judge, Scores
+from evalsuite.types import EvalsuiteError, JudgeInput, MetricSpec
 from judges.vlm.backends.base import (
     Constraint,
     VLMClient,
@@ -181,26 +181,14 @@ class VLMJudge(Judge):
     prompt_name: str = ""
     default_max_tokens: int = 96
     primary_metric: str = "overall"     # whose spread across repeats becomes `repeat_std`
-    summary_group = "vlm"               # summary["vlm"][name]: outcome and failure-kind counts
-
-    def summary_section(self, store: Any) -> dict[str, Any] | None:
-        from judges.vlm.run_summary import breakdown
-
-        return breakdown(store, [self]).get(self.name)
-
-    def calibration(self, run_dir: Any, pack: Any, n: int, retry_failed: bool = False) -> dict[str, Any] | None:
-        from judges.vlm.run_summary import calibrate_run
-
-        return calibrate_run(run_dir, pack, [self], n, retry_failed=retry_failed).get(self.name)
+    family = "vlm"                      # judges.vlm.family.VLMFamily: flags, summary["vlm"], calibration
+    extra_options = frozenset(_CLIENT_KEYS)   # client options accepted through **client_options
+    calibrated: ClassVar[bool] = True   # has known good/bad calibration pairs (judges.vlm.calibration)
+    has_outcomes: ClassVar[bool] = False   # per-item win/tie/loss outcomes (pairwise)
 
     def __init__(self, backend: str = "openai", model: str | None = None, revision: str | None = None,
                  repeats: int = 1, temperature: float = 0.0, max_tokens: int | None = None, seed: int = 0,
                  structured: str = "auto", **client_options: Any) -> None:
-        unknown = set(client_options) - _CLIENT_KEYS
-        if unknown:
-            raise EvalsuiteError(f"{self.name} judge: unknown setting(s) {sorted(unknown)}; known: backend, "
-                                 f"model, revision, repeats, temperature, max_tokens, seed, structured, "
-                                 f"{', '.join(sorted(_CLIENT_KEYS))}")
         if not model:
             raise EvalsuiteError(f"{self.name} judge: no judge model given; pass --vlm-url URL --vlm-model NAME "
                                  f"(or --judge-opt {self.name}.model=NAME)")
@@ -298,15 +286,15 @@ class VLMJudge(Judge):
                     for _ in requests]
         return out
 
-    def repeat_verdict(self, item: JudgeInput, values: Sequence[float], detail: dict[str, Any]) -> list[Verdict]:
-        """The `repeat_std` verdict (only when repeats > 1)."""
+    def repeat_metric(self, values: Sequence[float]) -> dict[str, float]:
+        """The `repeat_std` metric (only when repeats > 1)."""
         if "repeat_std" not in self.metrics:
-            return []
-        return [Verdict(item.case.id, item.seed, self.name, "repeat_std", spread(values)["std"], detail=detail)]
+            return {}
+        return {"repeat_std": spread(values)["std"]}
 
-    def failures(self, item: JudgeInput, error: str, kind: str, detail: dict[str, Any]) -> list[Verdict]:
+    def failures(self, item: JudgeInput, error: str, kind: str, detail: dict[str, Any]) -> Scores:
         d = {**self.provenance(), **detail, "error_kind": kind}
-        return [Verdict.failure(item, self.name, m, f"{kind}: {error}", detail=d) for m in self.metrics]
+        return Scores.failed(list(self.metrics), f"{kind}: {error}", kind, d)
 
 
 def read_rubric(resp: VLMResponse, fields: Sequence[Field]) -> tuple[dict[str, Any] | None, str | None, str | None]:

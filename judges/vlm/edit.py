@@ -11,9 +11,10 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from evalsuite.types import Case, JudgeInput, MetricSpec, Verdict
+from evalsuite.judge import Scores
+from evalsuite.types import Case, JudgeInput, MetricSpec
 from judges.vlm.common import Field, VLMJudge, geometric_mean, render_prompt
-from judges.vlm.t2i import rubric_verdicts
+from judges.vlm.t2i import rubric_scores
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class VLMEditJudge(VLMJudge):
     def applies_to(self, case: Case) -> bool:
         return case.kind == "edit"
 
-    def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:
+    def score(self, items: Sequence[JudgeInput]) -> list[Scores | None]:
         reps = self.config["repeats"]
         constraint = self.constraint(FIELDS)
         todo = [it for it in items if it.source_image is not None]
@@ -52,10 +53,6 @@ class VLMEditJudge(VLMJudge):
                 for it in todo for r in range(reps)]
         resps = self.ask(reqs) if reqs else []
         by_id = {id(it): resps[k * reps:(k + 1) * reps] for k, it in enumerate(todo)}
-        out: list[Verdict] = []
-        for it in items:
-            if it.source_image is None:
-                out += self.failures(it, f"case {it.case.id} has no source image to compare with", "missing_image", {})
-            else:
-                out += rubric_verdicts(self, it, by_id[id(it)], FIELDS, score_edit)
-        return out
+        return [self.failures(it, f"case {it.case.id} has no source image to compare with", "missing_image", {})
+                if it.source_image is None else rubric_scores(self, it, by_id[id(it)], FIELDS, score_edit)
+                for it in items]

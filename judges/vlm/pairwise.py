@@ -14,7 +14,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from evalsuite.types import JudgeInput, MetricSpec, Verdict
+from evalsuite.judge import Scores
+from evalsuite.types import JudgeInput, MetricSpec
 from judges.vlm.common import Field, VLMJudge, read_rubric, render_prompt, spread
 
 logger = logging.getLogger(__name__)
@@ -42,16 +43,17 @@ class VLMPairwiseJudge(VLMJudge):
 
     name = "vlm-pairwise"
     version = 1
+    has_outcomes = True     # summary["vlm"]: win/tie/loss counts and the loser's failure categories
     prompt_name = "pairwise_v1"
     default_max_tokens = 64
-    needs_teacher = True
+    reference = "required"
     primary_metric = "win"
     metrics = {
         "win": MetricSpec(True, (-1.0, 1.0), "student vs teacher: +1 win, 0 tie, -1 loss (both orders)"),
         "swap_agreement": MetricSpec(True, (0.0, 1.0), "both orders gave the same answer"),
     }
 
-    def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:
+    def score(self, items: Sequence[JudgeInput]) -> list[Scores | None]:
         reps = self.config["repeats"]
         constraint = self.constraint(FIELDS)
         reqs = []
@@ -65,15 +67,10 @@ class VLMPairwiseJudge(VLMJudge):
         resps = self.ask([q for q in reqs if None not in q.images]) if todo else []
         per = 2 * reps
         by_id = {id(it): resps[k * per:(k + 1) * per] for k, it in enumerate(todo)}
-        out: list[Verdict] = []
-        for it in items:
-            if it.teacher_image is None:
-                out += self.failures(it, "no teacher image for this case and seed", "missing_image", {})
-            else:
-                out += self._verdicts(it, by_id[id(it)])
-        return out
+        return [self.failures(it, "no teacher image for this case and seed", "missing_image", {})
+                if it.teacher_image is None else self._scores(it, by_id[id(it)]) for it in items]
 
-    def _verdicts(self, item: JudgeInput, resps: Sequence[Any]) -> list[Verdict]:
+    def _scores(self, item: JudgeInput, resps: Sequence[Any]) -> Scores:
         replies = [{"order": ORDERS[k % 2], **r.summary()} for k, r in enumerate(resps)]
         rounds: list[dict[str, Any]] = []
         for r in range(len(resps) // 2):
@@ -103,6 +100,5 @@ class VLMPairwiseJudge(VLMJudge):
         detail = {**self.provenance(), "replies": replies, "rounds": rounds, "outcome": outcome,
                   "category": cats.most_common(1)[0][0] if cats else "none",
                   "position_swap_agreement": agree["mean"], "repeat_std": wins["std"]}
-        return [Verdict(item.case.id, item.seed, self.name, "win", wins["mean"], detail=detail),
-                Verdict(item.case.id, item.seed, self.name, "swap_agreement", agree["mean"], detail=detail),
-                *self.repeat_verdict(item, [float(x["result"]) for x in rounds], detail)]
+        return Scores({"win": wins["mean"], "swap_agreement": agree["mean"],
+                       **self.repeat_metric([float(x["result"]) for x in rounds])}, detail)

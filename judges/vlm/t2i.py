@@ -11,7 +11,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from evalsuite.types import Case, JudgeInput, MetricSpec, Verdict
+from evalsuite.judge import Scores
+from evalsuite.types import Case, JudgeInput, MetricSpec
 from judges.vlm.common import (
     Field,
     VLMJudge,
@@ -60,22 +61,20 @@ class VLMT2IJudge(VLMJudge):
     def applies_to(self, case: Case) -> bool:
         return case.kind == "t2i"
 
-    def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:
+    def score(self, items: Sequence[JudgeInput]) -> list[Scores | None]:
         reps = self.config["repeats"]
         constraint = self.constraint(FIELDS)
         reqs = [self.request(t2i_prompt(it.case, self.prompt_name), [it.image], r, constraint,
                              tag=f"{it.case.id}/{it.seed}#{r}")
                 for it in items for r in range(reps)]
         resps = self.ask(reqs)
-        out: list[Verdict] = []
-        for i, it in enumerate(items):
-            out += rubric_verdicts(self, it, resps[i * reps:(i + 1) * reps], FIELDS, score_rubric)
-        return out
+        return [rubric_scores(self, it, resps[i * reps:(i + 1) * reps], FIELDS, score_rubric)
+                for i, it in enumerate(items)]
 
 
-def rubric_verdicts(judge: VLMJudge, item: JudgeInput, resps: Sequence[Any], fields: Sequence[Field],
-                    scorer: Any) -> list[Verdict]:
-    """Verdicts from the repeats of one rubric question (shared by vlm-t2i and vlm-edit).
+def rubric_scores(judge: VLMJudge, item: JudgeInput, resps: Sequence[Any], fields: Sequence[Field],
+                  scorer: Any) -> Scores:
+    """Scores from the repeats of one rubric question (shared by vlm-t2i and vlm-edit).
 
     Every repeat must be readable: one failed repeat fails the item (a mean over the surviving
     repeats would hide a flaky judge). Values are means over repeats; the spread is in detail.
@@ -91,10 +90,11 @@ def rubric_verdicts(judge: VLMJudge, item: JudgeInput, resps: Sequence[Any], fie
         raw_values.append(values)
         parsed.append(scorer(values))
     detail_common = {**judge.provenance(), "replies": replies, "answers": raw_values}
-    out = []
+    values: dict[str, float] = {}
+    per_metric: dict[str, dict[str, Any]] = {}
     for m in type(judge).metrics:
         s = spread([p[m] for p in parsed])
-        out.append(Verdict(item.case.id, item.seed, judge.name, m, s["mean"],
-                           detail={**detail_common, "repeat_values": [p[m] for p in parsed],
-                                   "repeat_std": s["std"]}))
-    return out + judge.repeat_verdict(item, [p[judge.primary_metric] for p in parsed], detail_common)
+        values[m] = s["mean"]
+        per_metric[m] = {"repeat_values": [p[m] for p in parsed], "repeat_std": s["std"]}
+    values.update(judge.repeat_metric([p[judge.primary_metric] for p in parsed]))
+    return Scores(values, detail_common, per_metric)

@@ -14,7 +14,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from evalsuite.types import Case, EvalsuiteError, JudgeInput, MetricSpec, Verdict
+from evalsuite.judge import Failure, Scores, attempt
+from evalsuite.types import Case, EvalsuiteError, JudgeInput, MetricSpec
 from judges.vlm.backends.base import VLMResponse
 from judges.vlm.common import VLMJudge, render_prompt, spread
 
@@ -49,6 +50,7 @@ class VLMYesNoJudge(VLMJudge):
 
     name = "vlm-yesno"
     version = 1
+    calibrated = False      # no known good/bad pairs for yes/no questions
     prompt_name = "yesno_v1"
     default_max_tokens = 1
     primary_metric = "p_yes"
@@ -67,10 +69,10 @@ class VLMYesNoJudge(VLMJudge):
     def applies_to(self, case: Case) -> bool:
         return bool(case.questions)
 
-    def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:
+    def score(self, items: Sequence[JudgeInput]) -> list[Scores | None]:
         if not getattr(self.client, "supports_logprobs", False):
-            return [v for it in items for v in self.failures(
-                it, f"backend '{self.config['backend']}' gives no log-probs", "unsupported", {})]
+            return [self.failures(it, f"backend '{self.config['backend']}' gives no log-probs", "unsupported", {})
+                    for it in items]
         reps = self.config["repeats"]
         reqs, spans = [], []
         for it in items:
@@ -82,12 +84,9 @@ class VLMYesNoJudge(VLMJudge):
                                              top_logprobs=self.config["top_logprobs"], max_tokens=1))
             spans.append((start, len(reqs)))
         resps = self.ask(reqs) if reqs else []
-        out: list[Verdict] = []
-        for it, (a, b) in zip(items, spans):
-            out += self._verdicts(it, resps[a:b], reps)
-        return out
+        return [self._scores(it, resps[a:b], reps) for it, (a, b) in zip(items, spans)]
 
-    def _verdicts(self, item: JudgeInput, resps: Sequence[VLMResponse], reps: int) -> list[Verdict]:
+    def _scores(self, item: JudgeInput, resps: Sequence[VLMResponse], reps: int) -> Scores:
         replies = [r.summary() for r in resps]
         per_q: list[dict[str, Any]] = []
         by_repeat: list[list[float]] = [[] for _ in range(reps)]
@@ -98,15 +97,14 @@ class VLMYesNoJudge(VLMJudge):
                 if not resp.ok:
                     return self.failures(item, f"question {qi + 1} {q!r}: {resp.error}",
                                          resp.error_kind or "backend", {"replies": replies})
-                try:
-                    p, raw = p_yes(resp)
-                except ValueError as e:
-                    return self.failures(item, f"question {qi + 1} {q!r}: {e}", "parse", {"replies": replies})
+                read = attempt(p_yes, resp)
+                if isinstance(read, Failure):
+                    return self.failures(item, f"question {qi + 1} {q!r}: {read.error}", "parse", {"replies": replies})
+                p, raw = read
                 vals.append(p)
                 by_repeat[r].append(p)
             s = spread(vals)
             per_q.append({"question": q, "p_yes": s["mean"], "repeat_std": s["std"], **raw})
         value = sum(x["p_yes"] for x in per_q) / len(per_q)
         detail = {**self.provenance(), "questions": per_q, "replies": replies}
-        return [Verdict(item.case.id, item.seed, self.name, "p_yes", value, detail=detail),
-                *self.repeat_verdict(item, [sum(v) / len(v) for v in by_repeat], detail)]
+        return Scores({"p_yes": value, **self.repeat_metric([sum(v) / len(v) for v in by_repeat])}, detail)

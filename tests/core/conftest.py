@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from evalsuite.registry import JUDGES, RENDERERS
-from tests.core.doubles import CrashJudge, MeanJudge, PatternRenderer
+from tests.core.doubles import CrashJudge, MeanJudge, PatternRenderer, SpreadJudge
 
 
 @pytest.fixture(autouse=True)
@@ -14,6 +14,8 @@ def _doubles():
     RENDERERS.register("pattern", PatternRenderer)
     JUDGES.register("mean", MeanJudge)
     JUDGES.register("crash", CrashJudge)
+    JUDGES.register("spread", SpreadJudge)
+    SpreadJudge.batches.clear()
     PatternRenderer.calls.clear()
     PatternRenderer.crash_after = None
     MeanJudge.calls.clear()

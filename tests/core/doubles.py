@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from evalsuite.judge import Judge
+from evalsuite.judge import Failure, Judge, Scores
 from evalsuite.renderers.base import Renderer
-from evalsuite.types import JudgeInput, MetricSpec, Rendered, RenderRequest, Verdict
+from evalsuite.types import JudgeInput, MetricSpec, Rendered, RenderRequest
 
 
 class PatternRenderer(Renderer):
@@ -61,16 +61,10 @@ class MeanJudge(Judge):
     metrics = {"brightness": MetricSpec(True, (0.0, 1.0))}
     calls: list[int] = []
 
-    def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:
+    def score(self, items: Sequence[JudgeInput]) -> list[Scores | None]:
         MeanJudge.calls.append(len(items))
-        out = []
-        for it in items:
-            if "breaks" in it.case.tags:
-                out.append(Verdict.failure(it, self.name, "brightness", "planted failure"))
-            else:
-                out.append(Verdict(it.case.id, it.seed, self.name, "brightness",
-                                   float(np.asarray(it.image).mean() / 255)))
-        return out
+        return [Scores({"brightness": Failure("planted failure") if "breaks" in it.case.tags
+                        else float(np.asarray(it.image).mean() / 255)}) for it in items]
 
 
 class CrashJudge(Judge):
@@ -78,5 +72,29 @@ class CrashJudge(Judge):
     version = 1
     metrics = {"x": MetricSpec(True)}
 
-    def score(self, items: Sequence[JudgeInput]) -> list[Verdict]:
+    def score(self, items: Sequence[JudgeInput]) -> list[Scores | None]:
         raise ConnectionError("judge server unreachable at http://127.0.0.1:9")
+
+
+class SpreadJudge(Judge):
+    """A toy pack-level judge: the population std of the per-image mean brightness over the whole
+    selection (a distribution metric no single image or case has), and how many images it saw."""
+
+    name = "spread"
+    version = 1
+    granularity = "pack"
+    batch_size = 3
+    metrics = {"brightness_std": MetricSpec(True, (0.0, 1.0)), "images": MetricSpec(True, (0.0, None))}
+    batches: list[int] = []
+
+    def __init__(self, scale: float = 1.0) -> None:
+        self._means: list[float] = []
+
+    def update(self, items: Sequence[JudgeInput]) -> None:
+        SpreadJudge.batches.append(len(items))
+        self._means += [float(np.asarray(it.image, dtype=np.float64).mean() / 255) for it in items]
+
+    def compute(self) -> Scores:
+        means, self._means = np.asarray(self._means), []
+        return Scores({"brightness_std": float(means.std()) * self.config["scale"], "images": float(len(means))},
+                      {"n": len(means)})

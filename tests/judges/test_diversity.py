@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from evalsuite.runner import judge_verdicts
 from evalsuite.types import EvalsuiteError
 from judges.diversity import DiversityJudge
 from tests.judges.conftest import add_noise, latin_fonts, make_case, make_item, render_text
@@ -21,7 +22,7 @@ def layout(seed: int, jitter: float) -> Image.Image:
 
 def score(judge, images, case_id="c"):
     case = make_case(case_id, seeds=range(len(images)))
-    return {v.metric: v for v in judge.score([make_item(case, im, seed=i) for i, im in enumerate(images)])}
+    return {v.metric: v for v in judge_verdicts(judge, [make_item(case, im, seed=i) for i, im in enumerate(images)])}
 
 
 def test_identical_seeds_have_zero_diversity() -> None:
@@ -71,7 +72,7 @@ def test_cases_in_one_batch_are_kept_apart_and_sizes_may_differ() -> None:
     im = layout(3, 1.0)
     items = [make_item(same, im, 0), make_item(same, im.copy(), 1),
              make_item(diff, layout(1, 1.0), 0), make_item(diff, layout(2, 1.0).resize((320, 256)), 1)]
-    v = j.score(items)
+    v = judge_verdicts(j, items)
     by = {(x.case_id, x.metric): x.value for x in v}
     assert len(v) == 4 and by[("same", "pixel_distance")] == 0.0 and by[("diff", "pixel_distance")] > 0.05
 

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 from skimage.restoration import estimate_sigma
 
+from evalsuite.runner import judge_verdicts
 from evalsuite.types import BackgroundSpec, EvalsuiteError
 from judges.flatbg import FlatBackgroundJudge
 from tests.judges.conftest import add_noise, flat, latin_fonts, make_case, make_item, render_text
@@ -19,7 +20,7 @@ def metrics(verdicts):
 
 
 def run(judge, image, bg=BackgroundSpec(), teacher=None, seed=0):
-    return metrics(judge.score([make_item(make_case("c", background=bg), image, seed=seed, teacher=teacher)]))
+    return metrics(judge_verdicts(judge, [make_item(make_case("c", background=bg), image, seed=seed, teacher=teacher)]))
 
 
 @pytest.fixture(scope="module")
@@ -258,6 +259,6 @@ def test_sigma_on_clipped_white_and_black_backgrounds(judge, color) -> None:
 
 def test_deterministic(judge) -> None:
     img = add_noise(render_text("Same", size=(200, 100), font=latin_fonts()[0], font_size=30, bg=(250, 250, 250)), 7, seed=1)
-    a = [(v.metric, v.value) for v in judge.score([make_item(make_case("d", background=BackgroundSpec(color=(250, 250, 250))), img)])]
-    b = [(v.metric, v.value) for v in FlatBackgroundJudge().score([make_item(make_case("d", background=BackgroundSpec(color=(250, 250, 250))), img.copy())])]
+    a = [(v.metric, v.value) for v in judge_verdicts(judge, [make_item(make_case("d", background=BackgroundSpec(color=(250, 250, 250))), img)])]
+    b = [(v.metric, v.value) for v in judge_verdicts(FlatBackgroundJudge(), [make_item(make_case("d", background=BackgroundSpec(color=(250, 250, 250))), img.copy())])]
     assert a == b

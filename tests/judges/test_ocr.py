@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from evalsuite.runner import judge_verdicts
 from evalsuite.types import EvalsuiteError
 from judges.ocr import METRICS, OCRJudge
 from judges.ocr_backends import OCRBackend, OCRLine, OCRResult, prepare, unmap_box
@@ -37,7 +38,7 @@ def test_reads_known_words_in_several_fonts_sizes_colours(ocr_judge: OCRJudge) -
         fs = [28, 40, 24, 48][i % 4]
         img = render_text(word, size=size, font=font, font_size=fs, fg=fg, bg=bg)
         items.append(make_item(make_case(f"w{i}", [word]), img, seed=i))
-    verdicts = ocr_judge.score(items)
+    verdicts = judge_verdicts(ocr_judge, items)
     assert len(verdicts) == len(items) * len(METRICS)
     assert all(v.ok for v in verdicts)
     for i, word in enumerate(WORDS):
@@ -50,7 +51,7 @@ def test_reads_known_words_in_several_fonts_sizes_colours(ocr_judge: OCRJudge) -
 def test_two_lines_in_reading_order_with_boxes(ocr_judge: OCRJudge) -> None:
     img = render_text("OPEN DAILY\nFRESH BREAD", size=(400, 200), font=latin_fonts()[0], font_size=40)
     [it] = [make_item(make_case("two", ["OPEN DAILY", "FRESH BREAD"]), img)]
-    m = by_metric(ocr_judge.score([it]))
+    m = by_metric(judge_verdicts(ocr_judge, [it]))
     assert m["exact_match"].value == 1.0, m["ned"].detail["text"]
     d = m["word_recall"].detail
     assert d["text"].replace(" ", "").upper() == "OPENDAILYFRESHBREAD"
@@ -70,7 +71,7 @@ def test_partial_text_and_hallucination(ocr_judge: OCRJudge) -> None:
     items = [make_item(make_case("missing", ["GREEN TEA"]), missing),
              make_item(make_case("extra", ["CAT"]), extra),
              make_item(make_case("wrong", ["MOUSE"]), wrong)]
-    v = ocr_judge.score(items)
+    v = judge_verdicts(ocr_judge, items)
     m = by_metric(v, "missing")
     assert m["word_recall"].value == 0.5 and m["word_precision"].value == 1.0
     assert m["ned"].value == pytest.approx(1 - 3 / 8) and m["exact_match"].value == 0.0
@@ -83,7 +84,7 @@ def test_partial_text_and_hallucination(ocr_judge: OCRJudge) -> None:
 
 def test_blank_image_scores_zero_not_failure(ocr_judge: OCRJudge) -> None:
     blank = Image.new("RGB", (256, 128), (240, 240, 240))
-    m = by_metric(ocr_judge.score([make_item(make_case("blank", ["HELLO"]), blank)]))
+    m = by_metric(judge_verdicts(ocr_judge, [make_item(make_case("blank", ["HELLO"]), blank)]))
     assert all(v.ok for v in m.values())
     assert m["word_recall"].value == 0.0 and m["word_precision"].value == 0.0
     assert m["ned"].value == 0.0 and m["word_recall"].detail["lines"] == []
@@ -91,7 +92,7 @@ def test_blank_image_scores_zero_not_failure(ocr_judge: OCRJudge) -> None:
 
 def test_small_image_is_upscaled_and_padded(ocr_judge: OCRJudge) -> None:
     img = render_text("CAFE", size=(96, 32), font=latin_fonts()[0], font_size=20)
-    m = by_metric(ocr_judge.score([make_item(make_case("small", ["CAFE"]), img)]))
+    m = by_metric(judge_verdicts(ocr_judge, [make_item(make_case("small", ["CAFE"]), img)]))
     assert m["exact_match"].value == 1.0, m["ned"].detail["text"]
     for ln in m["ned"].detail["lines"]:
         assert all(0 <= x <= 96 and 0 <= y <= 32 for x, y in ln["box"])
@@ -99,7 +100,7 @@ def test_small_image_is_upscaled_and_padded(ocr_judge: OCRJudge) -> None:
 
 def test_text_touching_the_border(ocr_judge: OCRJudge) -> None:
     img = render_text("EDGE", size=(200, 60), font=latin_fonts()[0], font_size=44, pos=(0.0, 0.05))
-    m = by_metric(ocr_judge.score([make_item(make_case("edge", ["EDGE"]), img)]))
+    m = by_metric(judge_verdicts(ocr_judge, [make_item(make_case("edge", ["EDGE"]), img)]))
     assert m["word_recall"].value == 1.0, m["ned"].detail["text"]
 
 
@@ -109,13 +110,13 @@ def test_chinese_text(ocr_judge: OCRJudge) -> None:
         pytest.skip("no CJK font installed (e.g. apt-get install fonts-wqy-microhei); Chinese OCR untested")
     items = [make_item(make_case(f"zh{i}", [t]), render_text(t, size=(360, 110), font=font, font_size=44))
              for i, t in enumerate(["你好世界", "春节快乐", "欢迎光临"])]
-    v = ocr_judge.score(items)
+    v = judge_verdicts(ocr_judge, items)
     for i in range(3):
         m = by_metric(v, f"zh{i}")
         assert m["word_recall"].value == 1.0 and m["exact_match"].value == 1.0, m["ned"].detail["text"]
     # Half the characters missing: CJK is scored by character.
     img = render_text("你好", size=(360, 110), font=font, font_size=44)
-    m = by_metric(ocr_judge.score([make_item(make_case("zh-half", ["你好世界"]), img)]))
+    m = by_metric(judge_verdicts(ocr_judge, [make_item(make_case("zh-half", ["你好世界"]), img)]))
     assert m["word_recall"].value == 0.5 and m["ned"].value == 0.5
 
 
@@ -171,7 +172,7 @@ def test_engine_failure_is_a_failed_verdict_not_a_zero() -> None:
     j = OCRJudge()
     j._backend = _Broken()
     img = Image.new("RGB", (64, 64))
-    v = j.score([make_item(make_case("x", ["HI"]), img)])
+    v = judge_verdicts(j, [make_item(make_case("x", ["HI"]), img)])
     assert len(v) == 4 and all(not x.ok and x.value is None and "engine crashed" in x.error for x in v)
 
 
@@ -179,7 +180,7 @@ def test_scores_follow_the_backend_reading() -> None:
     j = OCRJudge()
     j._backend = _Fixed(["hello wrld", "HELLO WORLD"])
     img = Image.new("RGB", (64, 64))
-    v = j.score([make_item(make_case("a", ["Hello World"]), img, seed=1),
+    v = judge_verdicts(j, [make_item(make_case("a", ["Hello World"]), img, seed=1),
                  make_item(make_case("a", ["Hello World"]), img, seed=2)])
     assert by_metric(v, "a", 1)["word_recall"].value == 0.5
     assert by_metric(v, "a", 2)["exact_match"].value == 1.0
@@ -232,7 +233,7 @@ def test_tesseract_backend_when_installed() -> None:
     items = [make_item(make_case("t1", ["HELLO WORLD"]), render_text("HELLO WORLD", size=(400, 120), font=font, font_size=40)),
              make_item(make_case("t2", ["OPEN DAILY", "FRESH BREAD"]),
                        render_text("OPEN DAILY\nFRESH BREAD", size=(400, 200), font=font, font_size=36))]
-    v = j.score(items)
+    v = judge_verdicts(j, items)
     for cid in ("t1", "t2"):
         m = by_metric(v, cid)
         assert m["exact_match"].value == 1.0, m["ned"].detail["text"]
@@ -242,5 +243,5 @@ def test_tesseract_backend_when_installed() -> None:
 def test_deterministic(ocr_judge: OCRJudge) -> None:
     img = render_text("REPEAT 42", size=(300, 90), font=latin_fonts()[1 % len(latin_fonts())], font_size=34)
     it = make_item(make_case("r", ["REPEAT 42"]), img)
-    a, b = ocr_judge.score([it]), ocr_judge.score([it])
+    a, b = judge_verdicts(ocr_judge, [it]), judge_verdicts(ocr_judge, [it])
     assert [(v.metric, v.value, v.detail["lines"]) for v in a] == [(v.metric, v.value, v.detail["lines"]) for v in b]

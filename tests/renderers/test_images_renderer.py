@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from evalsuite.renderers.base import SHARED
 from evalsuite.renderers import load_renderer
 from evalsuite.renderers.images import ImagesRenderer
 from evalsuite.types import EvalsuiteError, RenderRequest
@@ -72,9 +73,15 @@ def test_fingerprint_tracks_contents_not_paths(tmp_path: Path) -> None:
 
 def test_options_and_dispatch_errors(tmp_path: Path) -> None:
     _img(tmp_path / "imgs" / "cat_s0.png", 10)
-    # Sampler options meant for diffusers models are ignored; batch_size applies; others are errors.
-    r = load_renderer(str(tmp_path / "imgs"), num_inference_steps=4, batch_size=3)
+    # The renderer declares its options (batch_size); options shared by both models apply only where
+    # declared; a sampler option set for an image folder is an error, not silently ignored.
+    r = load_renderer(str(tmp_path / "imgs"), **{SHARED: {"device": "cpu", "batch_size": 5}}, batch_size=3)
     assert isinstance(r, ImagesRenderer) and r.batch_size == 3
+    assert load_renderer(str(tmp_path / "imgs"), **{SHARED: {"device": "cpu", "batch_size": 5}}).batch_size == 5
+    with pytest.raises(EvalsuiteError, match="unknown option 'num_inference_steps'"):
+        load_renderer(str(tmp_path / "imgs"), num_inference_steps=4)
+    with pytest.raises(EvalsuiteError, match="unknown option 'batch'; did you mean 'batch_size'"):
+        load_renderer(str(tmp_path / "imgs"), batch=4)
     with pytest.raises(EvalsuiteError, match="unknown option 'colour'"):
         load_renderer(f"images:{tmp_path / 'imgs'}", colour=1)
     with pytest.raises(EvalsuiteError, match="does not exist"):

@@ -180,24 +180,20 @@ def image_key(image: Image.Image | str) -> str:
     return image_sha256(image)
 
 
-BACKENDS = {
-    "openai": "judges.vlm.backends.openai:OpenAIClient",
-    "vllm": "judges.vlm.backends.vllm:VLLMClient",
-    "transformers": "judges.vlm.backends.transformers:TransformersClient",
-}
+def _backends() -> Any:
+    from evalsuite.registry import Registry
+
+    reg: Registry[type[VLMClient]] = Registry("vlm backend")
+    for name, target in {"openai": "judges.vlm.backends.openai:OpenAIClient",
+                         "vllm": "judges.vlm.backends.vllm:VLLMClient",
+                         "transformers": "judges.vlm.backends.transformers:TransformersClient"}.items():
+        reg.register(name, target)
+    return reg
+
+
+BACKENDS = _backends()   # lazy "module:attr" targets: nothing is imported until a backend is built
 
 
 def make_client(backend: str, **options: Any) -> VLMClient:
     """Build a provider by name; its module (and any heavy import) is loaded only now."""
-    import importlib
-
-    from evalsuite.types import EvalsuiteError
-
-    if backend not in BACKENDS:
-        raise EvalsuiteError(f"vlm backend '{backend}' is unknown (known: {', '.join(BACKENDS)})")
-    module, _, attr = BACKENDS[backend].partition(":")
-    try:
-        cls = getattr(importlib.import_module(module), attr)
-    except ImportError as e:
-        raise EvalsuiteError(f"vlm backend '{backend}' needs a package that is not installed: {e}") from e
-    return cls(**options)
+    return BACKENDS.get(backend)(**options)

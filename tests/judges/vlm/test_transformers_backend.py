@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
+from evalsuite.runner import judge_verdicts
 from evalsuite.types import Case, JudgeInput, image_sha256
 from judges.vlm.backends.base import Constraint, VLMRequest, make_client
 from judges.vlm.backends.transformers import load_processor
@@ -56,7 +57,7 @@ def reference_p_yes(model_dir, question: str, image: Image.Image) -> float:
 def test_yesno_equals_the_models_own_softmax(tiny_qwen2vl):
     vocab = len(load_processor(str(tiny_qwen2vl)).tokenizer)
     j = VLMYesNoJudge(backend="transformers", model=str(tiny_qwen2vl), top_logprobs=vocab)
-    v = j.score([item(RED)])[0]
+    v = judge_verdicts(j, [item(RED)])[0]
     assert v.ok, v.error
     per_q = [q["p_yes"] for q in v.detail["questions"]]
     expected = [reference_p_yes(tiny_qwen2vl, q, RED) for q in CASE.questions]
@@ -64,7 +65,7 @@ def test_yesno_equals_the_models_own_softmax(tiny_qwen2vl):
     assert v.value == pytest.approx(sum(expected) / 2, abs=1e-4)
     assert v.detail["questions"][0]["bounded"] is False
     # the image reaches the model: a different image changes P(Yes)
-    assert j.score([item(BLUE)])[0].value != pytest.approx(v.value, abs=1e-7)
+    assert judge_verdicts(j, [item(BLUE)])[0].value != pytest.approx(v.value, abs=1e-7)
 
 
 def test_choice_constraint_usage_and_determinism(tiny_qwen2vl):
@@ -80,7 +81,7 @@ def test_choice_constraint_usage_and_determinism(tiny_qwen2vl):
 
 
 def test_unconstrained_rubric_from_a_random_model_fails_honestly(tiny_qwen2vl):
-    vs = VLMT2IJudge(backend="transformers", model=str(tiny_qwen2vl), max_tokens=12).score([item(RED)])
+    vs = judge_verdicts(VLMT2IJudge(backend="transformers", model=str(tiny_qwen2vl), max_tokens=12), [item(RED)])
     assert len(vs) == 4 and all(not v.ok and v.value is None for v in vs)
     assert vs[0].detail["error_kind"] in {"parse", "truncated"}
     assert vs[0].detail["replies"][0]["text"]          # the raw reply is kept for inspection

@@ -14,6 +14,7 @@ import subprocess
 
 import pytest
 
+from evalsuite.runner import judge_verdicts
 from tests.judges.vlm.conftest import ROOT, VLLM_PY, require_vllm
 
 pytestmark = pytest.mark.slow
@@ -34,7 +35,7 @@ def main(model):
         VLMRequest("Describe it.", (red,), max_tokens=3, top_logprobs=5),
         VLMRequest("Pick one.", (red,), max_tokens=8, constraint=Constraint("choice", ["first", "second", "tie"])),
         VLMRequest("hi " * 600, (), max_tokens=4)])
-    vs = judge.score([JudgeInput(Case("c1", "t2i", "a red square", (0,)), 0, red, image_sha256(red))])
+    vs = judge_verdicts(judge, [JudgeInput(Case("c1", "t2i", "a red square", (0,)), 0, red, image_sha256(red))])
     print("RESULT " + json.dumps({
         "responses": [{"ok": r.ok, "text": r.text, "error_kind": r.error_kind, "error": r.error,
                        "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,

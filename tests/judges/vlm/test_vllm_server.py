@@ -17,6 +17,7 @@ import re
 import pytest
 from PIL import Image
 
+from evalsuite.runner import judge_verdicts
 from evalsuite.types import Case, JudgeInput, image_sha256
 from judges.vlm.backends.base import Constraint, VLMRequest, make_client
 from judges.vlm.backends.openai import OpenAIClient
@@ -101,7 +102,7 @@ def test_constrained_output(client):
 def test_judges_score_with_provenance(vllm_server):
     url, model, _ = vllm_server
     kw = dict(url=url, model=model, revision="tiny-random-0", timeout=300)
-    t2i = {v.metric: v for v in VLMT2IJudge(**kw).score([item(CASE, RED)])}
+    t2i = {v.metric: v for v in judge_verdicts(VLMT2IJudge(**kw), [item(CASE, RED)])}
     assert all(v.ok for v in t2i.values()), [v.error for v in t2i.values()]
     sc, pq = t2i["semantic_consistency"].value, t2i["perceptual_quality"].value
     assert 0 <= sc <= 10 and 0 <= pq <= 10 and t2i["overall"].value == pytest.approx(math.sqrt(sc * pq))
@@ -109,12 +110,12 @@ def test_judges_score_with_provenance(vllm_server):
     assert d["judge_model"] == model and d["revision"] == "tiny-random-0" and d["decoding"]["temperature"] == 0.0
     assert d["replies"][0]["prompt_tokens"] > 0 and d["replies"][0]["finish_reason"] == "stop"
     # deterministic at temperature 0: the same verdict again
-    again = {v.metric: v.value for v in VLMT2IJudge(**kw).score([item(CASE, RED)])}
+    again = {v.metric: v.value for v in judge_verdicts(VLMT2IJudge(**kw), [item(CASE, RED)])}
     assert again == {m: v.value for m, v in t2i.items()}
 
-    edit = VLMEditJudge(**kw).score([item(EDIT, BLUE, source=RED)])
+    edit = judge_verdicts(VLMEditJudge(**kw), [item(EDIT, BLUE, source=RED)])
     assert all(v.ok for v in edit) and {v.metric for v in edit} == set(VLMEditJudge.metrics)
-    pair = {v.metric: v for v in VLMPairwiseJudge(**kw).score([item(CASE, BLUE, teacher=RED)])}
+    pair = {v.metric: v for v in judge_verdicts(VLMPairwiseJudge(**kw), [item(CASE, BLUE, teacher=RED)])}
     assert pair["win"].ok and pair["win"].value in (-1.0, 0.0, 1.0)
     assert pair["swap_agreement"].value in (0.0, 1.0)
     assert len(pair["win"].detail["replies"]) == 2
@@ -126,7 +127,7 @@ def test_yesno_reads_real_logprobs(vllm_server, reference):
     url, model, _ = vllm_server
     tok, ref = reference
     vocab = len(tok)
-    v = VLMYesNoJudge(url=url, model=model, timeout=300, top_logprobs=vocab).score([item(CASE, RED)])[0]
+    v = judge_verdicts(VLMYesNoJudge(url=url, model=model, timeout=300, top_logprobs=vocab), [item(CASE, RED)])[0]
     assert v.ok, v.error
     assert v.detail["replies"][0]["completion_tokens"] == 1
     _, lp = ref("Is it red? Answer Yes or No.\n", [RED])
@@ -136,7 +137,7 @@ def test_yesno_reads_real_logprobs(vllm_server, reference):
     assert v.value == pytest.approx(py / (py + pn), abs=1e-3)
     assert v.detail["questions"][0]["bounded"] is False
     # production setting (top 20): readable -> a value, else a failure naming why (never 0.5)
-    v20 = VLMYesNoJudge(url=url, model=model, timeout=300).score([item(CASE, RED)])[0]
+    v20 = judge_verdicts(VLMYesNoJudge(url=url, model=model, timeout=300), [item(CASE, RED)])[0]
     assert (v20.ok and 0.0 <= v20.value <= 1.0) or "neither Yes nor No" in v20.error
 
 
@@ -155,7 +156,7 @@ def test_400_paths_are_failures_not_retried(vllm_server, client):
     assert "Failed to load image" in resps[3].error
     # a judge whose prompt does not fit records failures with the server's message
     long_case = Case("long", "t2i", "a red square " * (MAX_MODEL_LEN // 2), (0,))
-    vs = VLMT2IJudge(url=url, model=model, timeout=300).score([item(long_case, RED), item(CASE, RED)])
+    vs = judge_verdicts(VLMT2IJudge(url=url, model=model, timeout=300), [item(long_case, RED), item(CASE, RED)])
     by_case = {(v.case_id, v.metric): v for v in vs}
     assert not by_case[("long", "overall")].ok and "HTTP 400" in by_case[("long", "overall")].error
     assert by_case[("c1", "overall")].ok
@@ -178,7 +179,7 @@ def test_bad_image_and_too_many_images_through_the_judges(vllm_server):
     t2i.client = PoisonClient(url=url, model=model, timeout=300)
     poison = Image.new("RGB", (64, 48), (1, 2, 3))
     t2i.client.poison = poison
-    vs = {v.case_id + "/" + v.metric: v for v in t2i.score([item(CASE, poison), item(CASE2, RED)])}
+    vs = {v.case_id + "/" + v.metric: v for v in judge_verdicts(t2i, [item(CASE, poison), item(CASE2, RED)])}
     bad = vs["c1/overall"]
     assert not bad.ok and bad.value is None and bad.error.startswith("http: HTTP 400: Failed to load image")
     assert bad.detail["error_kind"] == "http"
@@ -189,7 +190,7 @@ def test_bad_image_and_too_many_images_through_the_judges(vllm_server):
         def request(self, prompt, images, *a, **kw):
             return super().request(prompt, [*images, images[0]], *a, **kw)
 
-    pw = ThreeImages(url=url, model=model, timeout=300).score([item(CASE, BLUE, teacher=RED)])
+    pw = judge_verdicts(ThreeImages(url=url, model=model, timeout=300), [item(CASE, BLUE, teacher=RED)])
     assert all(not v.ok and v.value is None for v in pw)
     assert f"At most {MAX_IMAGES} image(s)" in pw[0].error and pw[0].detail["error_kind"] == "http"
     assert [r["attempts"] for r in pw[0].detail["replies"]] == [1, 1]
@@ -206,21 +207,21 @@ def test_json_schema_constrained_reply(vllm_server, structured_backend):
     body = judge.client.payload(judge.request("p", [RED], 0, judge.constraint(T2I_FIELDS), tag="t"))
     assert ("response_format" in body) == (structured_backend == "openai")
     assert ("structured_outputs" in body) == (structured_backend == "vllm")
-    vs = {v.metric: v for v in judge.score([item(CASE, RED), item(CASE2, BLUE)]) if v.case_id == "c1"}
+    vs = {v.metric: v for v in judge_verdicts(judge, [item(CASE, RED), item(CASE2, BLUE)]) if v.case_id == "c1"}
     assert all(v.ok for v in vs.values()), [v.error for v in vs.values()]
     reply = vs["overall"].detail["replies"][0]
     assert reply["finish_reason"] == "stop" and reply["model"] == model
     obj = json.loads(reply["text"])
     assert set(obj) == {f.name for f in T2I_FIELDS}
     assert vs["semantic_consistency"].value == obj["semantic_consistency"]
-    free = VLMT2IJudge(structured="none", **kw).score([item(CASE, RED)])
+    free = judge_verdicts(VLMT2IJudge(structured="none", **kw), [item(CASE, RED)])
     assert all(not v.ok for v in free) and free[0].detail["error_kind"] in ("parse", "truncated")
 
 
 def test_unreadable_reply_is_a_failure(vllm_server):
     """JSON-schema output cut by max_tokens: a `truncated` failure with the raw reply kept."""
     url, model, _ = vllm_server
-    vs = VLMT2IJudge(url=url, model=model, structured="json", max_tokens=6, timeout=300).score([item(CASE, RED)])
+    vs = judge_verdicts(VLMT2IJudge(url=url, model=model, structured="json", max_tokens=6, timeout=300), [item(CASE, RED)])
     assert all(not v.ok and v.value is None for v in vs)
     assert vs[0].detail["error_kind"] == "truncated" and vs[0].detail["replies"][0]["completion_tokens"] == 6
 

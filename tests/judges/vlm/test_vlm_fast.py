@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from evalsuite.runner import judge_verdicts
 from evalsuite.types import Case, EvalsuiteError, JudgeInput, image_sha256
 from judges.vlm import add_arguments, cli_options
 from judges.vlm.backends.base import Constraint, VLMRequest, make_client
@@ -159,7 +160,7 @@ def test_cli_flags_map_to_every_vlm_judge():
 def test_t2i_scores_request_shape_and_provenance():
     with ScriptedServer(lambda body, n: Reply(body=chat_reply(t2i_json(8, 2, grain=True), prompt_tokens=77))) as s:
         j = judge(VLMT2IJudge, s.url)
-        vs = {v.metric: v for v in j.score([item(CASE, RED)])}
+        vs = {v.metric: v for v in judge_verdicts(j, [item(CASE, RED)])}
         body = s.requests[0]
     assert all(v.ok for v in vs.values())
     assert vs["semantic_consistency"].value == 8 and vs["perceptual_quality"].value == 2
@@ -180,9 +181,9 @@ def test_t2i_scores_request_shape_and_provenance():
 
 def test_structured_modes():
     with ScriptedServer(lambda body, n: Reply(body=chat_reply(t2i_json(5, 5)))) as s:
-        judge(VLMT2IJudge, s.url, structured="json").score([item(CASE, RED)])
-        judge(VLMT2IJudge, s.url, structured_backend="openai").score([item(CASE, RED)])
-        judge(VLMT2IJudge, s.url, structured="none").score([item(CASE, RED)])
+        judge_verdicts(judge(VLMT2IJudge, s.url, structured="json"), [item(CASE, RED)])
+        judge_verdicts(judge(VLMT2IJudge, s.url, structured_backend="openai"), [item(CASE, RED)])
+        judge_verdicts(judge(VLMT2IJudge, s.url, structured="none"), [item(CASE, RED)])
         b_json, b_openai, b_none = s.requests
     assert b_json["structured_outputs"]["json"] == json_schema(T2I_FIELDS)
     assert b_openai["response_format"]["json_schema"]["schema"] == json_schema(T2I_FIELDS)
@@ -198,14 +199,14 @@ def test_retries_on_5xx_and_429_then_succeeds():
         return Reply(body=chat_reply(t2i_json(6, 6)))
 
     with ScriptedServer(script) as s:
-        vs = judge(VLMT2IJudge, s.url).score([item(CASE, RED)])
+        vs = judge_verdicts(judge(VLMT2IJudge, s.url), [item(CASE, RED)])
         assert len(s.requests) == 3
     assert all(v.ok for v in vs) and vs[0].detail["replies"][0]["attempts"] == 3
 
 
 def test_retries_exhausted_is_a_failure_with_the_status():
     with ScriptedServer(lambda body, n: Reply(502, "bad gateway")) as s:
-        vs = judge(VLMT2IJudge, s.url).score([item(CASE, RED)])
+        vs = judge_verdicts(judge(VLMT2IJudge, s.url), [item(CASE, RED)])
         assert len(s.requests) == 3          # 1 + retries=2
     assert all(not v.ok and v.value is None for v in vs)
     assert vs[0].error.startswith("http: HTTP 502") and vs[0].detail["error_kind"] == "http"
@@ -213,7 +214,7 @@ def test_retries_exhausted_is_a_failure_with_the_status():
 
 def test_400_is_not_retried():
     with ScriptedServer(lambda body, n: Reply(400, {"error": {"message": "Invalid image data"}})) as s:
-        vs = judge(VLMT2IJudge, s.url).score([item(CASE, RED)])
+        vs = judge_verdicts(judge(VLMT2IJudge, s.url), [item(CASE, RED)])
         assert len(s.requests) == 1
     assert not vs[0].ok and "HTTP 400: Invalid image data" in vs[0].error
 
@@ -221,7 +222,7 @@ def test_400_is_not_retried():
 def test_timeout_is_a_failure_not_retried():
     with ScriptedServer(lambda body, n: Reply(body=chat_reply(t2i_json(5, 5)), delay=1.0)) as s:
         t0 = time.perf_counter()
-        vs = VLMT2IJudge(url=s.url, model="m", timeout=0.2, retries=3).score([item(CASE, RED)])
+        vs = judge_verdicts(VLMT2IJudge(url=s.url, model="m", timeout=0.2, retries=3), [item(CASE, RED)])
         wall = time.perf_counter() - t0
         assert len(s.requests) == 1
     assert wall < 0.9
@@ -229,7 +230,7 @@ def test_timeout_is_a_failure_not_retried():
 
 
 def test_connection_refused_is_a_failure():
-    vs = VLMT2IJudge(url="http://127.0.0.1:9/v1", model="m", timeout=2).score([item(CASE, RED)])
+    vs = judge_verdicts(VLMT2IJudge(url="http://127.0.0.1:9/v1", model="m", timeout=2), [item(CASE, RED)])
     assert not vs[0].ok and vs[0].detail["error_kind"] == "connection"
 
 
@@ -243,7 +244,7 @@ def test_connection_refused_is_a_failure():
 ])
 def test_malformed_and_refused_replies_fail_honestly(reply, kind):
     with ScriptedServer(lambda body, n: reply) as s:
-        vs = judge(VLMT2IJudge, s.url).score([item(CASE, RED)])
+        vs = judge_verdicts(judge(VLMT2IJudge, s.url), [item(CASE, RED)])
     assert len(vs) == 4 and all(not v.ok and v.value is None for v in vs)
     assert vs[0].detail["error_kind"] == kind and vs[0].error.startswith(kind)
 
@@ -254,7 +255,7 @@ def test_one_bad_item_does_not_sink_the_batch():
         return Reply(body=chat_reply("not json" if bad else t2i_json(9, 9)))
 
     with ScriptedServer(script) as s:
-        vs = judge(VLMT2IJudge, s.url).score([item(CASE, RED), item(CASE, BLUE), item(CASE, GREEN)])
+        vs = judge_verdicts(judge(VLMT2IJudge, s.url), [item(CASE, RED), item(CASE, BLUE), item(CASE, GREEN)])
     ok = [v.ok for v in vs if v.metric == "overall"]
     assert ok == [True, False, True]
 
@@ -263,7 +264,7 @@ def test_bounded_concurrency():
     with ScriptedServer(lambda body, n: Reply(body=chat_reply(t2i_json(5, 5))), latency=0.2) as s:
         j = judge(VLMT2IJudge, s.url, concurrency=4)
         t0 = time.perf_counter()
-        vs = j.score([item(CASE, RED)] * 8)
+        vs = judge_verdicts(j, [item(CASE, RED)] * 8)
         wall = time.perf_counter() - t0
         assert s.max_in_flight == 4
     assert all(v.ok for v in vs)
@@ -274,7 +275,7 @@ def test_bounded_concurrency():
 def test_repeats_report_the_judges_own_spread():
     scores = [4, 6, 8]
     with ScriptedServer(lambda body, n: Reply(body=chat_reply(t2i_json(scores[n % 3], 5)))) as s:
-        vs = {v.metric: v for v in judge(VLMT2IJudge, s.url, repeats=3, temperature=0.7).score([item(CASE, RED)])}
+        vs = {v.metric: v for v in judge_verdicts(judge(VLMT2IJudge, s.url, repeats=3, temperature=0.7), [item(CASE, RED)])}
         seeds = sorted(b["seed"] for b in s.requests)
     sc = vs["semantic_consistency"]
     assert sc.value == pytest.approx(6.0)
@@ -294,7 +295,7 @@ def test_pairwise_repeats_that_disagree():
         return Reply(body=chat_reply(json.dumps({"better": better, "category": "grid"})))
 
     with ScriptedServer(script) as s:
-        vs = {v.metric: v for v in judge(VLMPairwiseJudge, s.url, repeats=2).score([item(CASE, BLUE, teacher=RED)])}
+        vs = {v.metric: v for v in judge_verdicts(judge(VLMPairwiseJudge, s.url, repeats=2), [item(CASE, BLUE, teacher=RED)])}
         assert len(s.requests) == 4
     assert vs["win"].value == 0.0 and vs["swap_agreement"].value == 1.0
     assert vs["repeat_std"].value == pytest.approx(1.0)
@@ -308,8 +309,8 @@ def test_edit_sends_source_then_result_and_scores():
 
     with ScriptedServer(script) as s:
         j = judge(VLMEditJudge, s.url)
-        vs = {v.metric: v for v in j.score([item(EDIT, BLUE, source=RED)])}
-        missing = j.score([item(EDIT, BLUE)])
+        vs = {v.metric: v for v in judge_verdicts(j, [item(EDIT, BLUE, source=RED)])}
+        missing = judge_verdicts(j, [item(EDIT, BLUE)])
         assert len(s.requests) == 1
     assert all(v.ok for v in vs.values())
     assert vs["overall"].value == pytest.approx(math.sqrt(min(9, 10 - 3) * 4))
@@ -335,7 +336,7 @@ def pairwise_script(prefers: str):
 def test_pairwise_both_orders(prefers, win, agree):
     with ScriptedServer(pairwise_script(prefers)) as s:
         j = judge(VLMPairwiseJudge, s.url)
-        vs = {v.metric: v for v in j.score([item(CASE, BLUE, teacher=RED)])}
+        vs = {v.metric: v for v in judge_verdicts(j, [item(CASE, BLUE, teacher=RED)])}
         orders = [[colour(im) for im in decode_images(b)] for b in s.requests]
     assert sorted(orders) == [["blue", "red"], ["red", "blue"]]
     assert vs["win"].value == win and vs["swap_agreement"].value == agree
@@ -343,7 +344,7 @@ def test_pairwise_both_orders(prefers, win, agree):
     assert d["outcome"] == {1.0: "win", 0.0: "tie", -1.0: "loss"}[win]
     assert d["category"] == ("none" if win == 0 else "text")
     assert d["position_swap_agreement"] == agree
-    assert VLMPairwiseJudge.needs_teacher
+    assert VLMPairwiseJudge.reference == "required"
 
 
 def test_pairwise_one_failed_order_fails_the_item():
@@ -352,7 +353,7 @@ def test_pairwise_one_failed_order_fails_the_item():
         return Reply(body=chat_reply("garbage" if first == "blue" else '{"better": "second", "category": "noise"}'))
 
     with ScriptedServer(script) as s:
-        vs = judge(VLMPairwiseJudge, s.url).score([item(CASE, BLUE, teacher=RED)])
+        vs = judge_verdicts(judge(VLMPairwiseJudge, s.url), [item(CASE, BLUE, teacher=RED)])
     assert all(not v.ok for v in vs) and "student_first" in vs[0].error
 
 
@@ -370,7 +371,7 @@ def test_yesno_reads_p_yes_from_logprobs():
 
     with ScriptedServer(script) as s:
         j = judge(VLMYesNoJudge, s.url)
-        vs = j.score([item(CASE, RED)])
+        vs = judge_verdicts(j, [item(CASE, RED)])
         body = s.requests[0]
     assert body["logprobs"] is True and body["top_logprobs"] == 20 and body["max_tokens"] == 1
     assert vs[0].ok and vs[0].value == pytest.approx((0.9 + 0.3) / 2, abs=1e-6)
@@ -392,10 +393,10 @@ def test_yesno_failures_and_bound():
 
     for script, msg in ((no_logprobs, "no log-probs"), (neither, "neither Yes nor No")):
         with ScriptedServer(script) as s:
-            vs = judge(VLMYesNoJudge, s.url).score([item(CASE, RED)])
+            vs = judge_verdicts(judge(VLMYesNoJudge, s.url), [item(CASE, RED)])
         assert not vs[0].ok and msg in vs[0].error
     with ScriptedServer(only_yes) as s:
-        vs = judge(VLMYesNoJudge, s.url).score([item(CASE, RED)])
+        vs = judge_verdicts(judge(VLMYesNoJudge, s.url), [item(CASE, RED)])
     # "No" is below the smallest listed (0.01): p >= 0.99 / (0.99 + 0.01)
     assert vs[0].ok and vs[0].value == pytest.approx(0.99, abs=1e-6)
     assert vs[0].detail["questions"][0]["bounded"] is True

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from evalsuite.runner import judge_verdicts
 from evalsuite.cli.main import main
 from evalsuite.packs import load_pack
 from evalsuite.types import Case, image_sha256
@@ -190,15 +191,15 @@ class NoLogprobs(VLMClient):
 def test_yesno_without_logprobs_is_unsupported():
     j = VLMYesNoJudge(url="http://127.0.0.1:9/v1", model="m")
     j.client = NoLogprobs(model="m")
-    vs = j.score([item(CASE, RED), item(CASE, RED)])
+    vs = judge_verdicts(j, [item(CASE, RED), item(CASE, RED)])
     assert len(vs) == 2 and all(not v.ok and v.value is None for v in vs)
     assert all(v.detail["error_kind"] == "unsupported" and v.error.startswith("unsupported:") for v in vs)
 
 
 def test_missing_source_or_teacher_image_is_its_own_error_kind():
     with ScriptedServer() as s:
-        edit = VLMEditJudge(url=s.url, model="m").score([item(EDIT, RED)])
-        pw = VLMPairwiseJudge(url=s.url, model="m").score([item(CASE, RED)])
+        edit = judge_verdicts(VLMEditJudge(url=s.url, model="m"), [item(EDIT, RED)])
+        pw = judge_verdicts(VLMPairwiseJudge(url=s.url, model="m"), [item(CASE, RED)])
         assert s.requests == []
     for vs in (edit, pw):
         assert all(not v.ok and v.detail["error_kind"] == "missing_image" for v in vs)
@@ -231,7 +232,7 @@ def test_each_image_is_encoded_once_per_call_off_the_event_loop():
     with ScriptedServer(lambda b, n: Reply(body=chat_reply(json.dumps({"better": "tie", "category": "none"})))) as s:
         j = VLMPairwiseJudge(url=s.url, model="m", repeats=3, temperature=0.5)
         j.client = CountingClient(url=s.url, model="m")
-        vs = j.score([item(CASE, blue, teacher=RED), item(Case("c2", "t2i", "x", (0,)), blue, teacher=red_again)])
+        vs = judge_verdicts(j, [item(CASE, blue, teacher=RED), item(Case("c2", "t2i", "x", (0,)), blue, teacher=red_again)])
         assert len(s.requests) == 12 and all(v.ok for v in vs)
     # 12 requests of 2 images each: 2 distinct images, each encoded once, in worker threads
     assert sorted(e[0] for e in j.client.encoded) == sorted([image_sha256(RED), image_sha256(blue)])
@@ -253,7 +254,7 @@ def test_slow_encoding_overlaps_the_requests_in_flight():
     with ScriptedServer(script) as s:
         j = VLMT2IJudge(url=s.url, model="m", concurrency=4)
         j.client = CountingClient(url=s.url, model="m", concurrency=4, slow=0.1)
-        vs = j.score([item(CASE, im) for im in images])
+        vs = judge_verdicts(j, [item(CASE, im) for im in images])
         assert s.max_in_flight == 4
     assert all(v.ok for v in vs) and len(j.client.encoded) == 8
 
@@ -273,7 +274,7 @@ def test_batch_size_does_not_cap_concurrency():
 @pytest.mark.parametrize("status", sorted(RETRY_STATUSES | {400, 404, 408, 501}))
 def test_retried_statuses_are_exactly_429_and_500_502_503_504(status):
     with ScriptedServer(lambda b, n: Reply(status, {"error": {"message": "no"}})) as s:
-        vs = VLMT2IJudge(url=s.url, model="m", retries=2, backoff=0.001).score([item(CASE, RED)])
+        vs = judge_verdicts(VLMT2IJudge(url=s.url, model="m", retries=2, backoff=0.001), [item(CASE, RED)])
         asked = len(s.requests)
     assert not vs[0].ok and vs[0].detail["replies"][0]["status"] == status
     assert asked == (3 if status in (429, 500, 502, 503, 504) else 1)
@@ -282,7 +283,7 @@ def test_retried_statuses_are_exactly_429_and_500_502_503_504(status):
 # --- provenance and configuration --------------------------------------------------------------------
 def test_the_answering_model_is_recorded():
     with ScriptedServer(lambda b, n: Reply(body=chat_reply(t2i_json(5, 5), model="served-as-this"))) as s:
-        v = VLMT2IJudge(url=s.url, model="m").score([item(CASE, RED)])[0]
+        v = judge_verdicts(VLMT2IJudge(url=s.url, model="m"), [item(CASE, RED)])[0]
     assert v.detail["judge_model"] == "m" and v.detail["replies"][0]["model"] == "served-as-this"
 
 
