@@ -21,6 +21,7 @@ import importlib
 import logging
 import os
 import time
+import uuid
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -120,7 +121,9 @@ class WorkerPool:
         self.replacements = 0
 
     def _new_slot(self, index: int) -> _Slot:
-        return _Slot(self._cls.remote(self.factory, self.kwargs, self._threads), index)
+        # named, so that an operator (or a test) can find a pool's actors: ray.util.list_named_actors()
+        name = f"evalsuite-{self.name}-{index}-{uuid.uuid4().hex[:8]}"
+        return _Slot(self._cls.options(name=name).remote(self.factory, self.kwargs, self._threads), index)
 
     @property
     def size(self) -> int:
@@ -161,33 +164,27 @@ class WorkerPool:
     def results(self, timeout_s: float | None = None) -> Iterator[tuple[Any, Any, dict[str, Any]]]:
         """Yield (key, value, info) as tasks finish until none is left. A task whose method raised
         is yielded with the exception as its value (the caller records it as a failure)."""
+        while (got := wait_any([self], timeout_s)) is not None:
+            for _pool, key, value, info in got:
+                yield key, value, info
+
+    def _take(self, ref: Any, slot: _Slot) -> tuple[Any, Any, dict[str, Any]] | None:
+        """The finished task of `ref`, or None when its actor died (its tasks are re-queued)."""
         ray = require_ray()
         from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError, RayTaskError
 
-        while True:
-            self._dispatch()
-            refs = {ref: slot for slot in self._slots for ref in slot.in_flight}
-            if not refs:
-                return
-            done, _ = ray.wait(list(refs), num_returns=1, timeout=timeout_s)
-            if not done:
-                raise EvalsuiteError(f"{self.name}: no result within {timeout_s} s "
-                                     f"({len(refs)} task(s) in flight)")
-            for ref in done:
-                slot = refs[ref]
-                task = slot.in_flight.pop(ref)
-                try:
-                    value, info = ray.get(ref)
-                except RayTaskError as e:          # the method raised: a result, not a fault
-                    yield task[0], e.as_instanceof_cause(), {"worker": slot.index}
-                    continue
-                except (ActorDiedError, RayActorError, ActorUnavailableError) as e:
-                    slot.in_flight[ref] = task     # re-queued with the others by _replace
-                    self._replace(slot, e)
-                    break
-                slot.busy_s += info["busy_s"]
-                slot.tasks += 1
-                yield task[0], value, {**info, "worker": slot.index}
+        task = slot.in_flight.pop(ref)
+        try:
+            value, info = ray.get(ref)
+        except RayTaskError as e:          # the method raised: a result, not a fault
+            return task[0], e.as_instanceof_cause(), {"worker": slot.index}
+        except (ActorDiedError, RayActorError, ActorUnavailableError) as e:
+            slot.in_flight[ref] = task     # re-queued with the others by _replace
+            self._replace(slot, e)
+            return None
+        slot.busy_s += info["busy_s"]
+        slot.tasks += 1
+        return task[0], value, {**info, "worker": slot.index}
 
     def stats(self) -> list[dict[str, Any]]:
         """Per-worker timings for summary.json."""
@@ -204,3 +201,27 @@ class WorkerPool:
                 ray.kill(s.actor, no_restart=True)
             except Exception:  # noqa: BLE001
                 pass
+
+
+def wait_any(pools: list[WorkerPool], timeout_s: float | None = None
+             ) -> list[tuple[WorkerPool, Any, Any, dict[str, Any]]] | None:
+    """Wait for the next finished task in any of `pools` (so one driver loop serves render and
+    judge pools at once): [(pool, key, value, info)] (empty when the task's actor died and was
+    replaced), or None when no pool has work left."""
+    ray = require_ray()
+    for p in pools:
+        p._dispatch()
+    refs = {ref: (p, slot) for p in pools for slot in p._slots for ref in slot.in_flight}
+    if not refs:
+        return None
+    done, _ = ray.wait(list(refs), num_returns=1, timeout=timeout_s)
+    if not done:
+        raise EvalsuiteError(f"{', '.join(p.name for p in pools)}: no result within {timeout_s} s "
+                             f"({len(refs)} task(s) in flight)")
+    out = []
+    for ref in done:
+        p, slot = refs[ref]
+        got = p._take(ref, slot)
+        if got is not None:
+            out.append((p, *got))
+    return out

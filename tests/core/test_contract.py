@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from evalsuite.executors import ExecOptions
 from evalsuite.judge import Failure, Judge, Scores
 from evalsuite.runner import RunConfig, judge_verdicts, run_eval
 from evalsuite.types import Case, EvalsuiteError, JudgeInput, MetricSpec
@@ -18,8 +19,9 @@ from tests.core.doubles import PatternRenderer, SpreadJudge
 
 
 def cfg(tmp_path, pack, **kw):
+    # judged in this process (judge_workers=0): the tests read the doubles' call records
     base = dict(run_dir=tmp_path / "run", pack=str(pack), model="pattern:0", teacher="pattern:5",
-                progress=False, judges=["spread", "mean"])
+                progress=False, judges=["spread", "mean"], exec=ExecOptions(judge_workers=0))
     base.update(kw)
     return RunConfig(**base)
 
