@@ -50,6 +50,7 @@ class SweepConfig:
     watch: bool = False
     poll_s: float = 10.0
     idle_timeout_s: float = 1800.0
+    exec: Any = None                     # evalsuite.executors.ExecOptions (None: local)
 
 
 def checkpoint_step(path: Path) -> int:
@@ -147,7 +148,8 @@ class Sweep:
                                   model_opts=opts, teacher_opts=teacher_opts, judges=self.cfg.judges,
                                   judge_opts=self.cfg.judge_opts, limit=self.cfg.limit,
                                   tags=self.cfg.tags, progress=False,
-                                  command=f"evalsuite sweep {self.cfg.checkpoints}"))
+                                  command=f"evalsuite sweep {self.cfg.checkpoints}",
+                                  **({"exec": self.cfg.exec} if self.cfg.exec is not None else {})))
 
     def prepare_teacher(self) -> None:
         """Render the teacher once (its own run dir) and export its images for the checkpoints."""

@@ -30,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     options.add_model_arguments(p)
     options.add_judge_arguments(p)
     options.add_selection_arguments(p)
+    options.add_executor_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -44,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
                       name=args.name, tags=options.split_list(args.tags), limit=args.limit,
                       judges=options.split_list(args.judges), judge_opts=options.judge_options(args),
                       model_opts=student_opts, teacher_opts=teacher_opts, watch=args.watch,
-                      poll_s=args.poll, idle_timeout_s=args.idle_timeout)
+                      poll_s=args.poll, idle_timeout_s=args.idle_timeout,
+                      exec=options.exec_options(args))
     data = run_sweep(cfg, log=lambda m: console.print(escape(m), highlight=False))
     if getattr(args, "json", False):
         sys.stdout.write(json.dumps(data, indent=2) + "\n")

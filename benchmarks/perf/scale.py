@@ -1,0 +1,135 @@
+"""Scale-out figures, measured side by side in one run (docs/scale.md):
+
+1. Ray executor overhead vs the local executor at one render worker (goal < 10%);
+2. render throughput at 2 Ray workers vs 1, one torch thread each (goal >= 1.7x for a CPU-bound
+   model on 2 cores);
+3. pipelining: wall time of a pipelined local run vs max(render-only, judge-only) (goal <= 1.15x),
+   with the sequential (inline) run beside it;
+4. peak RSS of `evalsuite score` on an images folder of --big cases vs --small cases (goal within
+   1.2x: memory flat in the pack size).
+
+Every timed run renders into a fresh run directory (nothing cached) except judge-only, which
+re-judges renders cached by the render-only run. Defaults: the bundled student on the first
+--cases cases of typography-mini with its judges, which are CPU-bound on this machine.
+
+    python benchmarks/perf/scale.py [--model CKPT] [--pack P] [--cases N] [--big 5000] [--small 500]
+                                    [--skip-ray] [--skip-rss]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from evalsuite.executors import ExecOptions  # noqa: E402
+from evalsuite.runner import RunConfig, run_eval  # noqa: E402
+
+
+def timed(root: Path, name: str, args: argparse.Namespace, run_dir: Path | None = None,
+          judges: list[str] | None = None, **exec_kw: Any) -> float:
+    """Wall seconds of one run_eval (no teacher), fresh run directory unless `run_dir` is given."""
+    cfg = RunConfig(run_dir=run_dir or root / name, pack=args.pack, model=args.model, teacher="",
+                    limit=args.cases, judges=judges, progress=False,
+                    model_opts={"__shared__": {"batch_size": args.batch_size}} if args.batch_size else {},
+                    exec=ExecOptions(**exec_kw))
+    t0 = time.perf_counter()
+    s = run_eval(cfg)
+    wall = time.perf_counter() - t0
+    print(f"  {name:<34} {wall:7.2f} s  (rendered {s['timing']['rendered']}, judged {s['timing']['judged']})",
+          flush=True)
+    return wall
+
+
+def write_folder_pack(root: Path, n: int) -> tuple[Path, Path]:
+    """A pack of n one-seed cases and a folder of their images (small, varied), for `score`."""
+    import numpy as np
+    from PIL import Image
+
+    pack, images = root / f"pack-{n}", root / f"images-{n}"
+    pack.mkdir(parents=True)
+    images.mkdir()
+    (pack / "pack.yaml").write_text(f"name: rss-{n}\nversion: 1\ndescription: peak RSS\njudges: [colorfulness]\n"
+                                    "defaults:\n  width: 32\n  height: 32\n  seeds: [0]\n")
+    rng = np.random.default_rng(0)
+    with (pack / "cases.jsonl").open("w") as f:
+        for i in range(n):
+            f.write(json.dumps({"id": f"c{i:05d}", "kind": "t2i", "prompt": f"case {i}"}) + "\n")
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(images / f"c{i:05d}_s0.png")
+    return pack, images
+
+
+def peak_rss_mb(pack: Path, images: Path, run_dir: Path) -> tuple[float, float]:
+    """(peak RSS in MB of the `evalsuite score` process tree's largest process, wall seconds)."""
+    argv = [sys.executable, "-m", "evalsuite.cli.main", "score", "--pack", str(pack), "--images", str(images),
+            "--run-dir", str(run_dir), "--json"]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    if status != 0:
+        raise SystemExit(f"evalsuite score failed: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+    return usage.ru_maxrss / 1024, wall
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=str(REPO / "distill" / "models" / "student"))
+    ap.add_argument("--pack", default="typography-mini")
+    ap.add_argument("--cases", type=int, default=8, help="cases of the pack (x its seeds) per timed run")
+    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--big", type=int, default=5000)
+    ap.add_argument("--small", type=int, default=500)
+    ap.add_argument("--skip-ray", action="store_true")
+    ap.add_argument("--skip-rss", action="store_true")
+    args = ap.parse_args()
+    print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min) on "
+          f"{os.cpu_count()} CPUs", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        out: dict[str, float] = {}
+        print("pipelining (local executor, one render thread):", flush=True)
+        out["render"] = timed(root, "render only", args, judges=[], render_threads=1, judge_workers=0)
+        out["judge"] = timed(root, "judge only (renders cached)", args, run_dir=root / "render only",
+                             render_threads=1, judge_workers=0)
+        out["sequential"] = timed(root, "render then judge (inline)", args, render_threads=1, judge_workers=0)
+        out["pipelined"] = timed(root, "pipelined (1 judge process)", args, render_threads=1, judge_workers=1)
+        if not args.skip_ray:
+            from evalsuite.ray_pool import init_ray
+
+            init_ray(None, num_cpus=os.cpu_count())
+            print("Ray executor (render only, one thread per worker):", flush=True)
+            out["local1"] = timed(root, "local, 1 worker", args, judges=[], render_threads=1)
+            out["ray1"] = timed(root, "ray, 1 worker", args, judges=[], executor="ray", workers=1, render_threads=1)
+            out["ray2"] = timed(root, "ray, 2 workers", args, judges=[], executor="ray", workers=2, render_threads=1)
+        if not args.skip_rss:
+            print("peak RSS of `evalsuite score` on an images folder:", flush=True)
+            for n in (args.small, args.big):
+                pack, images = write_folder_pack(root, n)
+                rss, wall = peak_rss_mb(pack, images, root / f"score-{n}")
+                out[f"rss{n}"] = rss
+                print(f"  {n:>6} cases: peak RSS {rss:7.1f} MB  ({wall:.1f} s)", flush=True)
+    print("\nratios (goal in brackets):")
+    print(f"  pipelined / max(render-only, judge-only): {out['pipelined'] / max(out['render'], out['judge']):.3f}x "
+          f"[<= 1.15x]; sequential / max: {out['sequential'] / max(out['render'], out['judge']):.3f}x")
+    if not args.skip_ray:
+        print(f"  Ray overhead vs local at 1 worker: {100 * (out['ray1'] / out['local1'] - 1):+.1f}% [< 10%]")
+        print(f"  throughput 2 Ray workers vs 1: {out['ray1'] / out['ray2']:.2f}x [>= 1.7x]")
+    if not args.skip_rss:
+        print(f"  peak RSS {args.big} vs {args.small} cases: {out[f'rss{args.big}'] / out[f'rss{args.small}']:.3f}x "
+              "[<= 1.2x]")
+    print(f"load at the end: {os.getloadavg()[0]:.2f} (1 min)")
+
+
+if __name__ == "__main__":
+    main()
