@@ -113,9 +113,9 @@ class WorkerPool:
         self.name, self.factory, self.kwargs = name, factory, dict(kwargs or {})
         self.max_in_flight = max(1, max_in_flight)
         self._threads = threads
-        self._cls = ray.remote(_Worker).options(
-            num_cpus=num_cpus, num_gpus=num_gpus, max_restarts=max_restarts,
-            max_task_retries=max_restarts, max_concurrency=1)
+        self._cls = ray.remote(_Worker)
+        self._options = dict(num_cpus=num_cpus, num_gpus=num_gpus, max_restarts=max_restarts,
+                             max_task_retries=max_restarts, max_concurrency=1)
         self._slots = [self._new_slot(i) for i in range(max(1, n))]
         self._queue: deque[tuple[Any, str, tuple[Any, ...]]] = deque()
         self.replacements = 0
@@ -123,7 +123,7 @@ class WorkerPool:
     def _new_slot(self, index: int) -> _Slot:
         # named, so that an operator (or a test) can find a pool's actors: ray.util.list_named_actors()
         name = f"evalsuite-{self.name}-{index}-{uuid.uuid4().hex[:8]}"
-        return _Slot(self._cls.options(name=name).remote(self.factory, self.kwargs, self._threads), index)
+        return _Slot(self._cls.options(name=name, **self._options).remote(self.factory, self.kwargs, self._threads), index)
 
     @property
     def size(self) -> int:
