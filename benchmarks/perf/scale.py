@@ -82,6 +82,27 @@ def peak_rss_mb(pack: Path, images: Path, run_dir: Path) -> tuple[float, float]:
     return usage.ru_maxrss / 1024, wall
 
 
+def threads_change_pixels(model: str, pack: str, n: int = 4) -> int:
+    """How many of n images differ when the same batch renders at 1 and at 2 torch threads."""
+    import torch
+
+    from evalsuite.packs import load_pack
+    from evalsuite.runner import load_model
+    from evalsuite.types import RenderRequest, image_sha256
+
+    cases = load_pack(pack).cases[:n]
+    reqs = [RenderRequest(c.id, c.prompt, c.seeds[0], c.width, c.height, None, c.kind) for c in cases]
+    r = load_model(model, {})
+    before = torch.get_num_threads()
+    hashes = []
+    for t in (1, 2):
+        torch.set_num_threads(t)
+        hashes.append([image_sha256(o.image) for o in r.render(reqs)])
+    torch.set_num_threads(before)
+    r.close()
+    return sum(a != b for a, b in zip(*hashes))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(REPO / "distill" / "models" / "student"))
@@ -95,6 +116,8 @@ def main() -> None:
     args = ap.parse_args()
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min) on "
           f"{os.cpu_count()} CPUs", flush=True)
+    diff = threads_change_pixels(args.model, args.pack)
+    print(f"pixels at 1 vs 2 torch threads: {diff} of 4 images differ", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         out: dict[str, float] = {}
