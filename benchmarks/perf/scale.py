@@ -13,7 +13,7 @@ re-judges renders cached by the render-only run. Defaults: the bundled student o
 --cases cases of typography-mini with its judges, which are CPU-bound on this machine.
 
     python benchmarks/perf/scale.py [--model CKPT] [--pack P] [--cases N] [--big 5000] [--small 500]
-                                    [--skip-ray] [--skip-rss]
+                                    [--parts threads,pipeline,ray,rss]
 """
 
 from __future__ import annotations
@@ -111,23 +111,25 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--big", type=int, default=5000)
     ap.add_argument("--small", type=int, default=500)
-    ap.add_argument("--skip-ray", action="store_true")
-    ap.add_argument("--skip-rss", action="store_true")
+    ap.add_argument("--parts", default="threads,pipeline,ray,rss", help="which measurements (comma-separated)")
     args = ap.parse_args()
+    parts = set(args.parts.split(","))
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min) on "
           f"{os.cpu_count()} CPUs", flush=True)
-    diff = threads_change_pixels(args.model, args.pack)
-    print(f"pixels at 1 vs 2 torch threads: {diff} of 4 images differ", flush=True)
+    if "threads" in parts:
+        diff = threads_change_pixels(args.model, args.pack)
+        print(f"pixels at 1 vs 2 torch threads: {diff} of 4 images differ", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         out: dict[str, float] = {}
-        print("pipelining (local executor, one render thread):", flush=True)
-        out["render"] = timed(root, "render only", args, judges=[], render_threads=1, judge_workers=0)
-        out["judge"] = timed(root, "judge only (renders cached)", args, run_dir=root / "render only",
-                             render_threads=1, judge_workers=0)
-        out["sequential"] = timed(root, "render then judge (inline)", args, render_threads=1, judge_workers=0)
-        out["pipelined"] = timed(root, "pipelined (1 judge process)", args, render_threads=1, judge_workers=1)
-        if not args.skip_ray:
+        if "pipeline" in parts:
+            print("pipelining (local executor, one render thread):", flush=True)
+            out["render"] = timed(root, "render only", args, judges=[], render_threads=1, judge_workers=0)
+            out["judge"] = timed(root, "judge only (renders cached)", args, run_dir=root / "render only",
+                                 render_threads=1, judge_workers=0)
+            out["sequential"] = timed(root, "render then judge (inline)", args, render_threads=1, judge_workers=0)
+            out["pipelined"] = timed(root, "pipelined (1 judge process)", args, render_threads=1, judge_workers=1)
+        if "ray" in parts:
             from evalsuite.ray_pool import init_ray
 
             init_ray(None, num_cpus=os.cpu_count())
@@ -135,7 +137,7 @@ def main() -> None:
             out["local1"] = timed(root, "local, 1 worker", args, judges=[], render_threads=1)
             out["ray1"] = timed(root, "ray, 1 worker", args, judges=[], executor="ray", workers=1, render_threads=1)
             out["ray2"] = timed(root, "ray, 2 workers", args, judges=[], executor="ray", workers=2, render_threads=1)
-        if not args.skip_rss:
+        if "rss" in parts:
             print("peak RSS of `evalsuite score` on an images folder:", flush=True)
             for n in (args.small, args.big):
                 pack, images = write_folder_pack(root, n)
@@ -143,12 +145,14 @@ def main() -> None:
                 out[f"rss{n}"] = rss
                 print(f"  {n:>6} cases: peak RSS {rss:7.1f} MB  ({wall:.1f} s)", flush=True)
     print("\nratios (goal in brackets):")
-    print(f"  pipelined / max(render-only, judge-only): {out['pipelined'] / max(out['render'], out['judge']):.3f}x "
-          f"[<= 1.15x]; sequential / max: {out['sequential'] / max(out['render'], out['judge']):.3f}x")
-    if not args.skip_ray:
+    if "pipeline" in parts:
+        top = max(out["render"], out["judge"])
+        print(f"  pipelined / max(render-only, judge-only): {out['pipelined'] / top:.3f}x [<= 1.15x]; "
+              f"sequential / max: {out['sequential'] / top:.3f}x")
+    if "ray" in parts:
         print(f"  Ray overhead vs local at 1 worker: {100 * (out['ray1'] / out['local1'] - 1):+.1f}% [< 10%]")
         print(f"  throughput 2 Ray workers vs 1: {out['ray1'] / out['ray2']:.2f}x [>= 1.7x]")
-    if not args.skip_rss:
+    if "rss" in parts:
         print(f"  peak RSS {args.big} vs {args.small} cases: {out[f'rss{args.big}'] / out[f'rss{args.small}']:.3f}x "
               "[<= 1.2x]")
     print(f"load at the end: {os.getloadavg()[0]:.2f} (1 min)")
