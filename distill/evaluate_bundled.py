@@ -69,23 +69,17 @@ def run_role(name: str, ckpt: Path, opts: dict[str, Any], out: Path, pack: str,
 
 
 def paired(out: Path, a: str, b: str, metric: str) -> dict[str, Any] | None:
-    """Paired mean difference a - b over (case, seed) with its 95% bootstrap CI."""
-    from evalsuite.stats import paired_delta_ci
-    from evalsuite.store import RunStore
+    """Paired mean difference a - b over (case, seed) with its 95% bootstrap CI resampling cases."""
+    from evalsuite.compare import load_run
+    from evalsuite.stats import paired_keyed_delta
 
-    vals: dict[str, dict[tuple[str, int], float]] = {}
-    for role in (a, b):
-        store = RunStore(out / role)
-        try:
-            vals[role] = {(v["case_id"], v["seed"]): v["value"] for v in store.verdicts_for("student")
-                          if f"{v['judge']}.{v['metric']}" == metric and v["ok"] and v["value"] is not None}
-        finally:
-            store.close()
+    vals = {role: load_run(out / role).values("student", metric) for role in (a, b)}
     keys = sorted(set(vals[a]) & set(vals[b]))
     if not keys:
         return None
-    mean, lo, hi = paired_delta_ci([vals[a][k] for k in keys], [vals[b][k] for k in keys])
-    return {"mean": round(mean, 5), "ci": [round(lo, 5), round(hi, 5)], "n": len(keys)}
+    ci = paired_keyed_delta(vals[a], vals[b], keys)
+    return {"mean": round(ci.mean, 5), "ci": [round(ci.lo, 5), round(ci.hi, 5)], "n": len(keys),
+            "n_cases": ci.n_cases}
 
 
 def latency(ckpt: Path, opts: dict[str, Any], n: int = 10) -> dict[str, float]:

@@ -1,6 +1,6 @@
 """Read run and sweep directories, and compare runs paired on shared (case, seed).
 
-`load_run` reads results.db directly with sqlite3 (read-only), so gates, comparisons and the HTML
+`load_run` reads results.db through `evalsuite.store.RunReader` (read-only), so gates, comparisons and the HTML
 report work on a finished run without importing torch, judges or renderers. `compare_sides` gives
 per-metric paired deltas with bootstrap CIs and win rates (also per tag); `recipe_verdicts` turns
 sweeps into sentences such as "clean-only beats mixed on ocr.word_recall by +0.08 [+0.04, +0.12]".
@@ -9,33 +9,23 @@ sweeps into sentences such as "clean-only beats mixed on ocr.word_recall by +0.0
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import logging
 import math
-import sqlite3
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evalsuite.stats import mean_ci, paired_delta_ci, win_rate
-from evalsuite.store import ROLE_VERDICTS_SQL, current_verdicts
-from evalsuite.types import EvalsuiteError, group_hash
+from evalsuite.stats import case_mde, clustered_win_rate, keyed_mean_ci, paired_keyed_delta
+from evalsuite.store import RunReader, VerdictRow
+from evalsuite.types import EvalsuiteError
 
 logger = logging.getLogger(__name__)
 
 Key = tuple[str, int]   # (case_id, seed); seed -1 for case-level metrics
-
-
-@dataclass
-class VerdictRow:
-    case_id: str
-    seed: int
-    key: str            # "<judge>.<metric>"
-    value: float | None
-    ok: bool
-    error: str | None
-    detail: dict[str, Any]
 
 
 @dataclass
@@ -114,22 +104,13 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         raise EvalsuiteError(f"{path}: unreadable JSON ({e})") from e
 
 
-def _connect_ro(db_path: Path) -> sqlite3.Connection:
-    try:
-        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
-        db.execute("SELECT 1 FROM items LIMIT 1").fetchall()
-        return db
-    except sqlite3.DatabaseError as e:
-        raise EvalsuiteError(f"{db_path}: not a readable evalsuite results database ({e})") from e
-
-
 def load_run(path: str | Path) -> RunData:
-    """Load a run directory (docs/run-format.md). Raises EvalsuiteError naming the path at fault."""
+    """Load a run directory (docs/run-format.md) through the store's RunReader. Raises
+    EvalsuiteError naming the path at fault."""
     run_dir = Path(path)
-    db_path = run_dir / "results.db"
     if not run_dir.is_dir():
         raise EvalsuiteError(f"{run_dir}: no such run directory")
-    if not db_path.is_file():
+    if not (run_dir / "results.db").is_file():
         hint = " (it is a sweep; pass one of its checkpoint run directories)" if (run_dir / "sweep.json").exists() else ""
         raise EvalsuiteError(f"{run_dir}: not a run directory, results.db is missing{hint}")
     run = _read_json(run_dir / "run.json") or {}
@@ -147,76 +128,30 @@ def load_run(path: str | Path) -> RunData:
         for key, entry in role_metrics.items():
             if key not in specs and "higher_is_better" in entry:
                 specs[key] = {"higher_is_better": entry["higher_is_better"], "range": entry.get("range")}
-    db = _connect_ro(db_path)
-    try:
+    with RunReader(run_dir) as rd:
         cases: dict[str, dict[str, Any]] = {}
-        for cid, chash, kind, prompt, tags, cjson in db.execute(
-                "SELECT case_id, case_hash, kind, prompt, tags, case_json FROM cases"):
-            try:
-                c = json.loads(cjson) if cjson else {}
-            except json.JSONDecodeError:
-                c = {}
-            c.update({"id": cid, "kind": kind, "prompt": prompt, "case_hash": chash,
-                      "tags": json.loads(tags) if tags else c.get("tags", [])})
-            cases[cid] = c
+        for c in rd.cases():
+            d = dict(c.data)
+            d.update({"id": c.case_id, "kind": c.kind, "prompt": c.prompt, "case_hash": c.case_hash,
+                      "tags": list(c.tags)})
+            cases[c.case_id] = d
         items: dict[str, dict[Key, str]] = defaultdict(dict)
-        case_hash_of: dict[tuple[str, str, int], str] = {}
+        case_hashes: dict[str, dict[Key, str]] = defaultdict(dict)
         fingerprints: dict[str, str] = {}
-        for role, cid, seed, chash, fp, ih in db.execute(
-                "SELECT role, case_id, seed, case_hash, fingerprint, image_hash FROM items ORDER BY role, case_id, seed"):
-            items[role][(cid, seed)] = ih
-            case_hash_of[(role, cid, seed)] = chash
-            fingerprints.setdefault(role, fp)
-        teacher = items.get("teacher", {})
-        verdicts: dict[str, list[VerdictRow]] = {}
-        for role in items:
-            rows: list[VerdictRow] = []
-            # cached verdicts of other judge versions/configs are left out; of the rest, only those
-            # judged against this run's current teacher image (store.current_verdicts, the rule of
-            # RunStore.verdicts_for)
-            raw = [r for r in db.execute(ROLE_VERDICTS_SQL, (role,)) if not judge_ids or r[8] in judge_ids]
-            for cid, seed, judge, metric, value, ok, error, detail, jid, ref in current_verdicts(
-                    raw, {} if role == "teacher" else teacher):
-                rows.append(VerdictRow(cid, seed, f"{judge}.{metric}", value, bool(ok), error,
-                                       _detail(detail)))
-            groups: dict[str, list[str]] = defaultdict(list)
-            group_case_hash: dict[str, str] = {}
-            for (cid, seed), ih in items[role].items():
-                groups[cid].append(ih)
-                group_case_hash.setdefault(cid, case_hash_of[(role, cid, seed)])
-            for cid, hashes in groups.items():
-                chash = group_case_hash[cid]
-                for judge, metric, value, ok, error, detail, jid in db.execute(
-                        "SELECT judge, metric, value, ok, error, detail, judge_id FROM verdicts "
-                        "WHERE image_hash=? AND case_hash=? AND seed=-1", (group_hash(hashes), chash)):
-                    if judge_ids and jid not in judge_ids:
-                        continue
-                    rows.append(VerdictRow(cid, -1, f"{judge}.{metric}", value, bool(ok), error, _detail(detail)))
-            verdicts[role] = rows
-        case_hashes: dict[str, dict[Key, str]] = {r: {} for r in items}
-        for (role, cid, seed), chash in case_hash_of.items():
-            case_hashes[role][(cid, seed)] = chash
-            case_hashes[role].setdefault((cid, -1), chash)
+        for it in rd.items():
+            items[it.role][(it.case_id, it.seed)] = it.image_hash
+            case_hashes[it.role][(it.case_id, it.seed)] = it.case_hash
+            case_hashes[it.role].setdefault((it.case_id, -1), it.case_hash)
+            fingerprints.setdefault(it.role, it.fingerprint)
+        # cached verdicts of other judge versions/configs are left out; of the rest, only those judged
+        # against this run's current teacher image (store.current_reference)
+        verdicts = {role: rd.verdicts(role, judge_ids or None) for role in items}
         latency: dict[str, float | None] = {}
         for role in items:
-            row = db.execute(
-                "SELECT AVG(r.latency_s) FROM items i JOIN renders r ON r.fingerprint=i.fingerprint AND "
-                "r.case_hash=i.case_hash AND r.seed=i.seed WHERE i.role=?", (role,)).fetchone()
-            latency[role] = round(row[0] * 1000, 3) if row and row[0] is not None else None
-    except sqlite3.DatabaseError as e:
-        raise EvalsuiteError(f"{db_path}: not a readable evalsuite results database ({e})") from e
-    finally:
-        db.close()
+            mean_s = rd.render_stats(role).mean_latency_s
+            latency[role] = round(mean_s * 1000, 3) if mean_s is not None else None
     return RunData(run_dir, run.get("name") or run_dir.name, run, summary, cases, dict(items),
-                   fingerprints, verdicts, specs, latency, case_hashes)
-
-
-def _detail(s: str | None) -> dict[str, Any]:
-    try:
-        d = json.loads(s) if s else {}
-    except json.JSONDecodeError:
-        return {"raw": s}
-    return d if isinstance(d, dict) else {"value": d}
+                   fingerprints, verdicts, specs, latency, dict(case_hashes))
 
 
 # --- sweeps -------------------------------------------------------------------------------------
@@ -275,6 +210,12 @@ def load_sweep(path: str | Path) -> Sweep:
             continue
         cps.append(Checkpoint(str(e.get("name") or e["run_dir"]), e.get("step"),
                               str(e.get("recipe") or meta.get("name") or d.name), load_run(rd), e))
+    summary_only = [e for e in meta["checkpoints"] if not (d / e["run_dir"] / "results.db").is_file()
+                    and (d / e["run_dir"] / "summary.json").is_file()]
+    if not cps and summary_only:
+        raise EvalsuiteError(f"{d}: its {len(summary_only)} checkpoints have summary.json but no results.db "
+                             "(the run data was not committed); re-run its sweep, which leaves each results.db "
+                             "self-contained for committing (docs/sweeps.md)")
     cps.sort(key=lambda c: (c.recipe, c.step if c.step is not None else math.inf, c.name))
     teacher = None
     t = meta.get("teacher")
@@ -328,17 +269,22 @@ class Delta:
     significant: bool
     per_tag: dict[str, "Delta"] = field(default_factory=dict)
     excluded: int = 0         # pairs left out because the case content differs between the runs
+    n_cases: int = 0          # the CI's resampling unit: cases (n counts (case, seed) pairs)
+    p_value: float = float("nan")   # two-sided bootstrap p-value of delta = 0, resampling cases
+    mde: float = float("nan")       # paired minimal detectable effect at 80% power on these cases
+    selected_on_test: bool = False  # the checkpoints were picked on these same data: no significance claim
 
     @property
     def better(self) -> str | None:
         """'b' when B is significantly better, 'a' when significantly worse, None otherwise."""
-        if not self.significant:
+        if not self.significant or self.selected_on_test:
             return None
         return "b" if (self.delta > 0) == self.higher_is_better else "a"
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in ("key", "higher_is_better", "n", "mean_a", "mean_b", "delta",
-                                            "wins", "ties", "losses", "win_rate", "significant", "excluded")}
+                                            "wins", "ties", "losses", "win_rate", "significant", "excluded",
+                                            "n_cases", "p_value", "mde", "selected_on_test")}
         d["ci"] = list(self.ci)
         d["better"] = self.better
         if self.per_tag:
@@ -360,18 +306,21 @@ def paired_delta(key: str, a: dict[Key, float], b: dict[Key, float], higher_is_b
                  n_boot: int = 2000, seed: int = 0, exclude: set[Key] | frozenset[Key] = frozenset()
                  ) -> Delta | None:
     """Paired comparison of two value maps on their shared keys, less `exclude` (keys whose case
-    content differs, see `mismatched_keys`); None when nothing is left to pair."""
+    content differs, see `mismatched_keys`); None when nothing is left to pair. CIs, win-rate CIs and
+    p-values resample cases (seeds nested); significance needs two or more cases."""
     both = set(a) & set(b)
     shared = sorted(both - set(exclude))
     if not shared:
         return None
     va = [a[k] for k in shared]
     vb = [b[k] for k in shared]
-    m, lo, hi = paired_delta_ci(vb, va, n_boot=n_boot, seed=seed)
-    wr = win_rate(vb, va, higher_is_better=higher_is_better)
-    sig = len(shared) > 1 and not (lo <= 0.0 <= hi)
+    ci = paired_keyed_delta(b, a, shared, n_boot=n_boot, seed=seed)
+    wr = clustered_win_rate(vb, va, [k[0] for k in shared], higher_is_better=higher_is_better, n_boot=n_boot,
+                            seed=seed)
     return Delta(key, higher_is_better, len(shared), float(sum(va) / len(va)), float(sum(vb) / len(vb)),
-                 m, (lo, hi), wr.wins, wr.ties, wr.losses, wr.rate, sig, excluded=len(both) - len(shared))
+                 ci.mean, (ci.lo, ci.hi), wr.wins, wr.ties, wr.losses, wr.rate, ci.excludes_zero,
+                 excluded=len(both) - len(shared), n_cases=ci.n_cases, p_value=ci.p_value,
+                 mde=case_mde({k: b[k] - a[k] for k in shared}))
 
 
 def compare_sides(a: Side, b: Side, metrics: list[str] | None = None, per_tag: bool = True,
@@ -414,18 +363,19 @@ class Best:
     mean: float
     ci: tuple[float, float]
     n: int
+    selected_on_test: bool = True   # the best of several checkpoints on these data: its CI is optimistic
 
 
 def sweep_curves(sweep: Sweep, role: str = "student") -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """key -> recipe -> [{step, name, mean, lo, hi, n, failures}] in step order."""
+    """key -> recipe -> [{step, name, mean, lo, hi, n, n_cases, failures}] in step order (case-clustered CIs)."""
     out: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for cp in sweep.checkpoints:
         r = role if role in cp.run.items else "student"
         for key in cp.run.metric_keys(r):
-            vals = list(cp.run.values(r, key).values())
-            m, lo, hi = mean_ci(vals) if vals else (math.nan, math.nan, math.nan)
-            out[key][cp.recipe].append({"step": cp.step, "name": cp.name, "mean": m, "lo": lo, "hi": hi,
-                                        "n": len(vals), "failures": cp.run.failures(r, key)})
+            ci = keyed_mean_ci(cp.run.values(r, key))
+            out[key][cp.recipe].append({"step": cp.step, "name": cp.name, "mean": ci.mean, "lo": ci.lo,
+                                        "hi": ci.hi, "n": ci.n_images, "n_cases": ci.n_cases,
+                                        "failures": cp.run.failures(r, key)})
     return {k: dict(v) for k, v in out.items()}
 
 
@@ -444,9 +394,23 @@ def best_checkpoints(sweep: Sweep, role: str = "student") -> list[Best]:
     return out
 
 
-def _recipe_side(sweeps: list[Sweep], recipe: str, key: str, pick: str, role: str) -> tuple[Checkpoint, Side] | None:
+def split_cases(case_ids: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """Split cases into a selection half and a test half, deterministically (by a hash of the id, so
+    the same case falls on the same side in every run and sweep)."""
+    ranked = sorted(set(case_ids), key=lambda c: (hashlib.sha256(c.encode()).hexdigest(), c))
+    return frozenset(ranked[0::2]), frozenset(ranked[1::2])
+
+
+def _role(cp: Checkpoint, role: str) -> str:
+    return role if role in cp.run.items else "student"
+
+
+def _recipe_side(sweeps: list[Sweep], recipe: str, key: str, pick: str, role: str,
+                 select_on: frozenset[str] | None = None) -> tuple[Checkpoint, Side] | None:
+    """The checkpoint of `recipe` to compare on `key`: the last one, or the best by mean over the
+    cases in `select_on` (all cases when None)."""
     cps = [cp for s in sweeps for cp in s.checkpoints if cp.recipe == recipe]
-    cps = [cp for cp in cps if cp.run.values(role if role in cp.run.items else "student", key)]
+    cps = [cp for cp in cps if cp.run.values(_role(cp, role), key)]
     if not cps:
         return None
     if pick == "last":
@@ -455,12 +419,11 @@ def _recipe_side(sweeps: list[Sweep], recipe: str, key: str, pick: str, role: st
         hib = cps[0].run.higher_is_better(key)
 
         def score(c: Checkpoint) -> tuple[float, int]:
-            v = list(c.run.values(role if role in c.run.items else "student", key).values())
-            m = sum(v) / len(v)
+            v = [x for k, x in c.run.values(_role(c, role), key).items() if select_on is None or k[0] in select_on]
+            m = sum(v) / len(v) if v else -math.inf if hib else math.inf
             return (m if hib else -m, c.step or 0)
         cp = max(cps, key=score)
-    r = role if role in cp.run.items else "student"
-    return cp, Side(f"{recipe}/{cp.name}", cp.run, r)
+    return cp, Side(f"{recipe}/{cp.name}", cp.run, _role(cp, role))
 
 
 @dataclass
@@ -471,11 +434,16 @@ class RecipeVerdict:
     a_checkpoint: str
     b_checkpoint: str
     delta: Delta
+    pick: str = "best"          # best: picked on half the cases, tested on the other; last; best-on-test
 
     def sentence(self) -> str:
         d = self.delta
         lo, hi = d.ci
-        ci = f"{d.delta:+.3g} [{lo:+.3g}, {hi:+.3g}] (n={d.n}, {self.b_checkpoint} vs {self.a_checkpoint})"
+        how = {"best": f", checkpoints picked on other cases; {d.n_cases} held-out cases", "last": "",
+               "best-on-test": ", picked and tested on the same cases"}.get(self.pick, "")
+        ci = f"{d.delta:+.3g} [{lo:+.3g}, {hi:+.3g}] (n={d.n}{how}, {self.b_checkpoint} vs {self.a_checkpoint})"
+        if d.selected_on_test:
+            return f"{self.b} − {self.a} on {self.key} = {ci}: selected on test, no significance claim"
         if d.better == "b":
             return f"{self.b} beats {self.a} on {self.key} by {ci}"
         if d.better == "a":
@@ -484,29 +452,44 @@ class RecipeVerdict:
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "a": self.a, "b": self.b, "a_checkpoint": self.a_checkpoint,
-                "b_checkpoint": self.b_checkpoint, "sentence": self.sentence(), "delta": self.delta.to_dict()}
+                "b_checkpoint": self.b_checkpoint, "pick": self.pick, "sentence": self.sentence(), "delta": self.delta.to_dict()}
 
 
 def recipe_verdicts(sweeps: list[Sweep], pick: str = "best", metrics: list[str] | None = None,
                     role: str = "student") -> list[RecipeVerdict]:
-    """Every later recipe against the first, per metric, on the recipes' best (or last) checkpoints."""
+    """Every later recipe against the first, per metric, on the recipes' chosen checkpoints.
+
+    pick 'best' (honest): each recipe's best checkpoint is picked on one half of the cases
+    (`split_cases`) and the comparison is made on the other half only. 'last': the last checkpoint,
+    all cases. 'best-on-test': picked and compared on all cases; reported, but marked
+    selected_on_test and never called significant (winner's curse).
+    """
+    if pick not in ("best", "last", "best-on-test"):
+        raise EvalsuiteError(f"--pick {pick}: expected best, last or best-on-test")
     recipes = list(dict.fromkeys(r for s in sweeps for r in s.recipes()))
     if len(recipes) < 2:
         return []
     keys = sorted({k for s in sweeps for cp in s.checkpoints for k in cp.run.metric_keys()})
     if metrics:
         keys = [k for k in keys if any(fnmatch.fnmatchcase(k, p) for p in metrics)]
+    select, test = split_cases(c for s in sweeps for cp in s.checkpoints for c in cp.run.cases)
     out: list[RecipeVerdict] = []
     base = recipes[0]
     for other in recipes[1:]:
         for key in keys:
-            sa = _recipe_side(sweeps, base, key, pick, role)
-            sb = _recipe_side(sweeps, other, key, pick, role)
+            sel = select if pick == "best" else None
+            sa = _recipe_side(sweeps, base, key, pick, role, sel)
+            sb = _recipe_side(sweeps, other, key, pick, role, sel)
             if sa is None or sb is None:
                 continue
             (ca, a), (cb, b) = sa, sb
-            d = paired_delta(key, a.values(key), b.values(key), a.run.higher_is_better(key),
+            va, vb = a.values(key), b.values(key)
+            if pick == "best":
+                va = {k: v for k, v in va.items() if k[0] in test}
+                vb = {k: v for k, v in vb.items() if k[0] in test}
+            d = paired_delta(key, va, vb, a.run.higher_is_better(key),
                              exclude=mismatched_keys(a.run, a.role, b.run, b.role))
             if d is not None:
-                out.append(RecipeVerdict(key, base, other, ca.name, cb.name, d))
+                d.selected_on_test = pick == "best-on-test"
+                out.append(RecipeVerdict(key, base, other, ca.name, cb.name, d, pick))
     return out

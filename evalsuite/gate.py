@@ -13,8 +13,11 @@ Rules (gates.yaml, docs/reports.md):
 
 Each check is pass / fail / inconclusive / skipped. Regression is judged on the paired bootstrap
 CI of candidate − baseline on shared (case, seed) with equal case_hash (edited cases are left out
-and counted) (`evalsuite.stats.delta_status`): it fails only when significant and beyond the
-tolerance; too few pairs is "inconclusive" (counted as a failure only with `inconclusive: fail`).
+and counted), resampling cases with their seeds nested (`evalsuite.stats.paired_keyed_delta`,
+`delta_status`): it fails only when significant and beyond the tolerance; fewer than `min_n` CASES
+is "inconclusive" (counted as a failure only with `inconclusive: fail`). Beside each per-rule
+result, the regression checks as a family get Holm-adjusted p-values (family-wise error control):
+a per-rule failure whose adjusted p-value exceeds 0.05 is flagged as not surviving Holm.
 With a baseline, a metric it has that a rule matches and the candidate lacks fails ("missing").
 Exit codes: 0 pass, 1 fail, 2 usage or configuration error (or anything unexpected).
 """
@@ -33,7 +36,7 @@ import yaml
 
 from evalsuite.compare import Key, RunData, mismatched_keys
 from evalsuite.registry import did_you_mean
-from evalsuite.stats import delta_status, paired_delta_ci, wilson_interval
+from evalsuite.stats import delta_status, holm, paired_keyed_delta, wilson_interval
 from evalsuite.types import EvalsuiteError
 
 logger = logging.getLogger(__name__)
@@ -78,7 +81,10 @@ class Check:
     value: float | None = None
     threshold: float | None = None
     ci: tuple[float, float] | None = None
-    n: int | None = None
+    n: int | None = None              # (case, seed) pairs (images) behind the check
+    n_cases: int | None = None        # cases: the resampling unit of the CI
+    p_value: float | None = None      # regression: two-sided bootstrap p-value of Δ = 0 (cases resampled)
+    p_holm: float | None = None       # the same, Holm-adjusted over all regression checks of this gate
 
 
 @dataclass
@@ -89,6 +95,13 @@ class GateResult:
     inconclusive_fails: bool = False
     excluded_pairs: int = 0                                   # (case, seed) left out: case content changed
     excluded_cases: list[str] = field(default_factory=list)
+    alpha: float = 0.05
+
+    @property
+    def holm_failures(self) -> list[str]:
+        """Failed regression checks that stay significant under Holm's family-wise control."""
+        return [c.name for c in self.checks if c.kind == "regression" and c.status == "fail"
+                and c.p_holm is not None and c.p_holm <= self.alpha]
 
     @property
     def passed(self) -> bool:
@@ -218,6 +231,16 @@ def load_rules(path: str | Path) -> Rules:
 
 
 # --- evaluation ----------------------------------------------------------------------------------
+def _holm(checks: list[Check], alpha: float = 0.05) -> None:
+    """Holm-adjust the p-values of the regression checks (one family) and note it in each message."""
+    reg = [c for c in checks if c.kind == "regression" and c.p_value is not None]
+    for c, p in zip(reg, holm([c.p_value for c in reg])):   # type: ignore[misc]
+        c.p_holm = p
+        c.message += f"; p={c.p_value:.3g}, Holm p={p:.3g} over {len(reg)} regression checks"
+        if c.status == "fail" and p > alpha:
+            c.message += " (not significant family-wise)"
+
+
 def _mean(vals: list[float]) -> float:
     return sum(vals) / len(vals) if vals else math.nan
 
@@ -270,6 +293,7 @@ def evaluate(candidate: RunData, rules: Rules, baseline: RunData | None = None) 
         fails = sum(candidate.failures(role, k) for k in jkeys)
         total = fails + sum(len(candidate.values(role, k)) for k in jkeys)
         checks.append(_rate_check(f"judge {j}: failure rate", j, fails, total, rules.judges[pattern]))
+    _holm(checks)
     return GateResult(candidate.name, baseline.name if baseline else None, checks,
                       inconclusive_fails=rules.inconclusive == "fail",
                       excluded_pairs=sum(1 for k in exclude if k[1] >= 0),
@@ -313,8 +337,10 @@ def _metric_checks(cand: RunData, base: RunData | None, role: str, key: str, rul
             continue
         ok = m >= thr if kind == "floor" else m <= thr
         op = "≥" if kind == "floor" else "≤"
+        n_cases = len({k[0] for k in vals})
         out.append(Check(f"{key}: {kind}", key, kind, "pass" if ok else "fail",
-                         f"mean {m:.4g} {'' if ok else 'not '}{op} {thr:g} (n={len(vals)})", m, thr, n=len(vals)))
+                         f"mean {m:.4g} {'' if ok else 'not '}{op} {thr:g} (n={n_cases} cases, {len(vals)} images)",
+                         m, thr, n=len(vals), n_cases=n_cases))
     if rule.max_failure_rate is not None:
         out.append(_rate_check(f"{key}: failure rate", key, fails, fails + len(vals), rule.max_failure_rate))
     if rule.regression:
@@ -331,18 +357,20 @@ def _metric_checks(cand: RunData, base: RunData | None, role: str, key: str, rul
                 out.append(Check(name, key, "regression", "inconclusive",
                                  "no shared (case, seed) with the baseline" + ex_msg, n=0, threshold=rule.tolerance))
             else:
-                dm, lo, hi = paired_delta_ci([vals[k] for k in shared], [bvals[k] for k in shared],
-                                             n_boot=rules.n_boot, seed=rules.seed)
-                status = delta_status(dm, lo, hi, len(shared), hib, rule.tolerance, rule.min_n)
+                ci = paired_keyed_delta(vals, bvals, shared, n_boot=rules.n_boot, seed=rules.seed)
+                dm, lo, hi = ci
+                status = delta_status(dm, lo, hi, ci.n_cases, hib, rule.tolerance, rule.min_n)
                 arrow = "higher is better" if hib else "lower is better"
-                msg = f"Δ {dm:+.4g} [{lo:+.4g}, {hi:+.4g}] vs baseline (n={len(shared)}, {arrow}, tolerance {rule.tolerance:g})"
+                msg = (f"Δ {dm:+.4g} [{lo:+.4g}, {hi:+.4g}] vs baseline (n={ci.n_cases} cases, {len(shared)} images, "
+                       f"{arrow}, tolerance {rule.tolerance:g})")
                 if status == "inconclusive":
-                    msg += (f"; n < min_n={rule.min_n}" if len(shared) < rule.min_n
+                    msg += (f"; cases < min_n={rule.min_n}" if ci.n_cases < rule.min_n
                             else "; regression beyond tolerance but not significant")
                 elif status == "fail":
                     msg += "; significant regression"
                 msg += ex_msg
-                out.append(Check(name, key, "regression", status, msg, dm, rule.tolerance, (lo, hi), len(shared)))
+                out.append(Check(name, key, "regression", status, msg, dm, rule.tolerance, (lo, hi), len(shared),
+                                 ci.n_cases, ci.p_value))
     return out
 
 
@@ -359,11 +387,19 @@ def to_markdown(res: GateResult) -> str:
              "", f"{c['pass']} passed · {c['fail']} failed · {c['inconclusive']} inconclusive · {c['skipped']} skipped", ""]
     if res.excluded_pairs or res.excluded_cases:
         lines += [f"> ⚠️ {_md(_excluded_note(res))}", ""]
+    lines += [_md(_holm_note(res)), ""]
     lines += ["| | check | result |", "|---|---|---|"]
     order = {"fail": 0, "inconclusive": 1, "pass": 2, "skipped": 3}
     for ch in sorted(res.checks, key=lambda x: order.get(x.status, 9)):
         lines.append(f"| {_ICON.get(ch.status, '')} {ch.status} | {_md(ch.name)} | {_md(ch.message)} |")
     return "\n".join(lines) + "\n"
+
+
+def _holm_note(res: GateResult) -> str:
+    n = sum(1 for c in res.checks if c.p_holm is not None)
+    failed = sum(1 for c in res.checks if c.kind == "regression" and c.status == "fail")
+    return (f"Holm family-wise control over {n} regression checks (alpha {res.alpha:g}): "
+            f"{len(res.holm_failures)} of {failed} per-rule regression failures remain significant")
 
 
 def _excluded_note(res: GateResult) -> str:
@@ -415,6 +451,7 @@ def to_table(res: GateResult) -> Any:
     c = res.counts()
     t.caption = (f"[{'green' if res.passed else 'bold red'}]{'PASSED' if res.passed else 'FAILED'}[/] · "
                  f"{c['pass']} pass, {c['fail']} fail, {c['inconclusive']} inconclusive, {c['skipped']} skipped")
+    t.caption += "\n" + rescape(_holm_note(res))
     if res.excluded_cases:
         t.caption += f"\n[yellow]warning:[/] {rescape(_excluded_note(res))}"
     return t
@@ -423,6 +460,8 @@ def to_table(res: GateResult) -> Any:
 def to_dict(res: GateResult) -> dict[str, Any]:
     return {"passed": res.passed, "candidate": res.candidate, "baseline": res.baseline, "counts": res.counts(),
             "excluded_pairs": res.excluded_pairs, "excluded_cases": res.excluded_cases,
+            "familywise": {"method": "holm", "alpha": res.alpha, "significant_failures": res.holm_failures},
             "checks": [{"name": c.name, "metric": c.metric, "kind": c.kind, "status": c.status,
                         "message": c.message, "value": c.value, "threshold": c.threshold,
-                        "ci": list(c.ci) if c.ci else None, "n": c.n} for c in res.checks]}
+                        "ci": list(c.ci) if c.ci else None, "n": c.n, "n_cases": c.n_cases,
+                        "p_value": c.p_value, "p_holm": c.p_holm} for c in res.checks]}

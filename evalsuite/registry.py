@@ -26,18 +26,30 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._targets: dict[str, str | T] = {}
+        self._loaders: list[Any] = []     # called once, at the first lookup (lazy bundled entries)
+
+    def add_loader(self, loader: Any) -> None:
+        """`loader(registry)` registers entries at the first lookup (keeps imports lazy)."""
+        self._loaders.append(loader)
+
+    def _load(self) -> None:
+        while self._loaders:
+            self._loaders.pop(0)(self)
 
     def register(self, name: str, target: str | T) -> None:
         """Register `target` (an object, or a lazy "package.module:attr" string) under `name`."""
         self._targets[name] = target
 
     def names(self) -> list[str]:
+        self._load()
         return sorted(self._targets)
 
     def __contains__(self, name: str) -> bool:
+        self._load()
         return name in self._targets
 
     def get(self, name: str) -> T:
+        self._load()
         if name not in self._targets:
             raise EvalsuiteError(f"unknown {self.kind} '{name}'{did_you_mean(name, self._targets)} "
                                  f"(known: {', '.join(self.names())})")
@@ -65,19 +77,22 @@ PIPELINES: Registry[Any] = Registry("pipeline class")
 FAMILIES: Registry[Any] = Registry("judge family")
 
 
-def _load_bundled() -> None:
-    """The bundled judges and families (judges.catalog: a dict of lazy targets, imports nothing)."""
-    try:
-        from judges import catalog
-    except ImportError:   # evalsuite installed without the bundled judges
-        return
-    for name, target in catalog.JUDGES.items():
-        JUDGES.register(name, target)
-    for name, target in catalog.FAMILIES.items():
-        FAMILIES.register(name, target)
+def _bundled(attr: str) -> Any:
+    """A loader registering judges.catalog.<attr> (the bundled judges or families; a dict of lazy
+    targets), at the first lookup so that importing evalsuite imports no judges package."""
+    def load(reg: Registry[Any]) -> None:
+        try:
+            from judges import catalog
+        except ImportError:   # evalsuite installed without the bundled judges
+            return
+        for name, target in getattr(catalog, attr).items():
+            if name not in reg._targets:
+                reg.register(name, target)
+    return load
 
 
-_load_bundled()
+JUDGES.add_loader(_bundled("JUDGES"))
+FAMILIES.add_loader(_bundled("FAMILIES"))
 
 for _name, _target in {
     "diffusers": "evalsuite.renderers.diffusers_renderer:DiffusersRenderer",
@@ -100,7 +115,7 @@ def _load_entry_points() -> None:
                        ("evalsuite.pipelines", PIPELINES), ("evalsuite.families", FAMILIES),
                        ("evalsuite.default_models", DEFAULT_MODELS)):
         for ep in entry_points(group=group):
-            if ep.name not in reg:
+            if ep.name not in reg._targets:   # no lookup: keeps the bundled loaders lazy
                 reg.register(ep.name, ep.value)
 
 

@@ -27,11 +27,10 @@ from evalsuite.judge import Failure, Judge, Scores
 from evalsuite.packs import Pack, load_pack, pack_asset_hash
 from evalsuite.renderers.base import Renderer
 from evalsuite.registry import JUDGES
-from evalsuite.schedule import (JudgeTask, JudgeUnit, RunPlan, batches, load_source)
+from evalsuite.schedule import JudgeTask, JudgeUnit, RunPlan, batches, load_source
 from evalsuite.store import RunStore
 from evalsuite.summary import summarise
-from evalsuite.types import (Case, EvalsuiteError, JudgeInput, RenderRequest, Verdict,
-                             group_hash)
+from evalsuite.types import Case, EvalsuiteError, JudgeInput, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +65,7 @@ class RunConfig:
     command: str | None = None
     fail_fast: bool = False             # raise on the first judge failure instead of recording it
     retry_failed: bool = False          # re-judge verdicts that failed in an earlier run
+    ci_method: str = "percentile"       # summary CIs: percentile or bca (both resample cases)
     calibrate: int | None = None        # judges of a family with a calibration are also measured on
                                         # this many known good/bad pairs of the whole pack (summary["calibration"])
     # options a judge family's flags give every member judge: family name -> options (explicit
@@ -240,7 +240,7 @@ def run_eval(cfg: RunConfig) -> dict[str, Any]:
             plan.on_render = lambda role, n: progress.advance(bars.get(("render", role)), n)
             plan.on_judge = lambda name, n: progress.advance(bars.get(("judge", name)), n)
             workers = execute(plan, models, cfg.exec, cfg.fail_fast, progress.status)
-        summary = summarise(store, pack, judges, descriptions)
+        summary = summarise(store, pack, judges, descriptions, ci_method=cfg.ci_method)
         summary["timing"] = {"wall_s": round(time.perf_counter() - t0, 3), **stats,
                              "executor": cfg.exec.executor, "workers": workers}
         store.write_json("summary.json", summary)

@@ -64,23 +64,6 @@ ROLE_VERDICTS_SQL = (
 error, detail, judge_id, ref_hash)."""
 
 
-def current_verdicts(rows: Iterable[Sequence[Any]],
-                     teacher: dict[tuple[str, int], str]) -> Iterator[Sequence[Any]]:
-    """The rows of ROLE_VERDICTS_SQL judged against the run's current reference (the one rule used by
-    RunStore.verdicts_for and by compare/report loading): for each (judge id, case, seed), the rows
-    whose ref_hash is the current teacher image `teacher[(case, seed)]` when there are any, else those
-    with ref_hash ''. Pass teacher={} for the teacher role itself."""
-    rows = list(rows)
-    refs: dict[tuple[str, str, int], set[str]] = defaultdict(set)
-    for r in rows:
-        refs[(r[8], r[0], r[1])].add(r[9] or "")
-    for row in rows:
-        cur = teacher.get((row[0], row[1]))
-        wanted = cur if cur is not None and cur in refs[(row[8], row[0], row[1])] else ""
-        if (row[9] or "") == wanted:
-            yield row
-
-
 def encode_png(image: Image.Image) -> tuple[str, bytes]:
     """(pixel hash, PNG bytes): the one encoding of an image for the run directory, used by the
     driver and by workers alike so that both write the same bytes."""
@@ -295,50 +278,15 @@ class RunStore:
         (judges that use no reference, the teacher role itself, runs without a teacher). Verdicts
         against an earlier teacher in the same run directory are left out, never double-counted.
         """
-        ids = set(judge_ids) if judge_ids is not None else None
-        teacher = {} if role == "teacher" else {(it.case_id, it.seed): it.image_hash for it in self.items("teacher")}
-        rows = [r for r in self.db.execute(ROLE_VERDICTS_SQL, (role,)) if ids is None or r[8] in ids]
-        for row in current_verdicts(rows, teacher):
-            yield {"case_id": row[0], "seed": row[1], "judge": row[2], "metric": row[3],
-                   "value": row[4], "ok": bool(row[5]), "error": row[6],
-                   "detail": json.loads(row[7] or "{}"), "judge_id": row[8]}
-        # case-level verdicts: keyed on the group hash of the role's images per case
-        for case_id, group_hash, case_hash in self.case_groups(role):
-            for row in self.db.execute(
-                    "SELECT judge, metric, value, ok, error, detail, judge_id FROM verdicts "
-                    "WHERE image_hash=? AND case_hash=? AND seed=-1", (group_hash, case_hash)):
-                if ids is not None and row[6] not in ids:
-                    continue
-                yield {"case_id": case_id, "seed": -1, "judge": row[0], "metric": row[1],
-                       "value": row[2], "ok": bool(row[3]), "error": row[4],
-                       "detail": json.loads(row[5] or "{}"), "judge_id": row[6]}
-        # pack-level verdicts (case_id "*"): keyed on the group hash of all of the role's images
-        gh, ch = self.pack_key(role)
-        for row in self.db.execute(
-                "SELECT judge, metric, value, ok, error, detail, judge_id FROM verdicts "
-                "WHERE image_hash=? AND case_hash=? AND seed=-1", (gh, ch)):
-            if ids is None or row[6] in ids:
-                yield {"case_id": "*", "seed": -1, "judge": row[0], "metric": row[1],
-                       "value": row[2], "ok": bool(row[3]), "error": row[4],
-                       "detail": json.loads(row[5] or "{}"), "judge_id": row[6]}
+        with RunReader(self.dir) as reader:      # the one reader: typed rows, current-reference rule
+            rows = reader.verdicts(role, judge_ids)
+        for v in rows:
+            yield {"case_id": v.case_id, "seed": v.seed, "judge": v.judge, "metric": v.metric, "value": v.value,
+                   "ok": v.ok, "error": v.error, "detail": v.detail, "judge_id": v.judge_id}
 
     def pack_key(self, role: str) -> tuple[str, str]:
-        """(group hash of all of `role`'s images, group hash of their case hashes): the key of
-        pack-level verdicts (case_id "*", seed -1), recomputed the same way by readers."""
-        from evalsuite.types import group_hash
-
-        its = self.items(role)
-        return (group_hash([i.image_hash for i in its]),
-                "pack:" + group_hash([f"{i.case_id}={i.case_hash}" for i in its])[:16])
-
-    def case_groups(self, role: str) -> list[tuple[str, str, str]]:
-        """(case_id, group hash of its images for `role`, case_hash)."""
-        from evalsuite.types import group_hash
-
-        groups: dict[str, tuple[str, list[str]]] = {}
-        for it in self.items(role):
-            groups.setdefault(it.case_id, (it.case_hash, []))[1].append(it.image_hash)
-        return [(cid, group_hash(hs), ch) for cid, (ch, hs) in groups.items()]
+        """The key of `role`'s pack-level verdicts (see `pack_key`)."""
+        return pack_key(self.items(role))
 
     # --- records: run-level results of plugins (e.g. a family's calibration reports) -------------
     def get_record(self, kind: str, key: str) -> Any | None:
@@ -371,3 +319,205 @@ class RunStore:
 
     def close(self) -> None:
         self.db.close()
+
+
+def compact_run(run_dir: Path | str) -> None:
+    """Fold the WAL into results.db and vacuum it: one self-contained file (no -wal/-shm beside it)
+    that opens read-only on a fresh clone, e.g. a committed sweep's checkpoint runs. Call it once
+    the run's writer is closed; a later RunStore switches the file back to WAL."""
+    db_path = Path(run_dir) / "results.db"
+    if not db_path.is_file():
+        return
+    try:
+        db = sqlite3.connect(db_path, timeout=60)
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            db.execute("PRAGMA journal_mode=DELETE")
+            db.execute("VACUUM")
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as e:
+        raise EvalsuiteError(f"{db_path}: cannot compact the results database ({e})") from e
+
+
+# --- read side: RunReader ------------------------------------------------------------------------
+# The one reader of a finished (or running) run directory. Read-only SQLite connection, typed rows.
+# summary, compare, gate, report and sweep read results.db only through this class.
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """One case as stored in the run (`cases` table); `data` is Case.to_dict()."""
+
+    case_id: str
+    case_hash: str
+    kind: str
+    prompt: str
+    tags: tuple[str, ...]
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class VerdictRow:
+    """One metric value (or failure) of one image, seed -1 for a case-level verdict."""
+
+    case_id: str
+    seed: int
+    judge: str
+    metric: str
+    value: float | None
+    ok: bool
+    error: str | None
+    detail: dict[str, Any]
+    judge_id: str
+    ref_hash: str = ""
+
+    @property
+    def key(self) -> str:
+        """'<judge>.<metric>', the name used in summaries, gates and comparisons."""
+        return f"{self.judge}.{self.metric}"
+
+
+@dataclass(frozen=True)
+class RenderStats:
+    """Render latency of one role's images: mean seconds per image (None when unknown), image count."""
+
+    mean_latency_s: float | None
+    images: int
+
+
+def current_reference(rows: Iterable[VerdictRow], teacher: dict[tuple[str, int], str]) -> list[VerdictRow]:
+    """The per-image verdicts judged against the run's current reference (the one rule of the suite).
+
+    For each (judge id, case, seed): the rows whose ref_hash is the current teacher image
+    `teacher[(case, seed)]` when there are any, else those with ref_hash ''. Verdicts against an
+    earlier teacher in the same run directory are left out, never double-counted. Pass teacher={}
+    for the teacher role itself.
+    """
+    rows = list(rows)
+    refs: dict[tuple[str, str, int], set[str]] = defaultdict(set)
+    for r in rows:
+        refs[(r.judge_id, r.case_id, r.seed)].add(r.ref_hash or "")
+    out = []
+    for r in rows:
+        cur = teacher.get((r.case_id, r.seed))
+        wanted = cur if cur is not None and cur in refs[(r.judge_id, r.case_id, r.seed)] else ""
+        if (r.ref_hash or "") == wanted:
+            out.append(r)
+    return out
+
+
+def _parse_detail(s: str | None) -> dict[str, Any]:
+    try:
+        d = json.loads(s) if s else {}
+    except json.JSONDecodeError:
+        return {"raw": s}
+    return d if isinstance(d, dict) else {"value": d}
+
+
+def pack_key(items: Sequence[Item]) -> tuple[str, str]:
+    """(group hash of the images, group hash of their case ids and hashes): the key of a role's
+    pack-level verdicts (case_id "*", seed -1), computed the same way by the writer and readers."""
+    from evalsuite.types import group_hash
+
+    return (group_hash([i.image_hash for i in items]),
+            "pack:" + group_hash([f"{i.case_id}={i.case_hash}" for i in items])[:16])
+
+
+class RunReader:
+    """Typed, read-only view of a run directory's results.db (docs/run-format.md).
+
+    Opens SQLite read-only (safe beside a running writer in WAL mode); raises EvalsuiteError naming
+    the file at fault. Use as a context manager or call close().
+    """
+
+    def __init__(self, run_dir: Path | str) -> None:
+        self.dir = Path(run_dir)
+        self.db_path = self.dir / "results.db"
+        if not self.db_path.is_file():
+            raise EvalsuiteError(f"{self.dir}: not a run directory, results.db is missing")
+        try:
+            self._db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
+            row = self._db.execute("SELECT value FROM meta WHERE key='format_version'").fetchone()
+            self._db.execute("SELECT 1 FROM items LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as e:
+            raise EvalsuiteError(f"{self.db_path}: not a readable evalsuite results database ({e})") from e
+        if row is not None and int(row[0]) != FORMAT_VERSION:
+            self._db.close()
+            raise EvalsuiteError(f"{self.db_path}: run format version {row[0]}, this evalsuite reads {FORMAT_VERSION}")
+
+    def __enter__(self) -> RunReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _q(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._db.execute(sql, tuple(args)).fetchall()
+        except sqlite3.DatabaseError as e:
+            raise EvalsuiteError(f"{self.db_path}: not a readable evalsuite results database ({e})") from e
+
+    def cases(self) -> list[CaseRow]:
+        """Every case of the run, in case-id order."""
+        out = []
+        for cid, chash, kind, prompt, tags, cjson in self._q(
+                "SELECT case_id, case_hash, kind, prompt, tags, case_json FROM cases ORDER BY case_id"):
+            data = _parse_detail(cjson)
+            tag_list = json.loads(tags) if tags else data.get("tags", [])
+            out.append(CaseRow(cid, chash, kind, prompt, tuple(tag_list), data))
+        return out
+
+    def items(self, role: str | None = None) -> list[Item]:
+        """The run's images per (role, case, seed), ordered by role, case, seed."""
+        q = "SELECT role, case_id, seed, case_hash, fingerprint, image_hash FROM items"
+        rows = self._q(q + (" WHERE role=?" if role else "") + " ORDER BY role, case_id, seed",
+                       (role,) if role else ())
+        return [Item(*r) for r in rows]
+
+    def roles(self) -> list[str]:
+        return [r[0] for r in self._q("SELECT DISTINCT role FROM items ORDER BY role")]
+
+    def image_path(self, image_hash: str) -> Path:
+        """Where the content-addressed image lives (it may be missing if the directory was pruned)."""
+        return self.dir / "images" / f"{image_hash}.png"
+
+    def verdicts(self, role: str, judge_ids: Iterable[str] | None = None) -> list[VerdictRow]:
+        """Current verdicts of `role`: per-image ones under `current_reference`, then case-level ones
+        (seed -1, keyed on the group hash of the role's images of the case). `judge_ids` limits the
+        rows to those judge configurations (cached verdicts of other versions are left out)."""
+        from evalsuite.types import group_hash
+
+        ids = set(judge_ids) if judge_ids is not None else None
+        items = self.items(role)
+        teacher = {} if role == "teacher" else {(i.case_id, i.seed): i.image_hash for i in self.items("teacher")}
+        raw = [VerdictRow(cid, seed, judge, metric, value, bool(ok), error, _parse_detail(detail), jid, ref or "")
+               for cid, seed, judge, metric, value, ok, error, detail, jid, ref in self._q(ROLE_VERDICTS_SQL, (role,))
+               if ids is None or jid in ids]
+        out = current_reference(raw, teacher)
+        groups: dict[str, tuple[str, list[str]]] = {}
+        for it in items:
+            groups.setdefault(it.case_id, (it.case_hash, []))[1].append(it.image_hash)
+        for cid, (chash, hashes) in groups.items():
+            for judge, metric, value, ok, error, detail, jid in self._q(
+                    "SELECT judge, metric, value, ok, error, detail, judge_id FROM verdicts "
+                    "WHERE image_hash=? AND case_hash=? AND seed=-1", (group_hash(hashes), chash)):
+                if ids is None or jid in ids:
+                    out.append(VerdictRow(cid, -1, judge, metric, value, bool(ok), error, _parse_detail(detail), jid))
+        if items:                                   # pack-level verdicts: case_id "*", seed -1
+            gh, ch = pack_key(items)
+            for judge, metric, value, ok, error, detail, jid in self._q(
+                    "SELECT judge, metric, value, ok, error, detail, judge_id FROM verdicts "
+                    "WHERE image_hash=? AND case_hash=? AND seed=-1", (gh, ch)):
+                if ids is None or jid in ids:
+                    out.append(VerdictRow("*", -1, judge, metric, value, bool(ok), error, _parse_detail(detail), jid))
+        return out
+
+    def render_stats(self, role: str) -> RenderStats:
+        """Mean render latency and image count of `role` (renders joined to the role's items)."""
+        row = self._q("SELECT AVG(r.latency_s), COUNT(*) FROM items i JOIN renders r ON r.fingerprint=i.fingerprint "
+                      "AND r.case_hash=i.case_hash AND r.seed=i.seed WHERE i.role=?", (role,))[0]
+        return RenderStats(row[0], int(row[1]))

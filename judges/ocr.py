@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from evalsuite.judge import Judge, Scores
+from evalsuite.registry import did_you_mean
 from evalsuite.types import Case, EvalsuiteError, JudgeInput, MetricSpec
 from judges.ocr_backends import BACKENDS, OCRBackend, OCRResult, importable, make_backend, reading_order
 from judges.textnorm import TextNorm, match_words, ned, ned_string, tokenize
@@ -112,10 +113,10 @@ class OCRJudge(Judge):
             elif k in backend_params:
                 backend_options[k] = v
             else:
-                raise EvalsuiteError(
-                    f"ocr judge: unknown setting '{k}'; known: backend, backend_options, norm, "
-                    f"min_word_similarity, {', '.join(TextNorm.__dataclass_fields__)}"
-                    + (f", {', '.join(sorted(backend_params))}" if backend_params else ""))
+                known = ["backend", "backend_options", "norm", "min_word_similarity",
+                         *TextNorm.__dataclass_fields__, *sorted(backend_params)]
+                raise EvalsuiteError(f"ocr judge: unknown setting '{k}'{did_you_mean(k, known)} "
+                                     f"(known: {', '.join(known)})")
         try:
             self.norm = TextNorm.from_config(norm)
         except ValueError as e:

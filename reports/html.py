@@ -1,6 +1,6 @@
 """Self-contained HTML comparison reports of runs and sweeps (no server, no network, no models).
 
-Layout of the file: static summary HTML (escaped on the server side: per metric mean + 95% CI,
+Layout of the file: static summary HTML (escaped on the server side: per metric mean + 95% CI resampling cases,
 paired deltas, per tag, judge failures, latency and NFE, sweep curves as inline SVG), then the
 case data as one JSON block and every image as its own `<script type="text/plain">` block holding a
 data URL, inside inert `<template>`s (the first page's images before the script, the rest after
@@ -28,7 +28,7 @@ from typing import Any
 from PIL import Image
 
 from evalsuite.compare import RunData, Sweep, is_sweep, load_run, load_sweep, mismatched_keys, sweep_curves
-from evalsuite.stats import mean_ci, paired_delta_ci
+from evalsuite.stats import keyed_mean_ci, paired_keyed_delta
 from evalsuite.types import EvalsuiteError
 from reports.svg import line_chart
 
@@ -342,20 +342,19 @@ def _summary_html(lanes: list[Lane], keys: list[str], specs: dict[str, dict[str,
     # per metric
     show = model_lanes if len(model_lanes) <= 8 else ([ref] if ref else []) + [ln for ln in model_lanes if ln.target]
     h.append('<table class="t" id="metrics"><thead><tr><th>metric</th><th>dir</th>')
-    h += [f"<th>{escape(ln.label)}<br><small>mean [95% CI] · n · failures</small></th>" for ln in show]
+    h += [f"<th>{escape(ln.label)}<br><small>mean [95% CI over cases] · n images (cases) · failures</small></th>" for ln in show]
     cmp_lanes = [ln for ln in show if ref is not None and ln is not ref and ln.kind == "model"]
-    h += [f"<th>{escape(ln.label)} − {escape(ref.label)}<br><small>paired Δ [95% CI]</small></th>" for ln in cmp_lanes if ref]
+    h += [f"<th>{escape(ln.label)} − {escape(ref.label)}<br><small>paired Δ [95% CI over cases]</small></th>" for ln in cmp_lanes if ref]
     h.append("</tr></thead><tbody>")
     changed = {id(ln): mismatched_keys(ln.run, ln.role, ref.run, ref.role) for ln in cmp_lanes if ref is not None}
     for key in keys:
         hib = specs.get(key, {}).get("higher_is_better", True)
         row = [f"<td>{escape(key)}</td><td>{'↑' if hib else '↓'}</td>"]
         for ln in show:
-            vals = list(ln.run.values(ln.role, key).values())
+            ci = keyed_mean_ci(ln.run.values(ln.role, key))
             fails = ln.run.failures(ln.role, key)
-            m, lo, hi = mean_ci(vals) if vals else (math.nan, math.nan, math.nan)
             fail_s = f' · <span class="bad">{fails} failed</span>' if fails else " · 0 failed"
-            row.append(f"<td>{_fmt(m, lo, hi)} · n={len(vals)}{fail_s}</td>")
+            row.append(f"<td>{_fmt(*ci)} · n={ci.n_images} ({ci.n_cases} cases){fail_s}</td>")
         for ln in cmp_lanes:
             a, b = ln.run.values(ln.role, key), ref.run.values(ref.role, key)  # type: ignore[union-attr]
             both = set(a) & set(b)
@@ -365,10 +364,11 @@ def _summary_html(lanes: list[Lane], keys: list[str], specs: dict[str, dict[str,
             if not shared:
                 row.append(f"<td>—{left_out}</td>")
                 continue
-            d, lo, hi = paired_delta_ci([a[k] for k in shared], [b[k] for k in shared])
-            sig = len(shared) > 1 and not (lo <= 0 <= hi)
-            cls = ("good" if (d > 0) == hib else "bad") if sig else "ns"
-            row.append(f'<td class="{cls}">{d:+.4g} [{lo:+.4g}, {hi:+.4g}] (n={len(shared)}){left_out}</td>')
+            dci = paired_keyed_delta(a, b, shared)
+            d, lo, hi = dci
+            cls = ("good" if (d > 0) == hib else "bad") if dci.excludes_zero else "ns"
+            row.append(f'<td class="{cls}">{d:+.4g} [{lo:+.4g}, {hi:+.4g}] (n={len(shared)}, {dci.n_cases} cases)'
+                       f'{left_out}</td>')
         h.append("<tr>" + "".join(row) + "</tr>")
     h.append("</tbody></table>")
     # per tag
@@ -380,10 +380,10 @@ def _summary_html(lanes: list[Lane], keys: list[str], specs: dict[str, dict[str,
             for t in tags:
                 cells = []
                 for ln in show:
-                    vals = [v for (cid, _s), v in ln.run.values(ln.role, key).items()
-                            if t in (ln.run.cases.get(cid) or {}).get("tags", [])]
-                    m, lo, hi = mean_ci(vals) if vals else (math.nan, math.nan, math.nan)
-                    cells.append(f"<td>{_fmt(m, lo, hi)} · {len(vals)}</td>")
+                    vals = {k: v for k, v in ln.run.values(ln.role, key).items()
+                            if t in (ln.run.cases.get(k[0]) or {}).get("tags", [])}
+                    ci = keyed_mean_ci(vals)
+                    cells.append(f"<td>{_fmt(*ci)} · {ci.n_images}</td>")
                 h.append(f"<tr><td>{escape(key)}</td><td>{escape(t)}</td>{''.join(cells)}</tr>")
         h.append("</tbody></table></details>")
     # judge failures

@@ -62,7 +62,7 @@ def test_stale_verdicts_are_ignored(runs, tmp_path):
 
 
 def test_verdicts_from_before_the_teacher_was_added_are_not_counted(runs, tmp_path):
-    """The rule of RunStore.verdicts_for: once a (judge, case, seed) has a verdict against the current
+    """The rule of store.current_reference: once a (judge, case, seed) has a verdict against the current
     teacher image, its verdict made without a teacher (ref_hash '') no longer counts."""
     r0, r = _with_extra_verdicts(runs["a"], tmp_path / "before-teacher", [
         (judge_id("flatbg"), "", "noise_sigma", "flatbg", None, 0, "old error")])
@@ -166,3 +166,41 @@ def test_pairing_leaves_out_cases_whose_content_changed(tmp_path, capsys):
     c_dir = make_run(tmp_path / "c", n_cases=20, seed=0, prompts={i: f"new {i}" for i in range(20)})
     assert main(["compare", str(a_dir), str(c_dir)]) == 2
     assert "case content differs" in capsys.readouterr().err.replace("\n", " ")
+
+
+def test_compare_ci_resamples_cases(runs):
+    """The delta's CI is the bootstrap over cases of the per-case mean differences (2 seeds each)."""
+    from evalsuite.stats import mean_ci
+
+    a, b = Side("a", load_run(runs["a"])), Side("b", load_run(runs["b"]))
+    d = {x.key: x for x in compare_sides(a, b, per_tag=False)}["ocr.word_recall"]
+    va, vb = a.values("ocr.word_recall"), b.values("ocr.word_recall")
+    cases = sorted({k[0] for k in va})
+    per_case = [np.mean([vb[k] - va[k] for k in va if k[0] == c]) for c in cases]
+    assert (d.n, d.n_cases) == (40, 20)
+    assert (d.delta, *d.ci) == pytest.approx(mean_ci(per_case), abs=1e-12)   # same draws, same numbers
+    assert 0 < d.p_value < 0.05 and d.mde > 0
+
+
+def test_pick_best_is_selected_and_tested_on_different_cases(sweeps):
+    from evalsuite.compare import split_cases
+
+    sw = [load_sweep(p) for p in sweeps]
+    all_cases = {c for s in sw for cp in s.checkpoints for c in cp.run.cases}
+    sel, test = split_cases(all_cases)
+    assert sel | test == all_cases and not sel & test and abs(len(sel) - len(test)) <= 1
+    v = {x.key: x for x in recipe_verdicts(sw)}["ocr.word_recall"]
+    assert v.pick == "best" and v.delta.n_cases == len(test) and not v.delta.selected_on_test
+    # the delta is measured on the held-out cases only, of the checkpoints picked on the others
+    cp_a = next(cp for cp in sw[0].checkpoints if cp.name == v.a_checkpoint)
+    cp_b = next(cp for cp in sw[1].checkpoints if cp.name == v.b_checkpoint)
+    va, vb = cp_a.run.values("student", "ocr.word_recall"), cp_b.run.values("student", "ocr.word_recall")
+    keys = [k for k in va if k[0] in test and k in vb]
+    assert v.delta.delta == pytest.approx(np.mean([vb[k] - va[k] for k in keys]))
+    assert "held-out cases" in v.sentence()
+    # picked and compared on the same cases: reported without a significance claim
+    t = {x.key: x for x in recipe_verdicts(sw, pick="best-on-test")}["ocr.word_recall"]
+    assert t.delta.selected_on_test and t.delta.better is None and t.delta.n_cases == len(all_cases)
+    assert "selected on test, no significance claim" in t.sentence()
+    with pytest.raises(EvalsuiteError, match="--pick worst"):
+        recipe_verdicts(sw, pick="worst")

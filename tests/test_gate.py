@@ -14,7 +14,7 @@ import yaml
 
 from evalsuite.cli.main import main
 from evalsuite.compare import load_run
-from evalsuite.gate import evaluate, load_rules, to_junit, to_markdown
+from evalsuite.gate import evaluate, load_rules, to_dict, to_junit, to_markdown
 from evalsuite.types import EvalsuiteError
 from tests.reports.make_run import make_run, make_run_like
 
@@ -195,14 +195,14 @@ def test_gate_on_runs_made_by_the_runner(tmp_path, capsys):
         runs[name] = tmp_path / name
         run_eval(RunConfig(run_dir=runs[name], pack=str(pack), model=model, teacher="pattern:12", progress=False))
     rules = tmp_path / "gates.yaml"
-    rules.write_text("version: 1\ndefaults: {min_n: 20}\nmetrics:\n  mean.brightness: {regression: {tolerance: 0.01}}\n"
+    rules.write_text("version: 1\ndefaults: {min_n: 10}\nmetrics:\n  mean.brightness: {regression: {tolerance: 0.01}}\n"
                      "judges:\n  '*': {max_failure_rate: 0.0}\n")
     args = ["--rules", str(rules), "--junit", str(tmp_path / "j.xml"), "--markdown", str(tmp_path / "m.md")]
     assert main(["gate", "--candidate", str(runs["same"]), "--baseline", str(runs["base"]), *args]) == 0
     assert main(["gate", "--candidate", str(runs["worse"]), "--baseline", str(runs["base"]), *args]) == 1
     res = evaluate(load_run(runs["worse"]), load_rules(rules), load_run(runs["base"]))
     reg = next(c for c in res.checks if c.kind == "regression")
-    assert reg.n == 36 and reg.value == pytest.approx(-6 / 255, abs=2e-3) and reg.status == "fail"
+    assert reg.n == 36 and reg.n_cases == 12 and reg.value == pytest.approx(-6 / 255, abs=2e-3) and reg.status == "fail"
 
 
 # --- the shipped gates against runs shaped like the bundled models' measured runs --------------------
@@ -442,3 +442,25 @@ def test_regression_pairs_only_cases_with_the_same_content(tmp_path, rules):
     naive = evaluate(load_run(same_prompts), load_rules(rules), load_run(base))
     assert next(c for c in naive.checks if c.name == "ocr.word_recall: regression").status == "fail"
     assert naive.excluded_pairs == 0
+
+
+def test_holm_family_wise_control_beside_the_per_rule_result(tmp_path):
+    """Two regression rules: p-values resample cases, Holm adjusts them over the family, and the
+    per-rule status is unchanged."""
+    from evalsuite.stats import holm
+    from tests.reports.make_run import make_run
+
+    base = make_run(tmp_path / "base", n_cases=30, seed=0)
+    worse = make_run(tmp_path / "worse", n_cases=30, seed=0, quality={"student": 0.3}, noise={"student": 4.3})
+    rules = tmp_path / "g.yaml"
+    rules.write_text('version: 1\ndefaults: {min_n: 10}\nmetrics:\n  "ocr.word_recall": {regression: true}\n'
+                     '  "flatbg.noise_sigma": {regression: true}\n')
+    res = evaluate(load_run(worse), load_rules(rules), load_run(base))
+    reg = [c for c in res.checks if c.kind == "regression"]
+    assert len(reg) == 2 and all(c.n_cases == 30 and c.n == 60 for c in reg)
+    assert [c.p_holm for c in reg] == pytest.approx(holm([c.p_value for c in reg]))
+    wr = next(c for c in reg if c.metric == "ocr.word_recall")
+    assert wr.status == "fail" and wr.p_holm <= 0.05 and wr.name in res.holm_failures
+    assert "Holm p=" in wr.message
+    d = to_dict(res)
+    assert d["familywise"]["method"] == "holm" and wr.name in d["familywise"]["significant_failures"]

@@ -130,6 +130,9 @@ def test_cli_parser_and_run(tmp_path: Path, fake_runner: list[Any]) -> None:
                               "--sweep-dir", str(tmp_path / "s"), "--steps", "4", "--tags", "quick"])
     assert cli.run(args) == 0
     assert fake_runner[-1].model_opts == {"num_inference_steps": 4}
+    table = cli.summary_table(json.loads((tmp_path / "s" / "sweep.json").read_text()))
+    assert [c.header for c in table.columns] == ["checkpoint", "step", "ocr.word_recall", "worse than best so far"]
+    assert list(table.columns[2].cells) == ["0.03"]
     assert json.loads((tmp_path / "s" / "sweep.json").read_text())["checkpoints"][0]["step"] == 3
 
 

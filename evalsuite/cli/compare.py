@@ -18,15 +18,17 @@ logger = logging.getLogger(__name__)
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="paired comparison of runs or sweeps: deltas with CIs, win rates, per tag",
                        description="Compare RUN_B, RUN_C ... against RUN_A on shared (case, seed): per metric "
-                       "mean delta with a paired 95% bootstrap CI and the win rate, per tag with --per-tag. "
+                       "mean delta with a paired 95% bootstrap CI resampling cases (seeds nested) and the win rate, per tag with --per-tag. "
                        "A RUN may be RUN_DIR@ROLE (e.g. runs/x@teacher). Sweep directories give the best "
                        "checkpoint per metric and recipe-level verdicts.")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (RUN_DIR[@ROLE]) or sweep directories")
     p.add_argument("--role", default="student", help="role compared in each run (default: student)")
     p.add_argument("--metrics", help="comma-separated metric keys or globs (e.g. 'ocr.*,flatbg.noise_sigma')")
     p.add_argument("--per-tag", action="store_true", help="also show per-tag deltas")
-    p.add_argument("--pick", choices=["best", "last"], default="best",
-                   help="sweeps: compare each recipe's best (default) or last checkpoint per metric")
+    p.add_argument("--pick", choices=["best", "last", "best-on-test"], default="best",
+                   help="sweeps: each recipe's best checkpoint picked on half the cases and compared on the "
+                   "other half (default), its last checkpoint, or best-on-test (picked and compared on the same "
+                   "cases: shown without a significance claim)")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p.add_argument("--markdown", help="also write a Markdown version here")
     p.set_defaults(func=run)
@@ -68,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
             import fnmatch
             bests = [b for b in bests if any(fnmatch.fnmatchcase(b.key, p) for p in metrics)]
         t = Table(title="best checkpoint per metric", title_justify="left")
+        t.caption = "selected on test: each best is the maximum of several checkpoints on these cases, its CI is optimistic"
         for c in ("metric", "recipe", "checkpoint", "step", "mean [95% CI]", "n"):
             t.add_column(c, justify="right" if c in ("step", "n") else "left")
         md += ["## Best checkpoint per metric", "", "| metric | recipe | checkpoint | mean [95% CI] | n |", "|---|---|---|---|---|"]
@@ -120,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
                 if not args.json:
                     console.print(f"[yellow]warning:[/] {escape(warn)}", highlight=False)
             t = Table(title=f"{escape(other.label)} − {escape(base.label)} (paired on case and seed)", title_justify="left")
-            for c in ("metric", "dir", base.label, other.label, "Δ [95% CI]", "win rate (W/T/L)", "n", "verdict"):
+            for c in ("metric", "dir", base.label, other.label, "Δ [95% CI]", "win rate (W/T/L)", "n (cases)", "verdict"):
                 t.add_column(escape(c), justify="left" if c in ("metric", "verdict") else "right")
             md += [f"## {other.label} − {base.label}", "",
                    f"| metric | {base.label} | {other.label} | Δ [95% CI] | win rate | n | verdict |", "|---|---|---|---|---|---|---|"]
@@ -132,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
                 style = "green" if d.better == "b" else ("red" if d.better == "a" else "dim")
                 wr = f"{d.win_rate:.0%} ({d.wins}/{d.ties}/{d.losses})" if not math.isnan(d.win_rate) else "—"
                 t.add_row(escape(name), "↑" if d.higher_is_better else "↓", f"{d.mean_a:.4g}", f"{d.mean_b:.4g}",
-                          _fmt_delta(d), wr, str(d.n), f"[{style}]{escape(verdict)}[/]")
+                          _fmt_delta(d), wr, f"{d.n} ({d.n_cases})", f"[{style}]{escape(verdict)}[/]")
                 md.append(f"| {name.strip()} | {d.mean_a:.4g} | {d.mean_b:.4g} | {_fmt_delta(d)} | {wr} | {d.n} | {verdict} |")
             md.append("")
             if not args.json:

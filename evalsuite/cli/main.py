@@ -19,6 +19,7 @@ VERBS = {
     "gate": "evalsuite.cli.gate",
     "compare": "evalsuite.cli.compare",
     "judges": "evalsuite.cli.judges",
+    "plan": "evalsuite.cli.plan",
 }
 
 

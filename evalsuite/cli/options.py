@@ -148,6 +148,8 @@ def add_selection_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout, no progress bars")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--retry-failed", action="store_true", help="re-judge verdicts that failed before")
+    p.add_argument("--ci", choices=["percentile", "bca"], default="percentile", dest="ci_method",
+                   help="summary CIs (both resample cases): percentile (default) or bca")
 
 
 def add_executor_arguments(p: argparse.ArgumentParser) -> None:

@@ -35,8 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def execute(args: argparse.Namespace, model: str | None, teacher: str | None,
-            student_opts: dict, teacher_opts: dict) -> int:
+def run_evaluation(args: argparse.Namespace, model: str | None, teacher: str | None,
+                   student_opts: dict, teacher_opts: dict) -> int:
     from evalsuite.cli.tables import summary_table, total_failures
     from evalsuite.console import console, err_console
 
@@ -49,7 +49,8 @@ def execute(args: argparse.Namespace, model: str | None, teacher: str | None,
                     limit=args.limit, tags=options.split_list(args.tags), exec=options.exec_options(args),
                     progress=not (args.json or args.no_progress) and err_console.is_terminal,
                     command="evalsuite " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-                    retry_failed=args.retry_failed)
+                    retry_failed=args.retry_failed,
+                    ci_method=getattr(args, "ci_method", "percentile"))
     cfg.calibrate = options.family_calibrate(args, _judge_names(cfg))
     summary = run_eval(cfg)      # family sections and ["calibration"] come from the judge families
     fams = families()
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
                           and args.limit is None and _has_quick(args.pack))
     if args.quick_default:
         args.tags = "quick"
-    return execute(args, args.model, teacher, student_opts, teacher_opts)
+    return run_evaluation(args, args.model, teacher, student_opts, teacher_opts)
 
 
 def _has_quick(pack: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from evalsuite.cli import options
-from evalsuite.cli.run import execute
+from evalsuite.cli.run import run_evaluation
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,4 +23,4 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     teacher = f"images:{args.teacher_images}" if args.teacher_images else None
-    return execute(args, f"images:{args.images}", teacher, {}, {})
+    return run_evaluation(args, f"images:{args.images}", teacher, {}, {})

@@ -1,4 +1,4 @@
-"""`evalsuite sweep DIR`: evaluate every checkpoint folder in DIR into one sweep (optionally watching)."""
+"""`evalsuite sweep DIR`: evaluate every checkpoint in DIR into one sweep (optionally watching)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,33 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 from evalsuite.cli import options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="evaluate every checkpoint in a training directory into one sweep",
-                       description="Evaluate each checkpoint folder (with model_index.json) under DIR "
-                       "on one pack, teacher rendered once beside them, and append the results to "
-                       "<sweep-dir>/sweep.json. With --watch, keep polling DIR for checkpoints that a "
-                       "training process writes, until it writes done.json.")
-    p.add_argument("dir", help="directory of checkpoint folders (e.g. distill/runs/student-default)")
+                       description="Evaluate each checkpoint under DIR on one pack, teacher rendered "
+                       "once beside them, and append the results to <sweep-dir>/sweep.json. A checkpoint "
+                       "is a pipeline folder (model_index.json), or with --base a LoRA file "
+                       "(step-1000.safetensors) or an accelerate checkpoint-N/ folder (a LoRA, "
+                       "transformer/ or model.safetensors inside); the step number orders them. Each "
+                       "checkpoint is tested against the best one before it (chosen on half the cases, "
+                       "tested on the other half), and the means go to TensorBoard event files. With "
+                       "--watch, keep polling DIR for checkpoints that a training process writes, until "
+                       "it writes done.json. See docs/sweeps.md.")
+    p.add_argument("dir", help="directory of checkpoints (e.g. distill/runs/student-default, or a trainer's output dir)")
+    p.add_argument("--base", help="pipeline folder that LoRA files / checkpoint-N weights apply to")
+    p.add_argument("--tensorboard", metavar="DIR",
+                   help="TensorBoard log dir for the eval curves (default: <sweep-dir>/tensorboard); "
+                   "point it beside the trainer's logs to see both")
+    p.add_argument("--no-tensorboard", action="store_true", help="write no TensorBoard event files")
     p.add_argument("--pack", default="typography-mini", help="pack name or folder (default: typography-mini)")
     p.add_argument("--teacher", help="teacher checkpoint rendered once and compared with every checkpoint")
     p.add_argument("--sweep-dir", help="where the sweep goes (default: <runs-root>/sweep-<DIR name>)")
@@ -44,27 +58,55 @@ def run(args: argparse.Namespace) -> int:
     cfg = SweepConfig(checkpoints=ckpts, sweep_dir=sweep_dir, pack=args.pack, teacher=args.teacher,
                       name=args.name, tags=options.split_list(args.tags), limit=args.limit,
                       judges=options.split_list(args.judges), judge_opts=options.judge_options(args),
+                      explicit_judge_opts=frozenset(options.parse_judge_opts(args.judge_opt)),
                       model_opts=student_opts, teacher_opts=teacher_opts, watch=args.watch,
                       poll_s=args.poll, idle_timeout_s=args.idle_timeout,
-                      exec=options.exec_options(args))
+                      exec=options.exec_options(args),
+
+                      base=Path(args.base) if args.base else None,
+                      tensorboard=Path(args.tensorboard) if args.tensorboard else None,
+                      write_tensorboard=not args.no_tensorboard)
     data = run_sweep(cfg, log=lambda m: console.print(escape(m), highlight=False))
     if getattr(args, "json", False):
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
+        console.print(summary_table(data))
+        reg = data.get("regressions")
+        if reg:
+            console.print(f"worse-than-best-so-far flags: best chosen on {reg['selection_cases']} cases, "
+                          f"tested on the other {reg['test_cases']} (95% CI resampling cases)", highlight=False)
+        if cfg.write_tensorboard:
+            tb = cfg.tensorboard or sweep_dir / "tensorboard"
+            console.print(f"curves: tensorboard --logdir {escape(str(tb))}", highlight=False)
         console.print(f"sweep {escape(str(sweep_dir / 'sweep.json'))}: {len(data['checkpoints'])} checkpoint(s)",
                       highlight=False)
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (`python -m evalsuite.cli.sweep DIR ...`) until the verb is wired in main."""
-    import logging
+def summary_table(data: dict[str, Any]) -> Table:
+    """Checkpoints by step, the means of each metric, and the metrics flagged worse than the best so far."""
+    from rich.table import Table
 
-    logging.basicConfig(level=logging.WARNING)
-    parser = argparse.ArgumentParser(prog="evalsuite")
-    add_parser(parser.add_subparsers(dest="verb", required=True))
-    args = parser.parse_args(["sweep", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
+    keys = sorted({k for c in data["checkpoints"] for k in c.get("metrics", {})})
+    t = Table(title=f"sweep {escape(str(data.get('name')))}", title_justify="left")
+    t.add_column("checkpoint")
+    t.add_column("step", justify="right")
+    for k in keys:
+        t.add_column(escape(k), justify="right")
+    t.add_column("worse than best so far")
+    for c in data["checkpoints"]:
+        means = [c.get("metrics", {}).get(k, {}).get("mean") for k in keys]
+        flagged = c.get("worse_than_best") or []
+        t.add_row(escape(c["name"]), str(c["step"]), *[f"{m:.4g}" if m is not None else "—" for m in means],
+                  f"[red]{escape(', '.join(flagged))}[/]" if flagged else "")
+    return t
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m evalsuite.cli.sweep DIR ...` = `evalsuite sweep DIR ...` (same errors and exit codes)."""
+    from evalsuite.cli.main import main as evalsuite_main
+
+    return evalsuite_main(["sweep", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -29,8 +29,8 @@ def summary_table(summary: dict[str, Any]) -> Table:
         table.add_column(escape(f"{r} mean [95% CI]"), justify="right")
     deltas = summary.get("deltas", {})
     if deltas:
-        table.add_column("student − teacher [95% CI]", justify="right")
-    table.add_column("n", justify="right")
+        table.add_column("student − teacher [95% CI] · MDE", justify="right")
+    table.add_column("n (cases)", justify="right")
     table.add_column("failures", justify="right")
     keys = sorted({k for r in roles for k in metrics[r]})
     for key in keys:
@@ -42,12 +42,14 @@ def summary_table(summary: dict[str, Any]) -> Table:
             d = deltas.get(key)
             if d:
                 style = ("green" if d["student_better"] else "red") if d["significant"] else "dim"
-                row.append(f"[{style}]{d['mean']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}][/]")
+                mde = f" · {d['mde']:.3f}" if d.get("mde") is not None else ""   # summary format 2
+                row.append(f"[{style}]{d['mean']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}][/]{mde}")
             else:
                 row.append("")
         n = sum(metrics[r][key]["n"] for r in roles if key in metrics[r])
         f = sum(metrics[r][key]["failures"] for r in roles if key in metrics[r])
-        row += [str(n), f"[red]{f}[/]" if f else "0"]
+        cases = max((metrics[r][key].get("n_cases") or 0 for r in roles if key in metrics[r]), default=0)
+        row += [f"{n} ({cases})" if cases else str(n), f"[red]{f}[/]" if f else "0"]
         table.add_row(*row)
     models = summary.get("models", {})
     cap = []

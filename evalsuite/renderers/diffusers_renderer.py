@@ -48,6 +48,7 @@ class SamplerSettings:
     batch_size: int = 4
     lora: str | None = None
     lora_scale: float = 1.0
+    weights: str | None = None
     call_kwargs: dict[str, Any] = field(default_factory=dict)
     # placement only (same pixels, so not in the fingerprint): spread over GPUs / offload to CPU
     device_map: str | None = None
@@ -56,7 +57,7 @@ class SamplerSettings:
 
 _INT_KEYS = {"num_inference_steps", "width", "height", "batch_size"}
 _FLOAT_KEYS = {"guidance_scale", "shift", "lora_scale"}
-_STR_KEYS = {"negative_prompt", "dtype", "device", "lora", "device_map"}
+_STR_KEYS = {"negative_prompt", "dtype", "device", "lora", "weights", "device_map"}
 _BOOL_KEYS = {"cpu_offload"}
 OPTION_KEYS = _INT_KEYS | _FLOAT_KEYS | _STR_KEYS | _BOOL_KEYS | {"call_kwargs"}
 
@@ -189,6 +190,10 @@ class DiffusersRenderer(Renderer):
             if lora.is_dir() and not _lora_files(lora):
                 raise EvalsuiteError(f"LoRA folder {lora} holds no .safetensors/.bin weights")
             merged["lora"] = str(lora.resolve())
+        if merged.get("weights"):
+            weights = Path(merged["weights"]).expanduser()
+            _weight_files(weights)          # exists and holds safetensors
+            merged["weights"] = str(weights.resolve())
         return cls(path.resolve(), class_name, SamplerSettings(**merged), index)
 
     # --- settings that need no model ------------------------------------------------------------
@@ -266,6 +271,9 @@ class DiffusersRenderer(Renderer):
                 lora = Path(self.settings.lora)
                 root = lora if lora.is_dir() else lora.parent
                 h.update(f"lora={files_digest(_lora_files(lora) if lora.is_dir() else [lora], root)}\n".encode())
+            if self.settings.weights:
+                w = Path(self.settings.weights)
+                h.update(f"weights={files_digest(_weight_files(w), w if w.is_dir() else w.parent)}\n".encode())
             sampler = {**self._resolved(), "width": self.settings.width, "height": self.settings.height,
                        "negative_prompt": self.settings.negative_prompt if self.guidance_mode() == "true_cfg" else None,
                        "lora_scale": self.settings.lora_scale if self.settings.lora else None,
@@ -284,6 +292,7 @@ class DiffusersRenderer(Renderer):
             "guidance_mode": self.guidance_mode(), "shift": r["shift"],
             "dtype": self._dtype(), "device": self._device(), "batch_size": self.batch_size,
             "lora": self.settings.lora, "lora_scale": self.settings.lora_scale if self.settings.lora else None,
+            "weights": self.settings.weights,
         }
 
     # --- loading -------------------------------------------------------------------------------
@@ -330,6 +339,8 @@ class DiffusersRenderer(Renderer):
                                  "check that its weight files are complete (re-download or re-save them)") from e
         if self.settings.shift is not None:
             self._apply_shift(pipe, self.settings.shift)
+        if self.settings.weights:
+            self._load_weights(pipe)
         if self.settings.lora:
             self._load_lora(pipe)
         if self.settings.cpu_offload:
@@ -363,7 +374,11 @@ class DiffusersRenderer(Renderer):
                 raise EvalsuiteError(f"LoRA folder {lora} holds {len(files)} weight files; pass one file as lora=FILE")
         else:
             weight = lora
+        keys = check_safetensors(weight) if weight.suffix == ".safetensors" else []
         try:
+            # diffusers converts the common namings itself: diffusers/peft (`transformer.` prefix),
+            # kohya (`lora_unet_`, lora_down/lora_up/alpha), ComfyUI (`diffusion_model.`) and
+            # DiffSynth-Studio (bare module names, `lora_A.default.weight`).
             pipe.load_lora_weights(str(weight.parent), weight_name=weight.name, adapter_name="evalsuite")
             if self.settings.lora_scale != 1.0:
                 pipe.set_adapters(["evalsuite"], adapter_weights=[self.settings.lora_scale])
@@ -371,6 +386,40 @@ class DiffusersRenderer(Renderer):
             logger.debug("loading LoRA %s failed", weight, exc_info=True)
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise EvalsuiteError(f"cannot load LoRA {weight} into {self.path}: {type(e).__name__}: {msg}") from e
+        # load_lora_weights only warns when no key matches a module; a LoRA that changes nothing
+        # would then be evaluated as the base model.
+        denoiser = _denoiser(pipe)
+        adapted = sum(1 for m in denoiser.modules() if "evalsuite" in (getattr(m, "lora_A", None) or {}))
+        if adapted == 0:
+            example = f" (keys look like '{keys[0]}')" if keys else ""
+            raise EvalsuiteError(f"LoRA {weight}: none of its keys match a layer of {self.path}'s "
+                                 f"{type(denoiser).__name__}{example}; is it for another model?")
+
+    def _load_weights(self, pipe: Any) -> None:
+        """Replace the denoiser's weights with `weights` (a model folder or a state-dict file, as
+        accelerate's save_state writes `model.safetensors`); every key must match."""
+        import torch
+        from safetensors.torch import load_file
+
+        w = Path(self.settings.weights or "")
+        denoiser = _denoiser(pipe)
+        state: dict[str, Any] = {}
+        for f in _weight_files(w):
+            check_safetensors(f)
+            state.update(load_file(str(f)))
+        own = denoiser.state_dict()
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        if missing or unexpected:
+            ex = f"missing e.g. '{missing[0]}'" if missing else f"unexpected e.g. '{unexpected[0]}'"
+            raise EvalsuiteError(f"weights {w} do not fit {self.path}'s {type(denoiser).__name__}: "
+                                 f"{len(missing)} keys missing, {len(unexpected)} unexpected ({ex})")
+        bad = next((k for k in own if tuple(own[k].shape) != tuple(state[k].shape)), None)
+        if bad is not None:
+            raise EvalsuiteError(f"weights {w}: '{bad}' has shape {tuple(state[bad].shape)}, "
+                                 f"{type(denoiser).__name__} expects {tuple(own[bad].shape)}")
+        with torch.no_grad():
+            denoiser.load_state_dict(state, strict=True)
 
     # --- rendering -----------------------------------------------------------------------------
     def render(self, requests: Sequence[RenderRequest]) -> list[Rendered]:
@@ -478,6 +527,44 @@ def _param_default(params: dict[str, inspect.Parameter], key: str) -> Any:
     if p is None or p.default is inspect.Parameter.empty:
         return None
     return p.default
+
+
+def _denoiser(pipe: Any) -> Any:
+    for name in ("transformer", "unet"):
+        if getattr(pipe, name, None) is not None:
+            return getattr(pipe, name)
+    raise EvalsuiteError(f"pipeline {type(pipe).__name__} has neither a transformer nor a unet")
+
+
+def check_safetensors(path: Path) -> list[str]:
+    """The tensor names of a .safetensors file, reading only its header; a truncated or corrupt
+    file raises a one-line error naming it (the usual fate of a checkpoint copied mid-write)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            keys = list(f.keys())
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own error types
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise EvalsuiteError(f"{path}: not a readable .safetensors file ({msg}); was it copied "
+                             "completely?") from e
+    if not keys:
+        raise EvalsuiteError(f"{path}: holds no tensors")
+    return keys
+
+
+def _weight_files(path: Path) -> list[Path]:
+    """Denoiser weights: a .safetensors file, or a model folder's (sharded) safetensors files."""
+    if not path.exists():
+        raise EvalsuiteError(f"weights {path} do not exist; pass a .safetensors state dict or a model folder")
+    if path.is_file():
+        if path.suffix != ".safetensors":
+            raise EvalsuiteError(f"weights {path}: only .safetensors files are read (pickles can run code)")
+        return [path]
+    files = sorted(f for f in path.iterdir() if f.is_file() and f.suffix == ".safetensors")
+    if not files:
+        raise EvalsuiteError(f"weights folder {path} holds no .safetensors files")
+    return files
 
 
 def _lora_files(folder: Path) -> list[Path]:

@@ -3,6 +3,7 @@ signature with "did you mean", the cache key minus the ignore list."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 
@@ -11,19 +12,18 @@ import pytest
 from PIL import Image
 
 from evalsuite.executors import ExecOptions
+from evalsuite.family import JudgeFamily
 from evalsuite.judge import Failure, Judge, Scores
 from evalsuite.runner import RunConfig, judge_verdicts, run_eval
 from evalsuite.types import Case, EvalsuiteError, JudgeInput, MetricSpec
 from tests.core.conftest import write_pack
-from tests.core.doubles import PatternRenderer, SpreadJudge
+from tests.core.doubles import SpreadJudge
+from tests.core.test_runner import cfg as runner_cfg
 
 
 def cfg(tmp_path, pack, **kw):
     # judged in this process (judge_workers=0): the tests read the doubles' call records
-    base = dict(run_dir=tmp_path / "run", pack=str(pack), model="pattern:0", teacher="pattern:5",
-                progress=False, judges=["spread", "mean"], exec=ExecOptions(judge_workers=0))
-    base.update(kw)
-    return RunConfig(**base)
+    return runner_cfg(tmp_path, pack, **{"judges": ["spread", "mean"], "exec": ExecOptions(judge_workers=0), **kw})
 
 
 def test_pack_level_judge_sees_the_whole_selection_once_per_role(tmp_path):
@@ -149,3 +149,71 @@ def test_default_models_come_from_the_registry(tmp_path):
     assert models["student"][0] == want["student"] and models["teacher"][0] == want["teacher"]
     assert want["student"].endswith("distill/models/student")
     assert "teacher" not in resolve_models(RunConfig(run_dir=tmp_path, teacher=""))
+
+
+class _ToyFamily(JudgeFamily):
+    """A judge family as a third party would write it: a flag, a summary section, console lines."""
+
+    name = "toyfam"
+    calibrates = True
+
+    def add_arguments(self, parser, run=False):
+        parser.add_argument("--toy-level", type=float)
+
+    def judge_options(self, args):
+        return {"level": args.toy_level} if getattr(args, "toy_level", None) is not None else {}
+
+    def summary_section(self, store, judges):
+        return {j.name: {"roles": store.roles(), "level": j.config["level"]} for j in judges}
+
+    def calibration(self, store, pack, judges, n, retry_failed=False):
+        store.put_record("calibration", "toy", {"n": n})
+        return {j.name: {"n": n, "failures": 0, "cached_in_store": store.get_record("calibration", "toy")}
+                for j in judges}
+
+    def console(self, summary):
+        return [f"toy section for {', '.join(summary.get(self.name, {}))}"]
+
+
+class _ToyFamJudge(Judge):
+    name = "toyj"
+    version = 1
+    family = "toyfam"
+    metrics = {"x": MetricSpec(True)}
+
+    def __init__(self, level: float = 0.0) -> None:
+        pass
+
+    def score(self, items):
+        return [Scores({"x": self.config["level"]}) for _ in items]
+
+
+@pytest.fixture
+def toy_family():
+    from evalsuite.family import families
+    from evalsuite.registry import FAMILIES, JUDGES
+
+    FAMILIES.register("toyfam", _ToyFamily)
+    JUDGES.register("toyj", _ToyFamJudge)
+    families.cache_clear()
+    yield
+    FAMILIES._targets.pop("toyfam", None)
+    JUDGES._targets.pop("toyj", None)
+    families.cache_clear()
+
+
+def test_a_family_plugs_in_flags_summary_calibration_and_console(tmp_path, toy_family, capsys):
+    from evalsuite.cli.main import main
+
+    pack = write_pack(tmp_path / "p", n=2)
+    rc = main(["run", "--model", "pattern:0", "--no-teacher", "--pack", str(pack), "--judges", "toyj,mean",
+               "--toy-level", "0.25", "--run-dir", str(tmp_path / "run"), "--no-progress"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "toy section for toyj" in out
+    s = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert s["toyfam"] == {"toyj": {"roles": ["student"], "level": 0.25}}
+    assert s["metrics"]["student"]["toyj.x"]["mean"] == 0.25
+    s2 = run_eval(runner_cfg(tmp_path, pack, judges=["toyj"], teacher=None, calibrate=3,
+                             family_opts={"toyfam": {"level": 0.5}}))
+    assert s2["calibration"]["toyj"]["cached_in_store"] == {"n": 3}
+    assert s2["metrics"]["student"]["toyj.x"]["mean"] == 0.5

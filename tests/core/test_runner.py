@@ -96,7 +96,8 @@ def test_judge_failures_are_not_zeros(tmp_path):
     db = sqlite3.connect(tmp_path / "run" / "results.db")
     rows = db.execute("SELECT value, ok, error FROM verdicts WHERE ok=0").fetchall()
     assert rows == [(None, 0, "planted failure")] * 2
-    assert m["per_tag"]["breaks"] == {"mean": None, "ci": [None, None], "n": 0, "failures": 2}
+    assert m["per_tag"]["breaks"] == {"mean": None, "ci": [None, None], "n": 0, "n_cases": 0, "n_images": 0,
+                                      "failures": 2, "mde": None}
 
 
 def test_crashing_judge_recorded_and_retried(tmp_path):

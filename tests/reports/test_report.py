@@ -12,7 +12,7 @@ import pytest
 
 from evalsuite.cli.main import main
 from evalsuite.compare import load_run
-from evalsuite.stats import mean_ci
+from evalsuite.stats import keyed_mean_ci
 from evalsuite.types import EvalsuiteError
 from reports.html import Options, build_report
 from tests.reports.make_run import make_run, make_sweep
@@ -213,8 +213,8 @@ def test_edited_cases_are_shown_but_not_paired(tmp_path):
     row = re.search(r"<tr><td>ocr.word_recall</td>.*?</tr>", html, re.S).group(0)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
     # a: student − a: teacher pairs all 8; b: student − a: teacher leaves the 2 edited cases out
-    assert "(n=8)" in cells[-2] and "left out" not in cells[-2]
-    assert "(n=6)" in cells[-1] and "2 left out" in cells[-1]
+    assert "(n=8, 8 cases)" in cells[-2] and "left out" not in cells[-2]
+    assert "(n=6, 6 cases)" in cells[-1] and "2 left out" in cells[-1]
 
 
 def test_per_tag_summary_matches_the_run(run_dir, tmp_path):
@@ -231,10 +231,10 @@ def test_per_tag_summary_matches_the_run(run_dir, tmp_path):
             row = re.search(rf"<tr><td>{re.escape(key)}</td><td>{re.escape(tag)}</td>(.*?)</tr>", table, re.S).group(1)
             cells = re.findall(r"<td>(.*?)</td>", row)
             for role, cell in zip(("teacher", "student"), cells, strict=True):
-                vals = [v for (cid, _s), v in run.values(role, key).items() if tag in run.cases[cid]["tags"]]
+                vals = {k: v for k, v in run.values(role, key).items() if tag in run.cases[k[0]]["tags"]}
                 assert cell.endswith(f" · {len(vals)}")
                 if vals:
-                    m, lo, hi = mean_ci(vals)
+                    m, lo, hi = keyed_mean_ci(vals)   # the case-clustered CI
                     assert cell.startswith(f"{m:.4g} [{lo:.4g}, {hi:.4g}]")
                 else:
                     assert cell.startswith("—")
