@@ -24,7 +24,7 @@ from evalsuite import __version__
 from evalsuite.executors import ExecOptions, execute
 from evalsuite.family import families
 from evalsuite.judge import Failure, Judge, Scores
-from evalsuite.packs import Pack, load_pack, pack_asset_hash
+from evalsuite.packs import load_pack, pack_asset_hash
 from evalsuite.renderers.base import Renderer
 from evalsuite.registry import JUDGES
 from evalsuite.schedule import JudgeTask, JudgeUnit, RunPlan, batches, load_source
