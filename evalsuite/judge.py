@@ -180,11 +180,27 @@ class Judge(ABC):
         """How to rebuild this judge in another process: JUDGES.get(name)(**config)."""
         return {"name": self.name, "config": dict(self.config)}
 
+    def fingerprint(self) -> dict[str, Any] | None:
+        """Who judges and how, where that lies outside the code (a served model and its revision,
+        prompt texts, decoding): recorded in run.json as judges[i].fingerprint, and compare/gate
+        refuse to compare a judge's metrics across runs whose fingerprints differ
+        (evalsuite.judge_fingerprint). None (default): the name, version and config say it all."""
+        return None
+
+    def preflight(self) -> None:
+        """Check, before any model loads or image renders, that the judge can work (e.g. its
+        server answers and serves the model); raise a one-line EvalsuiteError when it cannot.
+        The runner calls it for every selected judge. Default: nothing to check."""
+
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "id": self.judge_id(),
-                "config": self.cache_config(),
-                "metrics": {m: {"higher_is_better": s.higher_is_better, "range": list(s.range),
-                                "description": s.description} for m, s in self.metrics.items()}}
+        out = {"name": self.name, "version": self.version, "id": self.judge_id(),
+               "config": self.cache_config(),
+               "metrics": {m: {"higher_is_better": s.higher_is_better, "range": list(s.range),
+                               "description": s.description} for m, s in self.metrics.items()}}
+        fp = self.fingerprint()
+        if fp is not None:
+            out["fingerprint"] = fp
+        return out
 
     def close(self) -> None:
         """Release models, pools or clients."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -25,7 +26,8 @@ from evalsuite.types import BackgroundSpec, Case, EvalsuiteError, file_sha256
 
 _CASE_FIELDS = {"id", "kind", "prompt", "seeds", "source", "tags", "expected_text", "background",
                 "width", "height", "questions", "meta"}
-_PACK_FIELDS = {"name", "version", "description", "judges", "defaults", "tags"}
+_PACK_FIELDS = {"name", "version", "description", "judges", "defaults", "tags", "ladders", "source",
+                "max_template_share"}
 _DEFAULT_FIELDS = {"seeds", "width", "height"}
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -40,6 +42,9 @@ class Pack:
     root: Path
     hash: str
     defaults: dict[str, Any] = field(default_factory=dict)
+    ladders: dict[str, tuple[str, ...]] = field(default_factory=dict)   # ladder -> bucket tags, easy first
+    source: dict[str, Any] = field(default_factory=dict)     # imported packs: format, version, files
+    max_template_share: float = 0.05                         # prompt variety bound (evalsuite/variety.py)
 
     def case(self, case_id: str) -> Case:
         for c in self.cases:
@@ -59,7 +64,8 @@ class Pack:
         if not cases:
             raise EvalsuiteError(f"pack '{self.name}': no case left after selecting tags={tags} limit={limit}")
         return Pack(self.name, self.version, self.description, self.judges, tuple(cases), self.root,
-                    self.hash, self.defaults)
+                    self.hash, self.defaults, self.ladders, self.source,
+                    self.max_template_share)
 
     def summary(self) -> dict[str, Any]:
         tags: dict[str, int] = {}
@@ -69,7 +75,8 @@ class Pack:
         return {"name": self.name, "version": self.version, "hash": self.hash,
                 "description": self.description, "judges": list(self.judges),
                 "cases": len(self.cases), "images_per_model": sum(len(c.seeds) for c in self.cases),
-                "kinds": sorted({c.kind for c in self.cases}), "tags": tags}
+                "kinds": sorted({c.kind for c in self.cases}), "tags": tags,
+                "ladders": {k: list(v) for k, v in self.ladders.items()}, "source": self.source}
 
 
 def packs_dirs() -> list[Path]:
@@ -183,6 +190,13 @@ def load_pack(name_or_path: str | Path) -> Pack:
     if tag_docs is not None and (not isinstance(tag_docs, dict)
                                  or not all(isinstance(k, str) and isinstance(v, str) for k, v in tag_docs.items())):
         raise EvalsuiteError(f"{at('tags')}: field 'tags' must be a mapping of tag name to description")
+    ladders = _parse_ladders(meta.get("ladders"), tag_docs, at)
+    source = meta.get("source") or {}
+    if not isinstance(source, dict):
+        raise EvalsuiteError(f"{at('source')}: field 'source' must be a mapping (format, version, files)")
+    share = meta.get("max_template_share", 0.05)
+    if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 < share <= 1:
+        raise EvalsuiteError(f"{at('max_template_share')}: field 'max_template_share' must be a number in (0, 1]")
 
     cases_path = root / "cases.jsonl"
     if not cases_path.is_file():
@@ -217,7 +231,23 @@ def load_pack(name_or_path: str | Path) -> Pack:
     if not cases:
         raise EvalsuiteError(f"{cases_path}: no cases")
     return Pack(meta["name"], meta["version"], meta["description"], tuple(judges), tuple(cases),
-                root, h.hexdigest()[:16], defaults)
+                root, h.hexdigest()[:16], defaults, ladders, source, float(share))
+
+
+def _parse_ladders(v: Any, tag_docs: dict[str, str] | None, at: Any) -> dict[str, tuple[str, ...]]:
+    """`ladders: {name: [bucket tag, ...]}` (easy to hard); every bucket must be a declared tag."""
+    if v is None:
+        return {}
+    if not isinstance(v, dict) or not all(isinstance(k, str) and isinstance(b, list) and len(b) >= 2
+                                          and all(isinstance(t, str) for t in b) for k, b in v.items()):
+        raise EvalsuiteError(f"{at('ladders')}: field 'ladders' must map a ladder name to a list of two "
+                             "or more bucket tags")
+    for name, buckets in v.items():
+        for t in buckets:
+            if tag_docs is None or t not in tag_docs:
+                raise EvalsuiteError(f"{at(f'ladders.{name}')}: field 'ladders.{name}': bucket {t!r} is not "
+                                     f"a tag declared in pack.yaml{_did_you_mean(t, tag_docs or {})}")
+    return {k: tuple(b) for k, b in v.items()}
 
 
 def _parse_case(raw: Any, where: str, root: Path, defaults: dict[str, Any]) -> Case:
@@ -335,3 +365,23 @@ def pack_asset_hash(pack: Pack) -> str:
             if p.is_file():
                 h.update(p.relative_to(assets).as_posix().encode() + file_sha256(p).encode())
     return h.hexdigest()[:16]
+
+
+def check_variety(pack: Pack) -> None:
+    """Raise when one prompt template covers more than `pack.max_template_share` of the cases
+    (at least two cases may share one, so that a two-case pack is not rejected)."""
+    from evalsuite.variety import variety
+
+    v = variety(c.prompt for c in pack.cases)
+    allowed = max(2, math.floor(pack.max_template_share * v.n + 1e-9))   # tiny packs may repeat one twice
+    if v.top_count > allowed:
+        example = next(c.id for c in pack.cases if _template(c.prompt) == v.top_template)
+        raise EvalsuiteError(f"{pack.root / 'cases.jsonl'}: prompt variety: template {v.top_template!r} covers "
+                             f"{v.top_count}/{v.n} cases ({v.top_share:.0%} > {pack.max_template_share:.0%}), "
+                             f"e.g. case '{example}'")
+
+
+def _template(prompt: str) -> str:
+    from evalsuite.variety import template_of
+
+    return template_of(prompt)

@@ -197,6 +197,14 @@ def make_judges(names: Sequence[str], opts: dict[str, dict[str, Any]],
     return judges
 
 
+def preflight_judges(judges: Sequence[Judge]) -> None:
+    """Call every judge's `Judge.preflight()` hook (e.g. a model-server check) before any model is
+    loaded or any image rendered: a judge that cannot work stops the run here with its one-line
+    EvalsuiteError instead of failing on every image hours later."""
+    for j in judges:
+        j.preflight()
+
+
 def run_eval(cfg: RunConfig) -> dict[str, Any]:
     """Run (or resume) an evaluation; returns the summary (also written to summary.json)."""
     t0 = time.perf_counter()
@@ -204,6 +212,7 @@ def run_eval(cfg: RunConfig) -> dict[str, Any]:
     pack = full_pack.select(tags=cfg.tags, limit=cfg.limit)
     judge_names = list(cfg.judges) if cfg.judges is not None else list(pack.judges)
     judges = make_judges(judge_names, cfg.judge_opts, cfg.explicit_judge_opts, cfg.family_opts)
+    preflight_judges(judges)
     models = resolve_models(cfg)
     renderers = {role: load_model(ckpt, opts) for role, (ckpt, opts) in models.items()}
     store = RunStore(cfg.run_dir)

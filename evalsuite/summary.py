@@ -1,5 +1,6 @@
 """Aggregate verdicts into summary.json: mean, 95% case-clustered bootstrap CI, n (cases and images),
-failures, minimal detectable effect, per tag, and student − teacher paired deltas.
+failures, minimal detectable effect, per tag, student − teacher paired deltas, and per-bucket
+ladder curves (evalsuite/ladder.py).
 
 Summary format 2 (docs/run-format.md): every CI resamples cases with their seeds nested; entries
 carry n_cases and n_images beside n (= n_images, as in format 1) and an 80%-power `mde`; the
@@ -15,6 +16,7 @@ from typing import Any
 
 from evalsuite.family import families
 from evalsuite.judge import Judge
+from evalsuite.ladder import ladder_section
 from evalsuite.packs import Pack
 from evalsuite.stats import N_BOOT, case_mde, keyed_mean_ci, paired_keyed_delta
 from evalsuite.store import RunReader, RunStore
@@ -112,6 +114,9 @@ def summarise(store: RunStore, pack: Pack, judges: Sequence[Judge],
                                   "mde": _clean(case_mde({p: s[key][p] - t[key][p] for p in pairs})),
                                   "higher_is_better": hib, "significant": ci.excludes_zero,
                                   "student_better": (m > 0) == hib if m != 0 else False}
+        if pack.ladders:    # per-bucket curves along each difficulty ladder, and the first break
+            out["ladders"] = ladder_section(pack.ladders, case_tags, t, s,
+                                            {k: sp.higher_is_better for k, sp in specs.items()}, ci_method)
     for fam in families():      # judge families: run-level sections beyond the metric means
         members = fam.members(judges)
         section = fam.summary_section(store, members) if members else None

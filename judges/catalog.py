@@ -16,10 +16,12 @@ JUDGES: dict[str, str] = {
     "vlm-pairwise": "judges.vlm.pairwise:VLMPairwiseJudge",
     "vlm-yesno": "judges.vlm.yesno:VLMYesNoJudge",
     "colorfulness": "judges.colorfulness:ColorfulnessJudge",
+    "parity-text": "judges.parity.judge:ParityTextJudge",
 }
 
 # judge families: plugins contributing CLI options, a summary section, calibration and console
 # lines for their judges (evalsuite.family.JudgeFamily)
 FAMILIES: dict[str, str] = {
     "vlm": "judges.vlm.family:VLMFamily",
+    "typography": "judges.ocr_family:TypographyFamily",
 }

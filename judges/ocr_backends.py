@@ -343,9 +343,61 @@ class TesseractBackend(OCRBackend):
         return out
 
 
+class VLMOCRBackend(OCRBackend):
+    """Reads text with a VLM behind an OpenAI-compatible endpoint (vLLM serving Qwen2.5-VL-7B-Instruct
+    is the LongText-Bench / OneIG-Bench protocol), sending the benchmarks' own OCR prompt.
+
+    The reply is one result line per non-empty reply line, each boxed as the whole image (a VLM
+    gives no boxes). A failed request raises (one line), so the judge records a failure, never an
+    empty reading scored as zero. `--judge-opt ocr.backend=vlm ocr.url=http://HOST:PORT/v1
+    ocr.model=Qwen/Qwen2.5-VL-7B-Instruct`.
+    """
+
+    name = "vlm"
+
+    def __init__(self, url: str = "", model: str = "Qwen/Qwen2.5-VL-7B-Instruct", prompt: str = "official",
+                 max_tokens: int = 1024, api_key: str | None = None, timeout: float = 120.0,
+                 concurrency: int = 8, retries: int = 3) -> None:
+        from judges.parity.text import OFFICIAL_OCR_PROMPT
+
+        if not url:
+            raise EvalsuiteError("ocr judge: backend 'vlm' needs url (--judge-opt ocr.url=http://HOST:PORT/v1)")
+        self.url, self.model = url, model
+        self.prompt = OFFICIAL_OCR_PROMPT if prompt == "official" else prompt
+        self.max_tokens = int(max_tokens)
+        self._opts = {"api_key": api_key, "timeout": float(timeout), "concurrency": int(concurrency),
+                      "retries": int(retries)}
+        self._client: Any = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.name, "model": self.model, "prompt": self.prompt, "max_tokens": self.max_tokens}
+
+    def read(self, images: Sequence[Image.Image | np.ndarray]) -> list[OCRResult]:
+        from judges.vlm.backends import VLMRequest, make_client
+
+        if self._client is None:
+            self._client = make_client("openai", url=self.url, model=self.model, structured="none", **self._opts)
+        pil = [im if isinstance(im, Image.Image) else Image.fromarray(to_rgb_array(im)) for im in images]
+        replies = self._client.generate([VLMRequest(prompt=self.prompt, images=(im,), max_tokens=self.max_tokens,
+                                                    temperature=0.0, tag=f"ocr-{i}") for i, im in enumerate(pil)])
+        out = []
+        for im, r in zip(pil, replies):
+            if not r.ok or r.text is None:
+                raise RuntimeError(f"vlm ocr: {r.error_kind}: {r.error}")
+            w, h = im.size
+            box = [[0.0, 0.0], [float(w), 0.0], [float(w), float(h)], [0.0, float(h)]]
+            out.append(OCRResult([OCRLine(line.strip(), box, 1.0) for line in r.text.splitlines() if line.strip()]))
+        return out
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
 BACKENDS: Registry[type[OCRBackend]] = Registry("backend")
 for _name, _cls in {"rapidocr": RapidOCRBackend, "paddleocr": PaddleOCRBackend,
-                    "tesseract": TesseractBackend}.items():
+                    "tesseract": TesseractBackend, "vlm": VLMOCRBackend}.items():
     BACKENDS.register(_name, _cls)
 
 

@@ -1,9 +1,19 @@
 """Text normalisation, tokenisation and edit distance for the OCR judge.
 
-Every rule is explicit and switchable through `TextNorm` (it is part of the OCR judge's config and
-therefore of its cache key). Defaults: Unicode NFKC, case-insensitive, punctuation removed,
-whitespace collapsed, CJK compared character by character (CJK has no spaces between words, so a
-"word" of Chinese/Japanese/Korean text is one character).
+Two comparisons:
+
+* **Strict** (the headline OCR metrics): text as written. `strict_text` applies Unicode NFC only
+  (so NFD "café" equals NFC "café", but "cafe" does not), drops control/format characters
+  (zero-width joiners), collapses whitespace runs to one space and removes whitespace next to a
+  Chinese/Japanese character (written without spaces; engines insert them at random; Korean
+  keeps its word spaces). Case,
+  punctuation, symbols, digits, diacritics and the spaces between Latin words all count.
+  `strict_tokens` splits on spaces and puts every CJK character in a token of its own (mixed
+  "SALE大减价!" -> ["SALE", "大", "减", "价", "!"]).
+* **Loose** (the `*_loose` metrics, the pre-v2 behaviour): every rule explicit and switchable
+  through `TextNorm` (part of the OCR judge's config and therefore of its cache key). Defaults:
+  Unicode NFKC, case-insensitive, punctuation removed, whitespace ignored by NED, CJK compared
+  character by character.
 """
 
 from __future__ import annotations
@@ -63,6 +73,52 @@ def is_cjk(ch: str) -> bool:
             or 0x31F0 <= cp <= 0x31FF)
 
 
+def is_punct(ch: str) -> bool:
+    """Unicode punctuation (P*) or symbol (S*): "$", "%", "-", "!", "，", "€", "©"."""
+    return unicodedata.category(ch)[0] in "PS"
+
+
+def _unspaced(ch: str) -> bool:
+    """Chinese/Japanese characters (written without spaces); Korean hangul separates words by spaces."""
+    return is_cjk(ch) and not 0xAC00 <= ord(ch) <= 0xD7AF
+
+
+def strict_text(text: str) -> str:
+    """Text as written, for the strict metrics: NFC, control/format characters dropped, whitespace
+    runs collapsed to one space and trimmed, whitespace next to a Chinese/Japanese character
+    removed (Korean keeps its spaces)."""
+    text = unicodedata.normalize("NFC", text)
+    chars = [" " if (ch.isspace() or unicodedata.category(ch).startswith("Z")) else ch
+             for ch in text if ch.isspace() or not unicodedata.category(ch).startswith("C")]
+    words = "".join(chars).split()
+    out = words[:1]
+    for w in words[1:]:
+        # a space between two words is kept unless either side of it is Chinese/Japanese
+        out.append(w if _unspaced(out[-1][-1]) or _unspaced(w[0]) else " " + w)
+    return "".join(out)
+
+
+def strict_tokens(text: str) -> list[str]:
+    """Strict words: space-separated runs with punctuation attached ("$9.99", "OFF!"), every CJK
+    character a token of its own, and a non-CJK run next to CJK a token of its own."""
+    toks: list[str] = []
+    for word in unicodedata.normalize("NFC", text).split():
+        run = ""
+        for ch in word:
+            if unicodedata.category(ch).startswith("C"):
+                continue
+            if is_cjk(ch):
+                if run:
+                    toks.append(run)
+                    run = ""
+                toks.append(ch)
+            else:
+                run += ch
+        if run:
+            toks.append(run)
+    return toks
+
+
 def normalize(text: str, norm: TextNorm = TextNorm()) -> str:
     """Apply the rules to a string; whitespace is always collapsed to single spaces and trimmed.
 
@@ -113,8 +169,39 @@ def ned_string(text: str, norm: TextNorm = TextNorm()) -> str:
     return s
 
 
+def _bit_parallel_distance(a: str, b: str) -> int:
+    """Levenshtein distance of two strings by Myers' bit-vector algorithm (Hyyrö 2003): one pass
+    over b with len(a)-bit integers, so long OCR readings cost O(len(b)) Python steps."""
+    m = len(a)
+    if m == 0:
+        return len(b)
+    peq: dict[str, int] = {}
+    for i, ch in enumerate(a):
+        peq[ch] = peq.get(ch, 0) | (1 << i)
+    full, top = (1 << m) - 1, 1 << (m - 1)
+    pv, mv, score = full, 0, m
+    for ch in b:
+        eq = peq.get(ch, 0)
+        xv = eq | mv
+        xh = (((eq & pv) + pv) ^ pv) | eq
+        ph = (mv | ~(xh | pv)) & full
+        mh = pv & xh
+        if ph & top:
+            score += 1
+        elif mh & top:
+            score -= 1
+        ph = ((ph << 1) | 1) & full
+        mh = (mh << 1) & full
+        pv = (mh | ~(xv | ph)) & full
+        mv = ph & xv
+    return score
+
+
 def edit_distance(a: Sequence[Any], b: Sequence[Any]) -> int:
-    """Levenshtein distance (unit insert/delete/substitute) between two sequences, O(len(a)*len(b))."""
+    """Levenshtein distance (unit insert/delete/substitute) between two sequences; strings use the
+    bit-parallel algorithm, other sequences the O(len(a)*len(b)) table."""
+    if isinstance(a, str) and isinstance(b, str):
+        return _bit_parallel_distance(a, b) if len(a) >= len(b) else _bit_parallel_distance(b, a)
     if len(a) < len(b):
         a, b = b, a
     if not b:
@@ -158,14 +245,16 @@ class WordMatch:
         return self.matched_predicted / len(self.predicted)
 
 
-def match_words(expected: Sequence[str], predicted: Sequence[str], min_similarity: float = 1.0) -> WordMatch:
+def match_words(expected: Sequence[str], predicted: Sequence[str], min_similarity: float = 1.0,
+                join_split: bool = True) -> WordMatch:
     """One-to-one matching of word multisets.
 
     Exact matches first (multiset intersection); then, when `min_similarity` < 1, remaining pairs
-    whose per-word NED >= min_similarity are matched greedily, most similar first. A predicted word
-    that glues several expected words together (a dropped space, "HELLOWORLD") matches all of them
-    when its characters equal their concatenation in order, so a lost space is not counted twice;
-    likewise an expected word read as consecutive pieces ("HEL LO") matches all the pieces.
+    whose per-word NED >= min_similarity are matched greedily, most similar first. With
+    `join_split` (loose), a predicted word that glues several expected words together (a dropped
+    space, "HELLOWORLD") matches all of them when its characters equal their concatenation in
+    order, so a lost space is not counted twice; likewise an expected word read as consecutive
+    pieces ("HEL LO") matches all the pieces. Strict matching passes join_split=False: spacing counts.
     """
     exp_left = Counter(expected)
     pred_left = Counter(predicted)
@@ -176,7 +265,7 @@ def match_words(expected: Sequence[str], predicted: Sequence[str], min_similarit
     matched_pred = matched
 
     # Glued words: a predicted token equal to a concatenation of consecutive expected words.
-    for p in list(pred_left.elements()):
+    for p in (list(pred_left.elements()) if join_split else []):
         parts = _glued_parts(p, list(expected), exp_left)
         if parts:
             exp_left -= parts
@@ -186,7 +275,7 @@ def match_words(expected: Sequence[str], predicted: Sequence[str], min_similarit
             matched_pred += 1
 
     # Split words: an expected word read as consecutive pieces ("HEL LO").
-    for e in list(exp_left.elements()):
+    for e in (list(exp_left.elements()) if join_split else []):
         parts = _glued_parts(e, list(predicted), pred_left)
         if parts:
             pred_left -= parts

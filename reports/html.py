@@ -1,7 +1,8 @@
 """Self-contained HTML comparison reports of runs and sweeps (no server, no network, no models).
 
 Layout of the file: static summary HTML (escaped on the server side: per metric mean + 95% CI resampling cases,
-paired deltas, per tag, judge failures, latency and NFE, sweep curves as inline SVG), then the
+paired deltas, per tag, judge failures, latency and NFE, difficulty-ladder curves and sweep curves as
+inline SVG), then the
 case data as one JSON block and every image as its own `<script type="text/plain">` block holding a
 data URL, inside inert `<template>`s (the first page's images before the script, the rest after
 it). The bundled script (reports/assets/report.js) renders page 1 as soon as it is parsed, one page
@@ -28,15 +29,17 @@ from typing import Any
 from PIL import Image
 
 from evalsuite.compare import RunData, Sweep, is_sweep, load_run, load_sweep, mismatched_keys, sweep_curves
+from evalsuite.ladder import ladder_lines, ladder_section
 from evalsuite.stats import keyed_mean_ci, paired_keyed_delta
 from evalsuite.types import EvalsuiteError
-from reports.svg import line_chart
+from reports.svg import ladder_chart, line_chart
 
 logger = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 _RATIONALE_KEYS = ("rationale", "reasoning", "reason", "explanation", "analysis", "critique", "raw", "reply")
 _MAX_DETAIL_CHARS = 4000
+_MAX_LIST = 40
 
 
 @dataclass
@@ -302,6 +305,8 @@ def _trim_detail(d: dict[str, Any]) -> dict[str, Any]:
     for k, v in d.items():
         if k == "lines":
             continue                     # OCR boxes: the read text is enough in the report
+        if k == "errors" and isinstance(v, list):
+            v = v[:_MAX_LIST]            # classified typography errors: the first ones (counts stay whole)
         if k == "replies" and isinstance(v, list):
             # VLM replies: their text is the rationale; usage and timing stay in results.db
             v = [{kk: (r.get(kk)[:1500] if isinstance(r.get(kk), str) else r.get(kk))
@@ -371,6 +376,7 @@ def _summary_html(lanes: list[Lane], keys: list[str], specs: dict[str, dict[str,
                        f'{left_out}</td>')
         h.append("<tr>" + "".join(row) + "</tr>")
     h.append("</tbody></table>")
+    h.append(_typography_html(show))
     # per tag
     tags = sorted({t for ln in show for c in ln.run.cases.values() for t in c.get("tags", [])})
     if tags:
@@ -402,6 +408,86 @@ def _summary_html(lanes: list[Lane], keys: list[str], specs: dict[str, dict[str,
         h.append('<table class="t"><thead><tr><th>model</th><th>metric</th><th>count</th><th>error</th></tr></thead>'
                  f"<tbody>{''.join(fail_rows)}</tbody></table>")
     h.append("</details></section>")
+    return "".join(h)
+
+
+def _typography_html(lanes: list[Lane]) -> str:
+    """Typography error classes per model: for every judge whose verdict detail carries
+    `error_counts` (the OCR judge, docs/typography.md), the errors of each class over the model's
+    images and the images having one (judges.typo_errors.aggregate_error_counts, as summary.json's
+    "typography" section, here over exactly the verdicts the report shows)."""
+    per_lane: list[tuple[Lane, str, dict[tuple[str, int], dict[str, Any]]]] = []
+    for ln in lanes:
+        by_judge: dict[str, dict[tuple[str, int], dict[str, Any]]] = {}
+        for v in ln.run.verdicts.get(ln.role, []) if ln.run is not None else []:
+            if v.ok and isinstance(v.detail, dict) and isinstance(v.detail.get("error_counts"), dict):
+                by_judge.setdefault(v.key.split(".", 1)[0], {}).setdefault((v.case_id, v.seed), v.detail)
+        per_lane += [(ln, judge, details) for judge, details in sorted(by_judge.items())]
+    if not per_lane:
+        return ""
+    from judges.typo_errors import aggregate_error_counts   # only for runs that carry error counts
+
+    aggs = [(ln, judge, aggregate_error_counts(details.values())) for ln, judge, details in per_lane]
+    classes = list(aggs[0][2]["errors"])
+    h = ['<table class="t" id="typography"><caption>Typography errors (text as written): errors of each '
+         "class over the model's images <small>(images with at least one)</small></caption><thead><tr>"
+         "<th>model</th><th>judge</th><th>images</th><th>with errors</th>"]
+    h += [f"<th>{escape(c)}</th>" for c in classes]
+    h.append("</tr></thead><tbody>")
+    for ln, judge, a in aggs:
+        cells = "".join(f'<td data-class="{escape(c)}">{a["errors"].get(c, 0)} <small>({a["images_with"].get(c, 0)})</small></td>'
+                        for c in classes)
+        h.append(f"<tr><td>{escape(ln.label)}</td><td>{escape(judge)}</td><td>{a['images']}</td>"
+                 f"<td>{a['images_with_errors']}</td>{cells}</tr>")
+    h.append("</tbody></table>")
+    return "".join(h)
+
+
+def _ladder_defs(run: RunData) -> dict[str, list[str]]:
+    """The pack's ladders (bucket tags, easy to hard), as the run's summary.json records them; runs
+    summarised before ladders existed fall back to the pack folder named in run.json."""
+    recorded = (run.summary or {}).get("ladders")
+    if recorded:
+        return {name: list(lad["buckets"]) for name, lad in recorded.items()}
+    root = (run.run.get("pack") or {}).get("root")
+    if not root:
+        return {}
+    try:
+        from evalsuite.packs import load_pack
+
+        return {k: list(v) for k, v in load_pack(root).ladders.items()}
+    except (EvalsuiteError, OSError) as e:
+        logger.info("no ladders for %s: %s", run.dir, e)
+        return {}
+
+
+def _ladders_html(lanes: list[Lane], keys: list[str], specs: dict[str, dict[str, Any]]) -> str:
+    """Each metric along each ladder of the pack, teacher and the compared model, with CI bars (the
+    summary's computation, evalsuite.ladder, on the report's lanes)."""
+    ref = next((ln for ln in lanes if ln.kind == "teacher" and ln.run is not None), None)
+    tgt = next((ln for ln in lanes if ln.target and ln.run is not None), None)
+    if ref is None or tgt is None:
+        return ""
+    ladders = _ladder_defs(tgt.run) or _ladder_defs(ref.run)   # type: ignore[arg-type]
+    if not ladders:
+        return ""
+    changed = mismatched_keys(tgt.run, tgt.role, ref.run, ref.role)
+    tv = {k: ref.run.values(ref.role, k) for k in keys}   # type: ignore[union-attr]
+    sv = {k: {p: v for p, v in tgt.run.values(tgt.role, k).items() if p not in changed} for k in keys}   # type: ignore[union-attr]
+    tags = {cid: c.get("tags", []) for cid, c in tgt.run.cases.items()}   # type: ignore[union-attr]
+    hib = {k: bool(specs.get(k, {}).get("higher_is_better", True)) for k in keys}
+    section = ladder_section(ladders, tags, tv, sv, hib)
+    h = ['<section id="ladders"><h2>Difficulty ladders</h2>'
+         f'<p class="sub">{escape(tgt.label)} vs {escape(ref.label)}: per bucket (easy → hard) the mean '
+         "and its 95% CI over cases (seeds nested), on the (case, seed) pairs both scored; the shaded "
+         "bucket is the first where the CI of the paired difference lies below zero.</p>"]
+    for (name, lad), line in zip(section.items(), ladder_lines(section)):
+        h.append(f'<div class="ladder" data-ladder="{escape(name)}"><h3>{escape(name)}: '
+                 f'{escape(" → ".join(lad["buckets"]))}</h3><p class="ladder-break">{escape(line)}</p>'
+                 '<div class="charts">')
+        h += [ladder_chart(name, m, curve) for m, curve in lad["metrics"].items()]
+        h.append("</div></div>")
+    h.append("</section>")
     return "".join(h)
 
 
@@ -571,6 +657,7 @@ def build_report(specs: list[str], out: str | Path, opts: Options | None = None)
         f'<header><h1>{escape(title)}</h1><p class="sub">evalsuite report · {len(rows)} case×seed rows · '
         f"{len(keys)} metrics · runs: {escape(runs_desc)}</p></header>",
         _summary_html(lanes, keys, specs_all),
+        _ladders_html(lanes, keys, specs_all),
         _sweep_html(sweeps) if sweeps else "",
         '<section id="cases"><h2>Cases</h2><div id="controls"></div><div id="count" role="status"></div>'
         '<div id="rows"></div><div id="pager"></div></section>',

@@ -17,6 +17,18 @@ def _nice(v: float) -> str:
     return f"{v:.3g}"
 
 
+def _axes(pad_l: float, pad_t: float, pw: float, ph: float, y0: float, y1: float) -> list[str]:
+    """The x and y axes, three y ticks and their grid lines of a chart's plot area."""
+    out = [f'<line x1="{pad_l}" y1="{pad_t + ph}" x2="{pad_l + pw}" y2="{pad_t + ph}" class="axis"/>',
+           f'<line x1="{pad_l}" y1="{pad_t}" x2="{pad_l}" y2="{pad_t + ph}" class="axis"/>']
+    for frac in (0.0, 0.5, 1.0):
+        yv = y0 + frac * (y1 - y0)
+        y = pad_t + (1 - frac) * ph
+        out.append(f'<text x="{pad_l - 4}" y="{y + 4:.1f}" text-anchor="end" class="tick">{_nice(yv)}</text>')
+        out.append(f'<line x1="{pad_l}" y1="{y:.1f}" x2="{pad_l + pw}" y2="{y:.1f}" class="grid"/>')
+    return out
+
+
 def line_chart(title: str, series: dict[str, list[dict[str, Any]]], reference: float | None = None,
                reference_label: str = "teacher", higher_is_better: bool | None = None,
                width: int = 420, height: int = 240) -> str:
@@ -50,12 +62,7 @@ def line_chart(title: str, series: dict[str, list[dict[str, Any]]], reference: f
     out = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
            f'<text x="{pad_l}" y="16" class="chart-title">{escape(title + arrow)}</text>',
-           f'<line x1="{pad_l}" y1="{pad_t + ph}" x2="{pad_l + pw}" y2="{pad_t + ph}" class="axis"/>',
-           f'<line x1="{pad_l}" y1="{pad_t}" x2="{pad_l}" y2="{pad_t + ph}" class="axis"/>']
-    for frac in (0.0, 0.5, 1.0):
-        yv = y0 + frac * (y1 - y0)
-        out.append(f'<text x="{pad_l - 4}" y="{sy(yv) + 4:.1f}" text-anchor="end" class="tick">{_nice(yv)}</text>')
-        out.append(f'<line x1="{pad_l}" y1="{sy(yv):.1f}" x2="{pad_l + pw}" y2="{sy(yv):.1f}" class="grid"/>')
+           *_axes(pad_l, pad_t, pw, ph, y0, y1)]
     for xv in sorted(set(xs_raw))[:: max(1, len(set(xs_raw)) // 6)]:
         out.append(f'<text x="{sx(xv):.1f}" y="{pad_t + ph + 14}" text-anchor="middle" class="tick">{_nice(xv)}</text>')
     out.append(f'<text x="{pad_l + pw / 2:.1f}" y="{height - 4}" text-anchor="middle" class="tick">step</text>')
@@ -88,5 +95,84 @@ def line_chart(title: str, series: dict[str, list[dict[str, Any]]], reference: f
                        f'<title>{escape(tip)}</title></circle>')
         out.append(f'<text x="{legend_x:.0f}" y="30" class="legend" fill="{color}">&#9632; {escape(name)}</text>')
         legend_x += 7.0 * len(name) + 28
+    out.append("</svg>")
+    return "".join(out)
+
+
+LADDER_COLORS = {"teacher": "#344054", "student": "#1570ef"}
+
+
+def _finite(x: Any) -> bool:
+    return x is not None and not (isinstance(x, float) and math.isnan(x))
+
+
+def ladder_chart(ladder: str, metric: str, curve: dict[str, Any], width: int = 360, height: int = 230) -> str:
+    """One metric along one ladder (summary.json `ladders` form: buckets with teacher/student mean and
+    CI): easy to hard on x, a point with its 95% CI bar per model and bucket, the first break marked."""
+    buckets = curve["buckets"]
+    hib = curve.get("higher_is_better")
+    pad_l, pad_r, pad_t, pad_b = 52, 12, 40, 40
+    ys = [v for b in buckets for r in ("teacher", "student")
+          for v in (b[r]["mean"], *b[r]["ci"]) if _finite(v)]
+    arrow = "" if hib is None else (" (↑ better)" if hib else " (↓ better)")
+    title = f"{metric}{arrow}"
+    attrs = f'data-ladder="{escape(ladder)}" data-metric="{escape(metric)}"'
+    if not ys:
+        return (f'<svg class="chart ladder-chart" {attrs} width="{width}" height="{height}" role="img">'
+                f'<text x="10" y="20">{escape(title)}: no data</text></svg>')
+    y0, y1 = min(ys), max(ys)
+    if y1 - y0 < 1e-12:
+        y0, y1 = y0 - 0.5 * (abs(y0) or 1), y1 + 0.5 * (abs(y1) or 1)
+    span = y1 - y0
+    y0, y1 = y0 - 0.08 * span, y1 + 0.08 * span
+    pw, ph = width - pad_l - pad_r, height - pad_t - pad_b
+    step = pw / len(buckets)
+
+    def sx(i: int, off: float = 0.0) -> float:
+        return pad_l + (i + 0.5) * step + off
+
+    def sy(y: float) -> float:
+        return pad_t + (1 - (y - y0) / (y1 - y0)) * ph
+
+    out = [f'<svg class="chart ladder-chart" xmlns="http://www.w3.org/2000/svg" {attrs} width="{width}" '
+           f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(ladder)}: {escape(title)}">',
+           f'<text x="{pad_l}" y="16" class="chart-title">{escape(title)}</text>',
+           *_axes(pad_l, pad_t, pw, ph, y0, y1)]
+    for i, b in enumerate(buckets):
+        label = f"{b['tag']} ({b['n_cases']})"
+        if b["tag"] == curve.get("first_break"):
+            out.append(f'<rect class="break-mark" data-bucket="{escape(b["tag"])}" x="{pad_l + i * step:.1f}" y="{pad_t}" width="{step:.1f}" '
+                       f'height="{ph}"><title>first break: student below teacher (95% CI of the '
+                       f'difference excludes 0)</title></rect>')
+            out.append(f'<text x="{sx(i):.1f}" y="{pad_t + ph - 4}" text-anchor="middle" class="break-label">first break</text>')
+        out.append(f'<text x="{sx(i):.1f}" y="{pad_t + ph + 14}" text-anchor="middle" class="tick">{escape(label)}</text>')
+    out.append(f'<text x="{pad_l + pw / 2:.1f}" y="{height - 6}" text-anchor="middle" class="tick">'
+               f'{escape(ladder)} (easy → hard; cases)</text>')
+    legend_x = float(pad_l)
+    for j, role in enumerate(("teacher", "student")):
+        color = LADDER_COLORS[role]
+        off = (j - 0.5) * min(10.0, step / 6)
+        pts = [(i, b) for i, b in enumerate(buckets) if _finite(b[role]["mean"])]
+        g = [f'<g class="series {role}" fill="{color}" stroke="{color}">']
+        if len(pts) > 1:
+            line = " ".join(f"{sx(i, off):.1f},{sy(b[role]['mean']):.1f}" for i, b in pts)
+            g.append(f'<polyline points="{line}" fill="none" stroke-width="2"/>')
+        for i, b in pts:
+            m, (lo, hi) = b[role]["mean"], b[role]["ci"]
+            x = sx(i, off)
+            tip = f"{role} · {b['tag']}: {_nice(m)}"
+            if _finite(lo) and _finite(hi):
+                tip += f" [{_nice(lo)}, {_nice(hi)}]"
+                g.append(f'<g class="ci-bar" data-bucket="{escape(b["tag"])}" data-lo="{lo}" data-hi="{hi}" stroke-width="1.5">'
+                         f'<line x1="{x:.1f}" y1="{sy(lo):.1f}" x2="{x:.1f}" y2="{sy(hi):.1f}"/>'
+                         f'<line x1="{x - 3:.1f}" y1="{sy(lo):.1f}" x2="{x + 3:.1f}" y2="{sy(lo):.1f}"/>'
+                         f'<line x1="{x - 3:.1f}" y1="{sy(hi):.1f}" x2="{x + 3:.1f}" y2="{sy(hi):.1f}"/></g>')
+            tip += f" · {b['n_cases']} cases, {b['n_images']} images"
+            g.append(f'<circle class="pt" data-bucket="{escape(b["tag"])}" data-mean="{m}" cx="{x:.1f}" '
+                     f'cy="{sy(m):.1f}" r="3.5"><title>{escape(tip)}</title></circle>')
+        g.append("</g>")
+        out += g
+        out.append(f'<text x="{legend_x:.0f}" y="30" class="legend" fill="{color}">&#9632; {role}</text>')
+        legend_x += 70
     out.append("</svg>")
     return "".join(out)

@@ -33,10 +33,13 @@ from PIL import Image
 from evalsuite.runner import judge_verdicts
 from evalsuite.types import Case, JudgeInput, image_sha256
 from judges.vlm.backends.base import image_data_url
+from judges.vlm.t2i import PARTS as T2I_PARTS
 from judges.vlm.t2i import VLMT2IJudge
 
-REPLY = json.dumps({"semantic_consistency": 7, "perceptual_quality": 6, "grain_on_flat_areas": False,
-                    "malformed_letters": False, "grid_pattern": False, "oversaturation": False})
+# one reply that reads as both of vlm-t2i's questions (SC and PQ: the parser ignores extra fields)
+REPLY = json.dumps({"reasoning": "clean", "prompt_following": 7, "naturalness": 6, "artifacts": 6,
+                    "grain_on_flat_areas": False, "malformed_letters": False, "grid_pattern": False,
+                    "oversaturation": False})
 CASE = Case("bench", "t2i", "a red square on a white background", (0,))
 
 
@@ -68,7 +71,8 @@ def inputs(images: Images, start: int, n: int) -> list[JudgeInput]:
 
 
 def timed(url: str, images: Images, n: int, concurrency: int) -> tuple[float, int]:
-    """(requests/s, batch size) for n images through the vlm-t2i judge in runner-sized batches.
+    """(requests/s, batch size) for n requests through the vlm-t2i judge in runner-sized batches
+    (n / 2 images: the judge asks two questions per image, SC and PQ, each image encoded once).
 
     Only score() is timed: building the next batch's images stands in for the runner loading
     them from the run directory, which is the runner's cost, not the judge's.
@@ -76,8 +80,10 @@ def timed(url: str, images: Images, n: int, concurrency: int) -> tuple[float, in
     judge = VLMT2IJudge(url=url, model="bench", concurrency=concurrency, timeout=120)
     bs = judge.batch_size
     wall = 0.0
-    for start in range(0, n, bs):
-        batch = inputs(images, start, min(bs, n - start))
+    per = len(T2I_PARTS)
+    n_images = max(1, n // per)
+    for start in range(0, n_images, bs):
+        batch = inputs(images, start, min(bs, n_images - start))
         t0 = time.perf_counter()
         verdicts = judge_verdicts(judge, batch)
         wall += time.perf_counter() - t0
@@ -85,7 +91,7 @@ def timed(url: str, images: Images, n: int, concurrency: int) -> tuple[float, in
         if bad:
             raise SystemExit(f"{len(bad)} failed verdicts, e.g. {bad[0]}")
         del batch, verdicts
-    return n / wall, bs
+    return n_images * per / wall, bs
 
 
 def encode_ms(images: Images) -> dict[int, float]:

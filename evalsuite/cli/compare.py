@@ -31,6 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "cases: shown without a significance claim)")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p.add_argument("--markdown", help="also write a Markdown version here")
+    p.add_argument("--allow-judge-mismatch", action="store_true",
+                   help="compare metrics of judges whose fingerprints differ between the runs (e.g. judge "
+                   "model, revision, prompt, decoding); refused by default, naming the differing fields")
     p.set_defaults(func=run)
 
 
@@ -53,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         recipe_verdicts,
     )
     from evalsuite.console import console
+    from evalsuite.judge_fingerprint import check_judge_match
 
     metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
     sweeps_in = [r for r in args.runs if is_sweep(r.rsplit("@", 1)[0] if not Path(r).exists() else r)]
@@ -102,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
         base = sides[0]
         out = {"baseline": base.label, "comparisons": []}
         for other in sides[1:]:
+            check_judge_match(base.label, base.run.run, other.label, other.run.run,
+                              allow=getattr(args, "allow_judge_mismatch", False), metrics=metrics)
             changed = mismatched_keys(base.run, base.role, other.run, other.role)
             changed_items = sorted(k for k in changed if k[1] >= 0)
             deltas = compare_sides(base, other, metrics=metrics, per_tag=args.per_tag)

@@ -27,6 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--markdown", help="write the Markdown summary here (default: CANDIDATE/gate-summary.md; "
                    "also appended to $GITHUB_STEP_SUMMARY when set)")
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of the table")
+    p.add_argument("--allow-judge-mismatch", action="store_true",
+                   help="gate against a baseline judged by a judge with another fingerprint (e.g. judge model, "
+                   "revision, prompt, decoding); refused by default (exit 2), naming the differing fields")
     p.set_defaults(func=run)
 
 
@@ -63,10 +66,14 @@ def _run(args: argparse.Namespace) -> int:
     from evalsuite import gate
     from evalsuite.compare import load_run
     from evalsuite.console import console
+    from evalsuite.judge_fingerprint import check_judge_match
 
     rules = gate.load_rules(args.rules)
     cand = load_run(args.candidate)
     base = load_run(args.baseline) if args.baseline else None
+    if base is not None:
+        check_judge_match(str(args.baseline), base.run, str(args.candidate), cand.run,
+                          allow=getattr(args, "allow_judge_mismatch", False), metrics=[r.pattern for r in rules.metrics])
     res = gate.evaluate(cand, rules, base)
     junit = Path(args.junit) if args.junit else cand.dir / "gate-junit.xml"
     md_path = Path(args.markdown) if args.markdown else cand.dir / "gate-summary.md"

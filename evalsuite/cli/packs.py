@@ -1,4 +1,4 @@
-"""`evalsuite packs list|show|validate`."""
+"""`evalsuite packs list|show|validate|import`."""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     vp = psub.add_parser("validate", help="validate packs (names or folders); exit 1 on the first error")
     vp.add_argument("packs", nargs="*", help="default: every available pack")
     vp.set_defaults(func=run_validate)
+    ip = psub.add_parser("import", help="import a public benchmark from its native files into a pack folder")
+    ip.add_argument("format", metavar="FORMAT", help="longtext, oneig, cvtg, gedit, dpg or geneval")
+    ip.add_argument("src", metavar="SRC", help="the benchmark's file or folder, as its repository publishes it")
+    ip.add_argument("-o", "--out", required=True, metavar="DIR", help="pack folder to write")
+    ip.add_argument("--subset", default=None, help="oneig: text|diversity|all; gedit: en|cn|all")
+    ip.set_defaults(func=run_import)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -71,7 +77,10 @@ def run_show(args: argparse.Namespace) -> int:
     console.print(f"[bold]{escape(str(s['name']))}[/] v{escape(str(s['version']))} · {s['cases']} cases · "
                   f"hash {s['hash']}\n{escape(str(s['description']))}\n"
                   f"judges: {escape(', '.join(s['judges']))}\n"
-                  f"tags: {escape(', '.join(f'{k} ({v})' for k, v in sorted(s['tags'].items())))}",
+                  f"tags: {escape(', '.join(f'{k} ({v})' for k, v in sorted(s['tags'].items())))}"
+                  + "".join(f"\nladder {escape(k)}: {escape(' < '.join(v))}" for k, v in pack.ladders.items())
+                  + (f"\nsource: {escape(str(pack.source.get('format')))} {escape(str(pack.source.get('version')))}"
+                     if pack.source else ""),
                   highlight=False)
     t = Table()
     for c in ("id", "kind", "seeds", "tags", "expected text", "prompt"):
@@ -87,16 +96,38 @@ def run_validate(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     from evalsuite.console import console, err_console
-    from evalsuite.packs import available_packs, load_pack
+    from evalsuite.packs import available_packs, check_variety, load_pack
+    from evalsuite.variety import variety
 
     targets = args.packs or list(available_packs())
     bad = 0
     for name in targets:
         try:
             pack = load_pack(name)
-            console.print(f"[green]ok[/] {escape(f'{pack.name} v{pack.version}')}: {len(pack.cases)} cases",
-                          highlight=False)
+            check_variety(pack)
+            v = variety(c.prompt for c in pack.cases)
+            console.print(f"[green]ok[/] {escape(f'{pack.name} v{pack.version}')}: {len(pack.cases)} cases, "
+                          f"{v.templates} prompt templates (largest {v.top_share:.0%} <= "
+                          f"{pack.max_template_share:.0%})", highlight=False)
         except EvalsuiteError as e:
             err_console.print(f"[red]invalid[/] {escape(str(e))}", highlight=False)
             bad += 1
     return 1 if bad else 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
+    from evalsuite.console import console
+    from evalsuite.importers import import_pack
+    from evalsuite.packs import load_pack
+
+    opts = {"subset": args.subset} if args.subset else {}
+    if opts and args.format not in ("oneig", "gedit"):
+        raise EvalsuiteError(f"packs import: --subset is only for oneig and gedit, not '{args.format}'")
+    out = import_pack(args.format, args.src, args.out, **opts)
+    pack = load_pack(out)
+    console.print(f"[green]imported[/] {escape(pack.name)}: {len(pack.cases)} cases -> {escape(str(out))} "
+                  f"(source {escape(str(pack.source.get('version')))}, {len(pack.source.get('files', []))} file(s) hashed)",
+                  highlight=False)
+    return 0

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from evalsuite.cli import options
 from evalsuite.family import families
+from evalsuite.ladder import ladder_lines
 from evalsuite.runner import DEFAULT_PACK, RunConfig, run_eval
 
 EXIT_JUDGE_FAILURES = 3
@@ -61,6 +62,8 @@ def run_evaluation(args: argparse.Namespace, model: str | None, teacher: str | N
         for fam in fams:
             for line in fam.console(summary):
                 console.print(line, highlight=False)
+        for line in ladder_lines(summary.get("ladders", {})):   # where the student first breaks
+            console.print(escape(line), highlight=False)
         t = summary.get("timing", {})
         console.print(f"run directory: {escape(str(run_dir))}  ·  rendered {t.get('rendered', 0)} "
                       f"(cached {t.get('render_cached', 0)}), judged {t.get('judged', 0)} "

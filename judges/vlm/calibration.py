@@ -200,8 +200,8 @@ def run_calibration(judge: Judge, pairs: Sequence[CalibrationPair], metric: str 
     for k, p in enumerate(pairs):
         if judge.name == "vlm-pairwise":
             case = p.case if p.case.kind == "t2i" else replace(p.case, kind="t2i", prompt=KEEP, source=None)
-            trials.append((p.defect, [_inp(case, p.bad, k, teacher_image=p.good)], lambda v: v[0] < 0))
-            trials.append((p.defect, [_inp(case, p.good, k, teacher_image=p.bad)], lambda v: v[0] > 0))
+            trials.append((p.defect, [_inp(case, p.bad, k, teacher_image=p.good)], lambda v: v[0] < 0.5))
+            trials.append((p.defect, [_inp(case, p.good, k, teacher_image=p.bad)], lambda v: v[0] > 0.5))
         elif judge.name == "vlm-edit":
             if p.case.kind != "edit":
                 continue
@@ -215,7 +215,7 @@ def run_calibration(judge: Judge, pairs: Sequence[CalibrationPair], metric: str 
     if not trials:
         raise NoCalibrationPairs(f"calibration: no pair applies to judge '{judge.name}' (t2i cases for vlm-t2i, "
                              f"edit cases for vlm-edit)")
-    want = "win" if judge.name == "vlm-pairwise" else metric
+    want = "win_rate" if judge.name == "vlm-pairwise" else metric
     inputs = [i for _, ins, _ in trials for i in ins]
     verdicts = [v for v in judge_verdicts(judge, inputs) if v.metric == want]
     per = defaultdict(lambda: {"correct": 0, "n": 0, "failures": 0})
@@ -257,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         judge = JUDGES.get(args.judge)(**cli_options(args).get(args.judge, {}))
+        judge.preflight()       # an endpoint that is down or serves another model: one line, exit 2
         result = calibrate(judge, args.pack, n=args.n, seed=args.seed)
     except EvalsuiteError as e:
         print(f"error: {e}")

@@ -49,6 +49,12 @@ def load_prompt(name: str) -> tuple[str, str]:
     return text, hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def templates_hash(names: Sequence[str]) -> str:
+    """One hash (sha256, first 16 hex) over the named templates' texts, in order."""
+    blob = "\n".join(f"{n}:{load_prompt(n)[1]}" for n in names)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
 def render_prompt(name: str, **values: str) -> str:
     """Fill `$name` placeholders (string.Template: JSON braces in templates need no escaping)."""
     return Template(load_prompt(name)[0]).substitute(**values)
@@ -57,11 +63,13 @@ def render_prompt(name: str, **values: str) -> str:
 # --- rubric replies ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Field:
-    """One reply field: kind "score" (integer 0-10), "bool", or "enum" (one of `options`)."""
+    """One reply field: kind "score" (integer 0-10), "bool", "enum" (one of `options`) or "text"
+    (a free string of at most `max_len` characters: the reasoning written before the scores)."""
 
     name: str
     kind: str
     options: tuple[str, ...] = ()
+    max_len: int = 0
 
 
 class ReplyError(Exception):
@@ -79,6 +87,8 @@ def json_schema(fields: Sequence[Field]) -> dict[str, Any]:
             props[f.name] = {"type": "integer", "enum": list(range(11))}
         elif f.kind == "bool":
             props[f.name] = {"type": "boolean"}
+        elif f.kind == "text":
+            props[f.name] = {"type": "string", "maxLength": f.max_len}
         else:
             props[f.name] = {"type": "string", "enum": list(f.options)}
     return {"type": "object", "properties": props, "required": [f.name for f in fields],
@@ -93,6 +103,8 @@ def reply_regex(fields: Sequence[Field]) -> str:
             v = "(10|[0-9])"
         elif f.kind == "bool":
             v = "(true|false)"
+        elif f.kind == "text":   # a JSON string without escapes or control characters, bounded in length
+            v = '"[^"\\\\\\x00-\\x1f]{0,%d}"' % f.max_len
         else:
             v = '"(' + "|".join(re.escape(o) for o in f.options) + ')"'
         parts.append(f'"{f.name}": {v}')
@@ -125,7 +137,9 @@ def parse_reply(text: str | None, fields: Sequence[Field], finish_reason: str | 
     if m:
         body = m.group(1)
     try:
-        obj = json.loads(body)
+        # strict=False: a raw control character inside a string (xgrammar's JSON-schema grammar lets
+        # one into the reasoning text) does not make an otherwise valid reply unreadable
+        obj = json.loads(body, strict=False)
     except json.JSONDecodeError as e:
         if _REFUSAL_RE.search(text):
             raise ReplyError("refusal", f"judge refused: {text.strip()[:160]!r}") from None
@@ -147,16 +161,15 @@ def parse_reply(text: str | None, fields: Sequence[Field], finish_reason: str | 
             if not isinstance(v, bool):
                 raise ReplyError("parse", f"field '{f.name}' must be true/false, got {v!r}")
             out[f.name] = v
+        elif f.kind == "text":
+            if not isinstance(v, str):
+                raise ReplyError("parse", f"field '{f.name}' must be a string, got {v!r}")
+            out[f.name] = v
         else:
             if v not in f.options:
                 raise ReplyError("parse", f"field '{f.name}' must be one of {list(f.options)}, got {v!r}")
             out[f.name] = v
     return out
-
-
-def geometric_mean(a: float, b: float) -> float:
-    """sqrt(a*b): the VIEScore overall from semantic consistency and perceptual quality."""
-    return math.sqrt(max(a, 0.0) * max(b, 0.0))
 
 
 # --- the judge base ------------------------------------------------------------------------------
@@ -179,6 +192,8 @@ class VLMJudge(Judge):
     """
 
     prompt_name: str = ""
+    # every template the judge sends (default: prompt_name); their hash keys the cache
+    prompt_names: tuple[str, ...] = ()
     default_max_tokens: int = 96
     primary_metric: str = "overall"     # whose spread across repeats becomes `repeat_std`
     family = "vlm"                      # judges.vlm.family.VLMFamily: flags, summary["vlm"], calibration
@@ -201,8 +216,11 @@ class VLMJudge(Judge):
         super().__init__(backend=backend, model=model, revision=revision, repeats=int(repeats),
                          temperature=float(temperature), max_tokens=int(max_tokens or self.default_max_tokens),
                          seed=int(seed), structured=structured, **client_options)
-        self.prompt_text, self.prompt_hash = load_prompt(self.prompt_name)
+        self.prompt_text = load_prompt(self.prompt_name)[0]
+        self.prompt_hash = templates_hash(self.prompt_names or (self.prompt_name,))
         self._client: VLMClient | None = None
+        # what the server reports for the model (preflight()); part of the fingerprint
+        self.served: dict[str, Any] = {"served_model": None, "served_root": None, "served_revision": None}
         if self.config["repeats"] > 1 and self.config["temperature"] == 0.0:
             logger.warning("%s: --repeats %d at temperature 0 asks the same question %d times; on a "
                            "deterministic server the repeats agree and repeat_std is 0. Set --vlm-temperature "
@@ -226,19 +244,43 @@ class VLMJudge(Judge):
             d["structured_backend"] = c["structured_backend"]
         return d
 
-    def cache_config(self) -> dict[str, Any]:
-        """Judge model, revision, prompt, decoding and image format: what changes a verdict (not the
-        url, concurrency, timeouts or the PNG compression level, which is lossless)."""
+    def fingerprint(self) -> dict[str, Any]:
+        """Who judged and how: the served model name, root and revision as the server reports them
+        (after preflight()), the configured model and revision, the prompt templates' hash, the
+        decoding settings and the image format. Part of the cache key and of run.json; compare and
+        gate refuse to compare this judge's metrics across runs whose fingerprints differ."""
         c = self.config
-        return {"backend": c["backend"], "model": c["model"], "revision": c["revision"],
-                "prompt": self.prompt_name, "prompt_hash": self.prompt_hash,
+        return {"judge": self.name, "version": self.version, "backend": c["backend"], "model": c["model"],
+                "revision": c["revision"], **self.served,
+                "prompts": list(self.prompt_names or (self.prompt_name,)), "prompt_hash": self.prompt_hash,
                 "image_format": str(c.get("image_format", "PNG")).upper(), **self.decoding()}
+
+    def cache_config(self) -> dict[str, Any]:
+        """The fingerprint: what changes a verdict (not the url, concurrency, timeouts or the PNG
+        compression level, which is lossless)."""
+        return self.fingerprint()
+
+    def preflight(self) -> None:
+        """Check the endpoint before anything is rendered (openai backend: GET /v1/models must list
+        the model; EvalsuiteError, exit 2, otherwise) and record what it serves in the fingerprint.
+        The in-process backends load a local folder: its resolved path is the served root."""
+        from judges.vlm.preflight import check_endpoint, served_identity
+
+        c = self.config
+        if c["backend"] == "openai":
+            entry = check_endpoint(c["url"], c["model"], api_key=c.get("api_key"),
+                                   timeout=min(float(c.get("timeout", 10.0)), 30.0))
+            self.served = served_identity(entry)
+        else:
+            root = Path(c["model"]).expanduser()
+            self.served = {"served_model": c["model"], "served_root": str(root.resolve()) if root.exists() else None,
+                           "served_revision": None}
 
     def provenance(self) -> dict[str, Any]:
         """Recorded in every verdict's detail."""
         return {"judge_model": self.config["model"], "revision": self.config["revision"],
                 "backend": self.config["backend"], "prompt": self.prompt_name,
-                "prompt_hash": self.prompt_hash, "decoding": self.decoding()}
+                "prompt_hash": self.prompt_hash, "decoding": self.decoding(), "served": dict(self.served)}
 
     @property
     def client(self) -> VLMClient:

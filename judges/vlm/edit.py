@@ -1,44 +1,42 @@
-"""`vlm-edit`: edit success and over-editing (source and result both shown), plus quality.
+"""`vlm-edit`: VIEScore for edits: SC from source and result, PQ from the result alone.
 
-overall = sqrt(min(edit_success, 10 - over_editing) * perceptual_quality): VIEScore's edit SC is
-the minimum of success and "no over-editing", combined with PQ by the geometric mean.
-The prompt is `prompts/edit_v1.txt`; the source image is sent first, the result second.
+SC (`prompts/edit_sc_v2.txt`) shows the source first and the result second and asks two scores,
+editing success and the degree of over-editing oriented as VIEScore orients it (`minimal_edit`:
+10 = a minimal yet effective edit); SC = their minimum. PQ (`prompts/pq_v2.txt`, the same
+question as vlm-t2i's) shows the result alone: the source in view would let the judge rate the
+edit instead of the image. overall = sqrt(SC * PQ). See judges/vlm/viescore.py.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 from evalsuite.judge import Scores
 from evalsuite.types import Case, JudgeInput, MetricSpec
-from judges.vlm.common import Field, VLMJudge, geometric_mean, render_prompt
-from judges.vlm.t2i import rubric_scores
+from judges.vlm.common import Field, VLMJudge, render_prompt
+from judges.vlm.t2i import PQ_METRICS, PQ_PROMPT, rubric_scores
+from judges.vlm.viescore import EDIT_SC_FIELDS, PQ_FIELDS, edit_metrics
 
 logger = logging.getLogger(__name__)
 
-FIELDS = (Field("edit_success", "score"), Field("over_editing", "score"), Field("perceptual_quality", "score"))
-
-
-def score_edit(values: dict[str, Any]) -> dict[str, float]:
-    es, oe, pq = float(values["edit_success"]), float(values["over_editing"]), float(values["perceptual_quality"])
-    return {"edit_success": es, "over_editing": oe, "perceptual_quality": pq,
-            "overall": geometric_mean(min(es, 10.0 - oe), pq)}
+PARTS: tuple[tuple[str, tuple[Field, ...]], ...] = (("sc", EDIT_SC_FIELDS), ("pq", PQ_FIELDS))
 
 
 class VLMEditJudge(VLMJudge):
-    """Rubric judge for edit cases; needs the case's source image (config in VLMJudge)."""
+    """VIEScore judge for edit cases; needs the case's source image (config in VLMJudge)."""
 
     name = "vlm-edit"
-    version = 1
-    prompt_name = "edit_v1"
-    default_max_tokens = 96
+    version = 2
+    prompt_name = "edit_sc_v2"
+    prompt_names = ("edit_sc_v2", PQ_PROMPT)
+    default_max_tokens = 512
     metrics = {
-        "edit_success": MetricSpec(True, (0.0, 10.0), "the instruction was carried out"),
-        "over_editing": MetricSpec(False, (0.0, 10.0), "things changed that were not asked for"),
-        "perceptual_quality": MetricSpec(True, (0.0, 10.0), "clean, natural result"),
-        "overall": MetricSpec(True, (0.0, 10.0), "sqrt(min(success, 10 - over_editing) * PQ)"),
+        "edit_success": MetricSpec(True, (0.0, 10.0), "the instruction was carried out (VIEScore SC part)"),
+        "minimal_edit": MetricSpec(True, (0.0, 10.0), "VIEScore over-editing score: 10 = minimal yet effective edit"),
+        "semantic_consistency": MetricSpec(True, (0.0, 10.0), "VIEScore SC = min(edit_success, minimal_edit)"),
+        **PQ_METRICS,
+        "overall": MetricSpec(True, (0.0, 10.0), "VIEScore O = sqrt(SC * PQ)"),
     }
 
     def applies_to(self, case: Case) -> bool:
@@ -46,13 +44,19 @@ class VLMEditJudge(VLMJudge):
 
     def score(self, items: Sequence[JudgeInput]) -> list[Scores | None]:
         reps = self.config["repeats"]
-        constraint = self.constraint(FIELDS)
+        sc_c, pq_c = self.constraint(EDIT_SC_FIELDS), self.constraint(PQ_FIELDS)
+        pq_prompt = render_prompt(PQ_PROMPT)
         todo = [it for it in items if it.source_image is not None]
-        reqs = [self.request(render_prompt(self.prompt_name, prompt=it.case.prompt), [it.source_image, it.image],
-                             r, constraint, tag=f"{it.case.id}/{it.seed}#{r}")
-                for it in todo for r in range(reps)]
+        reqs = []
+        for it in todo:
+            sc_prompt = render_prompt(self.prompt_name, prompt=it.case.prompt)
+            for r in range(reps):
+                tag = f"{it.case.id}/{it.seed}#{r}"
+                reqs += [self.request(sc_prompt, [it.source_image, it.image], r, sc_c, tag=tag + "/sc"),
+                         self.request(pq_prompt, [it.image], r, pq_c, tag=tag + "/pq")]
         resps = self.ask(reqs) if reqs else []
-        by_id = {id(it): resps[k * reps:(k + 1) * reps] for k, it in enumerate(todo)}
+        per = len(PARTS) * reps
+        by_id = {id(it): resps[k * per:(k + 1) * per] for k, it in enumerate(todo)}
         return [self.failures(it, f"case {it.case.id} has no source image to compare with", "missing_image", {})
-                if it.source_image is None else rubric_scores(self, it, by_id[id(it)], FIELDS, score_edit)
+                if it.source_image is None else rubric_scores(self, it, by_id[id(it)], PARTS, edit_metrics)
                 for it in items]

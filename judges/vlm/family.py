@@ -63,8 +63,13 @@ class VLMFamily(JudgeFamily):
                 if "win" not in e:
                     continue
                 cats = ", ".join(f"{c} {k}" for c, k in e["categories"]["loss"].items()) or "—"
+                rates = ""
+                if e.get("win_rate") is not None:
+                    lo, hi = e["win_rate_ci"]
+                    rates = (f" (win rate {e['win_rate']:.0%} [{lo:.0%}, {hi:.0%}] over {e['n_cases']} cases, "
+                             f"ties as half; tie rate {e['tie_rate']:.0%})")
                 out.append(escape(f"{judge} ({role} vs teacher): {e['win']} win · {e['tie']} tie · "
-                                  f"{e['loss']} loss · {e['failures']} failed; where the {role} lost: {cats}"))
+                                  f"{e['loss']} loss · {e['failures']} failed{rates}; where the {role} lost: {cats}"))
         cal = {k: r for k, r in summary.get("calibration", {}).items() if self.is_member(k)}
         if not cal:
             return out

@@ -1,10 +1,13 @@
 """`vlm-pairwise`: teacher vs student for the same case and seed, both orders to cancel position bias.
 
-Each repeat asks twice: (teacher, student) and (student, teacher). Each order gives +1 / 0 / -1
-from the student's view; the verdict is the sign of their sum (agreeing orders keep their
-answer, a win and a loss cancel to a tie, a win and a tie lean to the win). `swap_agreement` is
-1 when both orders gave the same student-view answer: a low mean flags a position-biased judge.
-The failure category is the one named where the student lost (else where the teacher lost).
+Each repeat asks twice: (teacher, student) and (student, teacher), and each reply writes its
+reasoning before its answer. Each order gives +1 / 0 / -1 from the student's view; a round is a
+win only when both orders prefer the student, a loss only when both prefer the teacher, and a
+tie otherwise: a tie in either order, or orders that disagree (a win plus a tie is a tie, not a
+win). `win_rate` counts a win 1, a tie 0.5 and a loss 0 (its mean is the win rate with ties as
+half); `tie_rate` is 1 for a tie (its mean is the tie rate). `swap_agreement` is 1 when both
+orders gave the same student-view answer: a low mean flags a position-biased judge. The failure
+category is the one named where the student lost (else where the teacher lost).
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from typing import Any
 from evalsuite.judge import Scores
 from evalsuite.types import JudgeInput, MetricSpec
 from judges.vlm.common import Field, VLMJudge, read_rubric, render_prompt, spread
+from judges.vlm.viescore import REASONING, round_outcome, win_score
 
 logger = logging.getLogger(__name__)
 
 CATEGORIES = ("none", "text", "noise", "grid", "color", "detail", "structure", "adherence", "other")
-FIELDS = (Field("better", "enum", ("first", "second", "tie")), Field("category", "enum", CATEGORIES))
+FIELDS = (REASONING, Field("better", "enum", ("first", "second", "tie")), Field("category", "enum", CATEGORIES))
 ORDERS = ("teacher_first", "student_first")
 
 
@@ -33,23 +37,19 @@ def student_view(order: str, better: str) -> int:
     return 1 if better == student_pos else -1
 
 
-def combine(a: int, b: int) -> int:
-    s = a + b
-    return (s > 0) - (s < 0)
-
-
 class VLMPairwiseJudge(VLMJudge):
-    """Teacher-vs-student preference (win/tie/loss = +1/0/-1 for the student; config in VLMJudge)."""
+    """Teacher-vs-student preference with ties as ties (config in VLMJudge)."""
 
     name = "vlm-pairwise"
-    version = 1
+    version = 2
     has_outcomes = True     # summary["vlm"]: win/tie/loss counts and the loser's failure categories
-    prompt_name = "pairwise_v1"
-    default_max_tokens = 64
+    prompt_name = "pairwise_v2"
+    default_max_tokens = 448
     reference = "required"
-    primary_metric = "win"
+    primary_metric = "win_rate"
     metrics = {
-        "win": MetricSpec(True, (-1.0, 1.0), "student vs teacher: +1 win, 0 tie, -1 loss (both orders)"),
+        "win_rate": MetricSpec(True, (0.0, 1.0), "student vs teacher: 1 win, 0.5 tie, 0 loss (both orders must agree)"),
+        "tie_rate": MetricSpec(False, (0.0, 1.0), "1 when the round is a tie (no preference both orders agree on)"),
         "swap_agreement": MetricSpec(True, (0.0, 1.0), "both orders gave the same answer"),
     }
 
@@ -74,7 +74,7 @@ class VLMPairwiseJudge(VLMJudge):
         replies = [{"order": ORDERS[k % 2], **r.summary()} for k, r in enumerate(resps)]
         rounds: list[dict[str, Any]] = []
         for r in range(len(resps) // 2):
-            views, cats = {}, {}
+            views, cats, reasons = {}, {}, {}
             for k, order in enumerate(ORDERS):
                 resp = resps[2 * r + k]
                 values, kind, err = read_rubric(resp, FIELDS)
@@ -83,8 +83,9 @@ class VLMPairwiseJudge(VLMJudge):
                                          {"replies": replies})
                 views[order] = student_view(order, values["better"])
                 cats[order] = values["category"]
+                reasons[order] = values["reasoning"]
             a, b = views["teacher_first"], views["student_first"]
-            result = combine(a, b)
+            result = round_outcome(a, b)
             if result < 0:
                 cat = next((cats[o] for o in ORDERS if views[o] < 0), "none")
             elif result > 0:
@@ -92,13 +93,14 @@ class VLMPairwiseJudge(VLMJudge):
             else:
                 cat = "none"
             rounds.append({"views": views, "categories": cats, "result": result, "agree": a == b,
-                           "category": cat})
-        wins = spread([float(x["result"]) for x in rounds])
+                           "category": cat, "reasoning": reasons})
+        wins = spread([win_score(x["result"]) for x in rounds])
+        ties = spread([float(x["result"] == 0) for x in rounds])
         agree = spread([float(x["agree"]) for x in rounds])
         cats = Counter(x["category"] for x in rounds if x["result"] != 0)
-        outcome = {1: "win", 0: "tie", -1: "loss"}[combine(sum(x["result"] for x in rounds), 0)]
+        outcome = "win" if wins["mean"] > 0.5 else "loss" if wins["mean"] < 0.5 else "tie"
         detail = {**self.provenance(), "replies": replies, "rounds": rounds, "outcome": outcome,
-                  "category": cats.most_common(1)[0][0] if cats else "none",
+                  "category": cats.most_common(1)[0][0] if cats and outcome != "tie" else "none",
                   "position_swap_agreement": agree["mean"], "repeat_std": wins["std"]}
-        return Scores({"win": wins["mean"], "swap_agreement": agree["mean"],
-                       **self.repeat_metric([float(x["result"]) for x in rounds])}, detail)
+        return Scores({"win_rate": wins["mean"], "tie_rate": ties["mean"], "swap_agreement": agree["mean"],
+                       **self.repeat_metric([win_score(x["result"]) for x in rounds])}, detail)

@@ -1,8 +1,9 @@
 """What a run adds to summary.json for its VLM judges: outcome counts and calibration accuracy.
 
 `breakdown(store, judges)` counts, per VLM judge and role, the judged items, the failures by
-`error_kind`, and for a judge with outcomes (vlm-pairwise) the win/tie/loss counts and where the
-loser failed (the category histogram). `calibrate_run(...)` judges the pack's fixed calibration
+`error_kind`, and for a judge with outcomes (vlm-pairwise) the win/tie/loss counts, the win rate (a tie
+counts half) with a case-clustered CI, the tie rate, and where the loser failed (the category
+histogram). `calibrate_run(...)` judges the pack's fixed calibration
 pairs with each selected judge (same backend and settings) and caches the reports in the run's
 store (RunStore records, kind "calibration"; runs written before read their calibration.json),
 so re-running the same command asks nothing again (`retry_failed` re-asks a judge whose report
@@ -24,7 +25,8 @@ FAMILY = "vlm"
 
 
 def breakdown(store: Any, judges: Sequence[Judge]) -> dict[str, Any]:
-    """{judge: {role: {items, failures, error_kinds[, win, tie, loss, categories]}}} for VLM judges."""
+    """{judge: {role: {items, failures, error_kinds[, win, tie, loss, win_rate, win_rate_ci, tie_rate,
+    n_cases, categories]}}} for VLM judges."""
     out: dict[str, Any] = {}
     for judge in judges:
         if judge.family != FAMILY:
@@ -42,6 +44,7 @@ def breakdown(store: Any, judges: Sequence[Judge]) -> dict[str, Any]:
                 ok = [v for v in rows if v["ok"]]
                 outcomes = Counter(v["detail"].get("outcome") for v in ok)
                 entry.update({o: outcomes.get(o, 0) for o in ("win", "tie", "loss")})
+                entry.update(win_rate_summary(ok))
                 # where the loser failed: the student's failure on a loss, the teacher's on a win
                 entry["categories"] = {o: dict(Counter(v["detail"].get("category", "none") for v in ok
                                                        if v["detail"].get("outcome") == o).most_common())
@@ -50,6 +53,26 @@ def breakdown(store: Any, judges: Sequence[Judge]) -> dict[str, Any]:
         if per_role:
             out[judge.name] = per_role
     return out
+
+
+_OUTCOME = {"win": 1, "tie": 0, "loss": -1}
+
+
+def win_rate_summary(ok: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The student's win rate over the judged items (a tie counts half) with its 95% CI resampling
+    cases (a case's seeds are not independent), the tie rate beside it, and the case count.
+    None where nothing was judged."""
+    from evalsuite.stats import clustered_win_rate
+    from judges.vlm.viescore import win_score
+
+    rows = [v for v in ok if v["detail"].get("outcome") in _OUTCOME]
+    if not rows:
+        return {"win_rate": None, "win_rate_ci": None, "tie_rate": None, "n_cases": 0}
+    # outcome score vs 0.5: above is a win, equal a tie, below a loss
+    wr = clustered_win_rate([win_score(_OUTCOME[v["detail"]["outcome"]]) for v in rows], [0.5] * len(rows),
+                            [v["case_id"] for v in rows])
+    return {"win_rate": wr.rate, "win_rate_ci": [wr.ci[0], wr.ci[1]], "tie_rate": wr.ties / wr.n,
+            "n_cases": len({v["case_id"] for v in rows})}
 
 
 def _cache_key(judge: Judge, pack: Any, n: int, seed: int) -> str:

@@ -1,61 +1,58 @@
-"""`vlm-t2i`: semantic consistency and perceptual quality, 0-10 each, overall sqrt(SC*PQ).
+"""`vlm-t2i`: VIEScore semantic consistency (SC) and perceptual quality (PQ), 0-10, overall sqrt(SC*PQ).
 
-The VIEScore convention used by GEdit-Bench, with an artefact rubric naming the distilled models'
-known failures (grain on flat areas, malformed letters, grid patterns, oversaturation), which the
-public rubrics do not mention. The prompt is `prompts/t2i_v1.txt`; its hash keys the cache.
+VIEScore as published (judges/vlm/viescore.py): two questions per image, as VIEScore asks them.
+SC (`prompts/t2i_sc_v2.txt`) shows the image with the prompt (and the text it must spell); PQ
+(`prompts/pq_v2.txt`) shows the image alone and asks naturalness and artifacts, PQ = their
+minimum. Each reply writes its reasoning before its scores. The PQ reply also flags the distilled
+models' known failures (grain on flat areas, malformed letters, grid patterns, oversaturation),
+which the public rubric does not name; they are counted in `defect_flags` and do not enter PQ.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from evalsuite.judge import Scores
 from evalsuite.types import Case, JudgeInput, MetricSpec
-from judges.vlm.common import (
-    Field,
-    VLMJudge,
-    geometric_mean,
-    read_rubric,
-    render_prompt,
-    spread,
-)
+from judges.vlm.backends.base import VLMResponse
+from judges.vlm.common import Field, VLMJudge, read_rubric, render_prompt, spread
+from judges.vlm.viescore import PQ_FIELDS, T2I_SC_FIELDS, t2i_metrics
 
 logger = logging.getLogger(__name__)
 
-ARTEFACTS = ("grain_on_flat_areas", "malformed_letters", "grid_pattern", "oversaturation")
-FIELDS = (Field("semantic_consistency", "score"), Field("perceptual_quality", "score"),
-          *(Field(a, "bool") for a in ARTEFACTS))
+PQ_PROMPT = "pq_v2"
+# (part, reply fields) of one judgement, in the order the requests are sent
+PARTS: tuple[tuple[str, tuple[Field, ...]], ...] = (("sc", T2I_SC_FIELDS), ("pq", PQ_FIELDS))
+PQ_METRICS = {
+    "naturalness": MetricSpec(True, (0.0, 10.0), "looks natural: lighting, shadows, distance (VIEScore PQ part)"),
+    "artifact_free": MetricSpec(True, (0.0, 10.0), "VIEScore 'artifacts' score: 10 = no artifacts (PQ part)"),
+    "perceptual_quality": MetricSpec(True, (0.0, 10.0), "VIEScore PQ = min(naturalness, artifact_free), output alone"),
+    "defect_flags": MetricSpec(False, (0.0, 4.0), "distillation defects flagged (grain, letters, grid, saturation)"),
+}
 
 
-def t2i_prompt(case: Case, template: str = "t2i_v1") -> str:
-    """The judge prompt for one case (expected text, where the case has some, is spelled out)."""
+def t2i_prompt(case: Case, template: str = "t2i_sc_v2") -> str:
+    """The SC prompt for one case (expected text, where the case has some, is spelled out)."""
     expected = ""
     if case.expected_text:
         expected = "Text that must appear exactly: " + "; ".join(f'"{t}"' for t in case.expected_text) + "\n"
     return render_prompt(template, prompt=case.prompt, expected_text=expected)
 
 
-def score_rubric(values: dict[str, Any]) -> dict[str, float]:
-    """Metric values from one parsed reply."""
-    sc, pq = float(values["semantic_consistency"]), float(values["perceptual_quality"])
-    return {"semantic_consistency": sc, "perceptual_quality": pq, "overall": geometric_mean(sc, pq),
-            "artefacts": float(sum(bool(values[a]) for a in ARTEFACTS))}
-
-
 class VLMT2IJudge(VLMJudge):
-    """Rubric judge for text-to-image outputs (see module docstring; config in VLMJudge)."""
+    """VIEScore judge for text-to-image outputs (see module docstring; config in VLMJudge)."""
 
     name = "vlm-t2i"
-    version = 1
-    prompt_name = "t2i_v1"
-    default_max_tokens = 160
+    version = 2
+    prompt_name = "t2i_sc_v2"
+    prompt_names = ("t2i_sc_v2", PQ_PROMPT)
+    default_max_tokens = 512
     metrics = {
         "semantic_consistency": MetricSpec(True, (0.0, 10.0), "follows the prompt (VIEScore SC)"),
-        "perceptual_quality": MetricSpec(True, (0.0, 10.0), "clean, natural image (VIEScore PQ)"),
-        "overall": MetricSpec(True, (0.0, 10.0), "sqrt(SC * PQ)"),
-        "artefacts": MetricSpec(False, (0.0, 4.0), "distillation artefacts flagged (grain, letters, grid, saturation)"),
+        **PQ_METRICS,
+        "overall": MetricSpec(True, (0.0, 10.0), "VIEScore O = sqrt(SC * PQ)"),
     }
 
     def applies_to(self, case: Case) -> bool:
@@ -63,32 +60,46 @@ class VLMT2IJudge(VLMJudge):
 
     def score(self, items: Sequence[JudgeInput]) -> list[Scores | None]:
         reps = self.config["repeats"]
-        constraint = self.constraint(FIELDS)
-        reqs = [self.request(t2i_prompt(it.case, self.prompt_name), [it.image], r, constraint,
-                             tag=f"{it.case.id}/{it.seed}#{r}")
-                for it in items for r in range(reps)]
+        sc_c, pq_c = self.constraint(T2I_SC_FIELDS), self.constraint(PQ_FIELDS)
+        pq_prompt = render_prompt(PQ_PROMPT)
+        reqs = []
+        for it in items:
+            sc_prompt = t2i_prompt(it.case, self.prompt_name)
+            for r in range(reps):
+                tag = f"{it.case.id}/{it.seed}#{r}"
+                reqs += [self.request(sc_prompt, [it.image], r, sc_c, tag=tag + "/sc"),
+                         self.request(pq_prompt, [it.image], r, pq_c, tag=tag + "/pq")]
         resps = self.ask(reqs)
-        return [rubric_scores(self, it, resps[i * reps:(i + 1) * reps], FIELDS, score_rubric)
+        per = len(PARTS) * reps
+        return [rubric_scores(self, it, resps[i * per:(i + 1) * per], PARTS, t2i_metrics)
                 for i, it in enumerate(items)]
 
 
-def rubric_scores(judge: VLMJudge, item: JudgeInput, resps: Sequence[Any], fields: Sequence[Field],
-                  scorer: Any) -> Scores:
-    """Scores from the repeats of one rubric question (shared by vlm-t2i and vlm-edit).
+def rubric_scores(judge: VLMJudge, item: JudgeInput, resps: Sequence[VLMResponse],
+                  parts: Sequence[tuple[str, Sequence[Field]]],
+                  scorer: Callable[..., dict[str, float]]) -> Scores:
+    """Scores from the repeats of one VIEScore judgement (shared by vlm-t2i and vlm-edit).
 
-    Every repeat must be readable: one failed repeat fails the item (a mean over the surviving
-    repeats would hide a flaky judge). Values are means over repeats; the spread is in detail.
+    `resps` holds, per repeat, one reply per part (SC, PQ) in `parts` order; `scorer` takes the
+    parsed replies in that order. Every reply must be readable: one failed reply fails the item (a
+    mean over the surviving repeats would hide a flaky judge). Values are means over repeats; the
+    spread, the replies and the parsed answers (with their reasoning) are in detail.
     """
-    replies = [r.summary() for r in resps]
+    k = len(parts)
+    reps = len(resps) // k
+    replies = [{"part": parts[j % k][0], **r.summary()} for j, r in enumerate(resps)]
     parsed: list[dict[str, float]] = []
     raw_values: list[dict[str, Any]] = []
-    for k, resp in enumerate(resps):
-        values, kind, err = read_rubric(resp, fields)
-        if values is None:
-            where = f" (repeat {k + 1}/{len(resps)})" if len(resps) > 1 else ""
-            return judge.failures(item, f"{err}{where}", kind or "backend", {"replies": replies})
-        raw_values.append(values)
-        parsed.append(scorer(values))
+    for r in range(reps):
+        answers: dict[str, Any] = {}
+        for j, (part, fields) in enumerate(parts):
+            values, kind, err = read_rubric(resps[r * k + j], fields)
+            if values is None:
+                where = f" ({part} reply" + (f", repeat {r + 1}/{reps})" if reps > 1 else ")")
+                return judge.failures(item, f"{err}{where}", kind or "backend", {"replies": replies})
+            answers[part] = values
+        raw_values.append(answers)
+        parsed.append(scorer(*(answers[p] for p, _ in parts)))
     detail_common = {**judge.provenance(), "replies": replies, "answers": raw_values}
     values: dict[str, float] = {}
     per_metric: dict[str, dict[str, Any]] = {}

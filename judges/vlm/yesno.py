@@ -49,7 +49,7 @@ class VLMYesNoJudge(VLMJudge):
     """P("Yes") for case.questions (config in VLMJudge, plus top_logprobs, default 20)."""
 
     name = "vlm-yesno"
-    version = 1
+    version = 2
     calibrated = False      # no known good/bad pairs for yes/no questions
     prompt_name = "yesno_v1"
     default_max_tokens = 1

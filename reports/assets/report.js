@@ -106,7 +106,8 @@
     return out;
   }
   function ocrDiff(expected, read) {
-    var norm = function (w) { return w.toLowerCase().replace(/[^\p{L}\p{N}]/gu, ''); };
+    // as the strict headline metrics: text as written (NFC only), so "sale" for "SALE" is a miss
+    var norm = function (w) { return w.normalize('NFC'); };
     var a = tokens(expected), b = tokens(read);
     var n = a.length, m = b.length, i, j, T = [];
     for (i = 0; i <= n; i++) { T.push(new Array(m + 1).fill(0)); }
@@ -121,6 +122,24 @@
       else { box.appendChild(el('del', { title: 'expected but not read', text: txt(a[i]) })); i++; }
     }
     if (!n && !m) box.appendChild(el('span', { class: 'ns', text: '(no text expected or read)' }));
+    return box;
+  }
+
+  // The OCR judge's classified typography errors (detail.errors, detail.error_counts): one line of
+  // counts per class, then the first errors as class: "expected" → "read" (∅ for none).
+  function typoErrors(d) {
+    var box = el('div', { class: 'typo' }), counts = d.error_counts || {};
+    var parts = Object.keys(counts).filter(function (k) { return counts[k]; }).map(function (k) { return k + ' ' + counts[k]; });
+    box.appendChild(el('div', { class: 'typo-counts', text: 'typography errors: ' + (parts.length ? parts.join(' · ') : 'none') }));
+    var errs = (Array.isArray(d.errors) ? d.errors : []).slice(0, 10), ul = el('ul');   // the rest: counts, judge details
+    var q = function (t) { return t ? '“' + t + '”' : '∅'; };
+    errs.forEach(function (e) {
+      if (!e || typeof e.kind !== 'string') return;
+      ul.appendChild(el('li', { 'data-kind': e.kind }, el('b', { text: e.kind }), ': ' + q(e.expected) + ' → ' + q(e.read)));
+    });
+    var total = Object.keys(counts).reduce(function (n, k) { return n + (Number(counts[k]) || 0); }, 0);
+    if (errs.length && total > errs.length) ul.appendChild(el('li', { class: 'ns', text: '… ' + (total - errs.length) + ' more' }));
+    if (ul.children.length) box.appendChild(ul);
     return box;
   }
 
@@ -191,6 +210,7 @@
         if (typeof d.text === 'string' && (judge === 'ocr' || judge.indexOf('ocr') === 0)) {
           var exp = (d.expected && d.expected.length ? d.expected : row.expected).join(' ');
           box.appendChild(ocrDiff(exp, d.text));
+          if (d.error_counts && typeof d.error_counts === 'object') box.appendChild(typoErrors(d));
         }
         var r = rationale(d);
         if (r && judge.indexOf('ocr') !== 0) box.appendChild(el('div', { class: 'rationale' }, el('b', { text: judge + ': ' }), r));

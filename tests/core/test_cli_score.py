@@ -69,6 +69,12 @@ def test_score_folder_with_teacher_images(score_inputs, tmp_path, capsys) -> Non
         assert m["ocr.word_recall"]["n"] == n and m["ocr.word_recall"]["failures"] == 0
         assert m["ocr.word_recall"]["mean"] >= 0.9 and m["ocr.word_precision"]["mean"] >= 0.9
     assert te["ocr.exact_match"]["mean"] == 1.0
+    # typography error counts per role (summary["typography"]["ocr"]) agree with the err_* means
+    typo = s["typography"]["ocr"]
+    assert typo["teacher"]["images"] == n and typo["teacher"]["images_with_errors"] == 0
+    for role, m in (("student", st), ("teacher", te)):
+        for k, total in typo[role]["errors"].items():
+            assert total == pytest.approx(m[f"ocr.err_{k}"]["mean"] * n), (role, k)
     # flat background: the student carries sigma-4 grain, the teacher none
     assert st["flatbg.sigma"]["mean"] == pytest.approx(SIGMA, rel=0.1)
     assert te["flatbg.sigma"]["mean"] < 0.3

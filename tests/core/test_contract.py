@@ -217,3 +217,26 @@ def test_a_family_plugs_in_flags_summary_calibration_and_console(tmp_path, toy_f
                              family_opts={"toyfam": {"level": 0.5}}))
     assert s2["calibration"]["toyj"]["cached_in_store"] == {"n": 3}
     assert s2["metrics"]["student"]["toyj.x"]["mean"] == 0.5
+
+
+def test_preflight_hook_of_every_judge_runs_before_anything_renders(tmp_path, monkeypatch):
+    """Judge.preflight() is called for each selected judge, family or not, before any model loads:
+    a judge that cannot work stops the run with its one-line error and no run directory data."""
+    pack = write_pack(tmp_path / "p", n=2)
+    called: list[str] = []
+
+    def ok(self):
+        called.append(self.name)
+    monkeypatch.setattr(SpreadJudge, "preflight", ok)
+    run_eval(cfg(tmp_path, pack, run_dir=tmp_path / "ok"))
+    assert called == ["spread"]
+
+    def down(self):
+        raise EvalsuiteError(f"{self.name}: its server is down")
+    renders: list[int] = []
+    monkeypatch.setattr(SpreadJudge, "preflight", down)
+    monkeypatch.setattr("evalsuite.runner.load_model", lambda *a, **k: renders.append(1))
+    with pytest.raises(EvalsuiteError, match="spread: its server is down"):
+        run_eval(cfg(tmp_path, pack, run_dir=tmp_path / "down"))
+    assert renders == [] and not (tmp_path / "down" / "results.db").exists()
+    assert Judge.preflight(SpreadJudge()) is None and SpreadJudge().fingerprint() is None   # the defaults

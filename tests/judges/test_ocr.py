@@ -74,9 +74,12 @@ def test_partial_text_and_hallucination(ocr_judge: OCRJudge) -> None:
     v = judge_verdicts(ocr_judge, items)
     m = by_metric(v, "missing")
     assert m["word_recall"].value == 0.5 and m["word_precision"].value == 1.0
-    assert m["ned"].value == pytest.approx(1 - 3 / 8) and m["exact_match"].value == 0.0
+    assert m["ned"].value == pytest.approx(1 - 4 / 9) and m["exact_match"].value == 0.0   # "GREEN TEA" vs "GREEN"
+    assert m["ned_loose"].value == pytest.approx(1 - 3 / 8)                           # spaces ignored
+    assert m["err_missing"].value == 1.0 and m["word_recall"].detail["errors"][0]["expected"] == "TEA"
     m = by_metric(v, "extra")
     assert m["word_recall"].value == 1.0 and m["word_precision"].value == pytest.approx(1 / 3)
+    assert m["err_extra"].value == 2.0
     m = by_metric(v, "wrong")
     assert m["word_recall"].value == 0.0 and m["word_precision"].value == 0.0
     assert m["ned"].value < 0.5
@@ -173,7 +176,7 @@ def test_engine_failure_is_a_failed_verdict_not_a_zero() -> None:
     j._backend = _Broken()
     img = Image.new("RGB", (64, 64))
     v = judge_verdicts(j, [make_item(make_case("x", ["HI"]), img)])
-    assert len(v) == 4 and all(not x.ok and x.value is None and "engine crashed" in x.error for x in v)
+    assert len(v) == len(METRICS) and all(not x.ok and x.value is None and "engine crashed" in x.error for x in v)
 
 
 def test_scores_follow_the_backend_reading() -> None:
@@ -182,8 +185,13 @@ def test_scores_follow_the_backend_reading() -> None:
     img = Image.new("RGB", (64, 64))
     v = judge_verdicts(j, [make_item(make_case("a", ["Hello World"]), img, seed=1),
                  make_item(make_case("a", ["Hello World"]), img, seed=2)])
-    assert by_metric(v, "a", 1)["word_recall"].value == 0.5
-    assert by_metric(v, "a", 2)["exact_match"].value == 1.0
+    m = by_metric(v, "a", 1)   # "hello wrld": a case error and a substitution
+    assert m["word_recall"].value == 0.0 and m["word_recall_loose"].value == 0.5
+    assert m["err_case"].value == 1.0 and m["err_substitution"].value == 1.0
+    # upper case for "Hello World": loose exact match, strict mismatch with two case errors
+    m = by_metric(v, "a", 2)
+    assert m["exact_match_loose"].value == 1.0 and m["exact_match"].value == 0.0
+    assert m["err_case"].value == 2.0 and m["ned"].value == pytest.approx(1 - 8 / 11)
 
 
 def test_prepare_and_unmap_roundtrip() -> None:

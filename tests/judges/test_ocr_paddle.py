@@ -113,7 +113,7 @@ def test_auto_backend_picks_installed_paddleocr_with_model_dirs(fake_paddleocr) 
     assert OCRJudge(det_model_dir=det).config["backend"] == "rapidocr"   # one folder is not enough
     assert OCRJudge().config["backend"] == "rapidocr"
     image = render_text("HELLO WORLD", size=(320, 96), font=latin_fonts()[0], font_size=32)
-    v = {x.metric: x for x in judge_verdicts(auto, [make_item(make_case("p", ["Hello World"]), image)])}
+    v = {x.metric: x for x in judge_verdicts(auto, [make_item(make_case("p", ["HELLO WORLD"]), image)])}
     assert v["word_recall"].value == 1.0 and v["exact_match"].value == 1.0
     assert v["word_precision"].value == 1.0
     assert [ln["text"] for ln in v["ned"].detail["lines"]] == ["HELLO", "WORLD"]

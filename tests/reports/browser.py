@@ -224,3 +224,31 @@ class Page:
         p = Path(path)
         p.write_bytes(base64.b64decode(data))
         return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tests.reports.browser REPORT.html OUT.png [--at SELECTOR]`: a headless-Chromium
+    screenshot of a report, scrolled to SELECTOR (how docs/img/report-*.png are taken)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m tests.reports.browser")
+    ap.add_argument("report")
+    ap.add_argument("out")
+    ap.add_argument("--at", default=None, help="CSS selector scrolled to the top before the shot")
+    ap.add_argument("--width", type=int, default=1400)
+    ap.add_argument("--height", type=int, default=1000)
+    a = ap.parse_args(argv)
+    with Browser() as b:
+        page = b.open(Path(a.report).resolve().as_uri(), a.width, a.height)
+        page.wait_for("document.body.getAttribute('data-ready') === '1'")
+        if a.at:
+            page.eval(f"document.querySelector({json.dumps(a.at)}).scrollIntoView()")
+        page.screenshot(a.out)
+        errors = page.errors()
+    for e in errors:
+        print(e)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -71,7 +71,8 @@ def make_run(run_dir: Path, n_cases: int = 12, seeds: Sequence[int] = (0, 1), *,
              case_ids: dict[int, str] | None = None, extra_tags: dict[int, list[str]] | None = None,
              expected: dict[int, list[str]] | None = None, ocr_read: dict[int, dict[str, str]] | None = None,
              vlm_reply: dict[int, str] | None = None, bg_region: bool = True,
-             region_box: Sequence[float] | None = None) -> Path:
+             region_box: Sequence[float] | None = None, typo: bool = False,
+             text_ok: dict[int, dict[str, bool]] | None = None) -> Path:
     """Write a complete run directory and return it.
 
     quality[role]: probability that the OCR reads the word (word_recall); noise[role]: grain sigma
@@ -80,7 +81,10 @@ def make_run(run_dir: Path, n_cases: int = 12, seeds: Sequence[int] = (0, 1), *,
     Per case index i: case_ids[i] / extra_tags[i] / expected[i] (expected text) override the
     defaults, ocr_read[i][role] is what the OCR "read", vlm_reply[i] the student's VLM reply text.
     bg_region=False leaves the case's background region unset; region_box (fractions) goes into
-    every flatbg verdict's detail as the box the judge measured.
+    every flatbg verdict's detail as the box the judge measured. typo=True: every OCR detail also
+    carries the typography errors of its reading (`errors`, `error_counts`, as the OCR judge v2
+    stores them, classified by judges.typo_errors). text_ok[i][role] fixes whether the
+    OCR reads case i's word (instead of drawing it with probability quality[role]).
     """
     quality = {"teacher": 0.9, "student": 0.8, **(quality or {})}
     noise = {"teacher": 2.0, "student": 4.0, **(noise or {})}
@@ -137,6 +141,7 @@ def make_run(run_dir: Path, n_cases: int = 12, seeds: Sequence[int] = (0, 1), *,
             for role in roles:
                 q = quality.get(role, 0.8)
                 ok_text = bool(rng.random() < q)
+                ok_text = (text_ok or {}).get(i, {}).get(role, ok_text)
                 sig = noise.get(role, 3.0)
                 img = _image(rng, bg, sig, size, ok_text)
                 h = save(img)
@@ -146,6 +151,11 @@ def make_run(run_dir: Path, n_cases: int = 12, seeds: Sequence[int] = (0, 1), *,
                 ref = hashes["teacher"].get(s, "") if role != "teacher" and "teacher" in roles else ""
                 read = (ocr_read or {}).get(i, {}).get(role, word if ok_text else word[: len(word) // 2])
                 detail = {"text": read, "expected": exp_text, "lines": [{"text": read, "box": [[0, 0], [1, 0], [1, 1], [0, 1]], "score": 0.9}]}
+                if typo:
+                    from judges.typo_errors import classify_errors, error_counts
+
+                    errors = classify_errors(" ".join(exp_text), read)
+                    detail.update(errors=[e.to_dict() for e in errors], error_counts=error_counts(errors))
                 recall = 1.0 if ok_text else 0.0
                 ned = 1.0 if ok_text else 0.5
                 for metric, val in (("word_recall", recall), ("ned", ned)):

@@ -238,3 +238,107 @@ def test_per_tag_summary_matches_the_run(run_dir, tmp_path):
                     assert cell.startswith(f"{m:.4g} [{lo:.4g}, {hi:.4g}]")
                 else:
                     assert cell.startswith("—")
+
+
+# A typography run: per case the expected text and what the student's OCR read (the teacher reads
+# every text as written); the classes each reading must be counted under, from docs/typography.md.
+TYPO_EXPECTED = {0: ["SALE 50% OFF"], 1: ["HELLO WORLD"], 2: ["$9.99"], 3: ["OPEN"], 4: ["EXIT"]}
+TYPO_READ = {0: "sale 50 OFF", 1: "HELLOWORLD", 2: "$999", 3: "OPEN NOW",
+             4: " ".join(f"W{k}" for k in range(60))}          # hallucinated text: more errors than are listed
+TYPO_CLASSES = {0: {"case": 1, "punctuation": 1}, 1: {"spacing": 1}, 2: {"punctuation": 1}, 3: {"extra": 1}}
+
+
+def make_typo_run(run_dir: Path) -> Path:
+    reads = {i: {"student": r, "teacher": " ".join(TYPO_EXPECTED[i])} for i, r in TYPO_READ.items()}
+    return make_run(run_dir, n_cases=len(TYPO_EXPECTED), seeds=(0,), n_edit=0, typo=True,
+                    quality={"teacher": 1.0, "student": 1.0}, expected=TYPO_EXPECTED, ocr_read=reads)
+
+
+def test_typography_errors_per_model_and_per_image(tmp_path):
+    """The summary counts every error class per model (total and images having one) over the
+    verdicts shown; each OCR cell carries its classified errors (the first 40, counts whole)."""
+    run = make_typo_run(tmp_path / "run")
+    out = tmp_path / "r.html"
+    build_report([str(run)], out)
+    html = out.read_text(encoding="utf-8")
+    cells = {r["case"]: {ln["label"]: c for ln, c in zip(_data(html)["lanes"], r["cells"])} for r in _data(html)["rows"]}
+    for i, want in TYPO_CLASSES.items():
+        d = cells[f"case-{i:04d}"]["student"]["d"]["ocr"]
+        assert {k: n for k, n in d["error_counts"].items() if n} == want
+        assert sorted(e["kind"] for e in d["errors"]) == sorted(k for k, n in want.items() for _ in range(n))
+        assert sum(cells[f"case-{i:04d}"]["teacher"]["d"]["ocr"]["error_counts"].values()) == 0
+    big = cells["case-0004"]["student"]["d"]["ocr"]
+    n_big = sum(big["error_counts"].values())
+    assert len(big["errors"]) == 40 and n_big >= 60
+    table = re.search(r'<table class="t" id="typography">.*?</table>', html, re.S).group(0)
+    heads = re.findall(r"<th>(.*?)</th>", table)
+    assert heads == ["model", "judge", "images", "with errors", "missing", "extra", "substitution", "case",
+                     "punctuation", "spacing", "order"]
+    rows = {m.group(1): re.findall(r"<td[^>]*>(.*?)</td>", m.group(0))
+            for m in re.finditer(r"<tr><td>(\w+)</td>.*?</tr>", table, re.S)}
+    assert rows["teacher"][:4] == ["teacher", "ocr", "5", "0"]
+    assert all(c == "0 <small>(0)</small>" for c in rows["teacher"][4:])
+    assert rows["student"][:4] == ["student", "ocr", "5", "5"]
+    totals = {c: sum(TYPO_CLASSES.get(i, {}).get(c, 0) for i in TYPO_CLASSES) + big["error_counts"][c]
+              for c in heads[4:]}
+    having = {c: sum(1 for i in TYPO_CLASSES if TYPO_CLASSES[i].get(c)) + bool(big["error_counts"][c]) for c in heads[4:]}
+    assert rows["student"][4:] == [f"{totals[c]} <small>({having[c]})</small>" for c in heads[4:]]
+    assert totals["punctuation"] == 2 and having["punctuation"] == 2 and totals["spacing"] == 1
+
+
+def test_no_typography_table_without_error_counts(run_dir, tmp_path):
+    out = tmp_path / "r.html"
+    build_report([str(run_dir)], out)
+    assert 'id="typography"' not in out.read_text(encoding="utf-8")
+
+
+LADDER = ["easy", "mid", "hard"]
+
+
+def ladder_run(path: Path) -> Path:
+    """18 cases on a three-bucket ladder: the student reads every word the teacher reads except in
+    'hard' (none) and one 'mid' case (a worse point whose CI includes zero, not a break). The
+    run's summary.json records the ladder as the runner writes it."""
+    ok = {i: {"teacher": True, "student": LADDER[i % 3] != "hard" and i != 1} for i in range(18)}
+    run = make_run(path, n_cases=18, n_edit=0, fail_every=0, text_ok=ok, noise={"student": 2.0},
+                   extra_tags={i: [LADDER[i % 3]] for i in range(18)})
+    (run / "summary.json").write_text(json.dumps({"ladders": {"difficulty": {"buckets": LADDER}}}))
+    return run
+
+
+def test_ladder_curves_are_drawn_with_the_runs_numbers(tmp_path):
+    run_dir = ladder_run(tmp_path / "run")
+    out = tmp_path / "r.html"
+    build_report([str(run_dir)], out)
+    html = out.read_text(encoding="utf-8")
+    section = re.search(r'<section id="ladders">.*?</section>', html, re.S).group(0)
+    assert '<div class="ladder" data-ladder="difficulty">' in section
+    line = re.search(r'<p class="ladder-break">(.*?)</p>', section).group(1)
+    assert line.startswith("ladder difficulty (easy &gt; mid &gt; hard): first break at ")
+    assert re.search(r"(at hard \(|hard: )[^;)]*ocr.word_recall", line), line
+    chart = re.search(r'<svg class="chart ladder-chart"[^>]*data-metric="ocr.word_recall".*?</svg>', section, re.S).group(0)
+    run = load_run(run_dir)
+    for role in ("teacher", "student"):
+        pts = dict(re.findall(r'<circle class="pt" data-bucket="(\w+)" data-mean="([^"]+)"',
+                              chart.split(f'<g class="series {role}"', 1)[1].split('class="legend"', 1)[0]))
+        assert list(pts) == LADDER
+        for tag in LADDER:   # the plotted mean is the bucket's mean over its (case, seed) pairs
+            vals = [v for (c, _), v in run.values(role, "ocr.word_recall").items() if tag in run.cases[c]["tags"]]
+            assert float(pts[tag]) == pytest.approx(np.mean(vals)) and len(vals) == 12
+    assert [float(v) for v in re.findall(r'data-mean="([^"]+)"', chart)] == pytest.approx(
+        [1, 1, 1, 1, 5 / 6, 0])
+    # CI bars: one per model and bucket; the first break is shaded at 'hard' only
+    assert chart.count('<g class="ci-bar"') == 6
+    assert re.findall(r'<rect class="break-mark" data-bucket="(\w+)"', chart) == ["hard"]
+    # the student's 'mid' bar is the case-clustered CI of the mid cases
+    mid = {k: v for k, v in run.values("student", "ocr.word_recall").items() if "mid" in run.cases[k[0]]["tags"]}
+    m, lo, hi = keyed_mean_ci(mid, seed=1)
+    student = chart.split('<g class="series student"', 1)[1]
+    bar = re.search(r'<g class="ci-bar" data-bucket="mid" data-lo="([^"]+)" data-hi="([^"]+)"', student)
+    assert lo < m < hi == pytest.approx(1.0) and [float(bar.group(1)), float(bar.group(2))] == pytest.approx([lo, hi])
+
+
+def test_no_ladder_section_without_ladders(run_dir, tmp_path):
+    out = tmp_path / "r.html"
+    build_report([str(run_dir)], out)
+    assert 'id="ladders"' not in out.read_text(encoding="utf-8")

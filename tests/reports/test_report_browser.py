@@ -16,7 +16,7 @@ from reports.html import Options, build_report
 from tests.core.conftest import write_pack
 from tests.core.doubles import MeanJudge, PatternRenderer
 from tests.reports.make_run import make_run, make_sweep
-from tests.reports.test_report import EVIL
+from tests.reports.test_report import EVIL, TYPO_CLASSES, make_typo_run
 
 pytestmark = pytest.mark.slow
 
@@ -229,6 +229,42 @@ def test_ocr_diff_marks_misread_words_and_characters(browser, tmp_path):
     assert page.errors() == []
 
 
+def test_typography_errors_beside_the_ocr_diff(browser, tmp_path):
+    """Each OCR cell lists its classified errors under the diff, which compares text as written (a
+    case-only or punctuation-only misreading is a miss, as in the strict metrics); the summary's
+    per-model table is on the page."""
+    run = make_typo_run(tmp_path / "run")
+    out = tmp_path / "typo.html"
+    build_report([str(run)], out)
+    page = browser.open(out.as_uri())
+    page.wait_for("document.body.getAttribute('data-ready') === '1'")
+
+    def cell(case: str, lane: int) -> dict:
+        return page.eval(f"""(function(){{
+          var row = document.querySelector('#rows .case-row[data-case="{case}"]');
+          var box = row.querySelectorAll('.lane')[{lane}], ocr = box.querySelector('.ocr'), ty = box.querySelector('.typo');
+          var t = function (root, sel) {{ return Array.from(root.querySelectorAll(sel)).map(e => e.textContent); }};
+          return {{del: t(ocr, 'del'), ins: t(ocr, 'ins'), hit: t(ocr, '.hit'), counts: ty.querySelector('.typo-counts').textContent,
+                   errors: t(ty, 'li[data-kind]'), kinds: Array.from(ty.querySelectorAll('li[data-kind]')).map(e => e.dataset.kind),
+                   more: t(ty, 'li.ns'), after: ocr.nextElementSibling === ty}};
+        }})()""")
+    s = cell("case-0000", 1)
+    assert s["del"] == ["SALE ", "50% "] and s["ins"] == ["sale ", "50 "] and s["hit"] == ["OFF"]
+    assert s["counts"] == "typography errors: case 1 · punctuation 1" and s["after"]
+    assert s["errors"] == ["case: “SALE” → “sale”", "punctuation: “50%” → “50”"]
+    t = cell("case-0000", 0)     # the teacher read it as written
+    assert t["del"] == [] and t["ins"] == [] and t["counts"] == "typography errors: none" and t["errors"] == []
+    for i, want in TYPO_CLASSES.items():
+        assert sorted(cell(f"case-{i:04d}", 1)["kinds"]) == sorted(k for k, n in want.items() for _ in range(n))
+    assert cell("case-0003", 1)["errors"] == ["extra: ∅ → “NOW”"]
+    big = cell("case-0004", 1)
+    n_big = sum(_rows_data(out)[4]["cells"][1]["d"]["ocr"]["error_counts"].values())
+    assert len(big["errors"]) == 10 and big["more"] == [f"… {n_big - 10} more"]
+    table = page.eval("document.getElementById('typography').textContent")
+    assert table.startswith("Typography errors") and "punctuation" in table
+    assert page.errors() == []
+
+
 def test_lightbox_shows_the_full_resolution_render(browser, tmp_path):
     run = make_run(tmp_path / "run", n_cases=2, seeds=(0,), n_edit=0, size=(320, 200))
     for budget, natural, full in ((16.0, 320, "1"), (0.0, 256, "0")):
@@ -389,4 +425,36 @@ def test_page_one_renders_before_the_rest_of_the_file_is_parsed(browser, tmp_pat
     assert page.eval("document.body.getAttribute('data-ready')") == "1"
     assert page.eval("document.querySelectorAll('#rows img[src]').length") == 10 * 2 * 2
     assert page.eval("document.getElementById('page').textContent") == "page 3 / 3"
+    assert page.errors() == []
+
+
+def test_ladder_curves_render_in_chromium(browser, tmp_path):
+    """The ladder section draws, per metric, both models' points and CI bars in every bucket, and
+    shades the first break; the points sit in bucket order, left to right."""
+    from tests.reports.test_report import LADDER, ladder_run
+
+    run = ladder_run(tmp_path / "run")
+    out = tmp_path / "ladders.html"
+    build_report([str(run)], out)
+    page = browser.open(out.as_uri())
+    page.wait_for("document.body.getAttribute('data-ready') === '1'")
+    charts = page.eval("document.querySelectorAll('#ladders svg.ladder-chart').length")
+    assert charts == 5          # ocr.word_recall, ocr.ned, flatbg.noise_sigma, vlm-t2i.overall, diversity.lpips_spread
+    sel = '#ladders svg.ladder-chart[data-metric="ocr.word_recall"]'
+    for role in ("teacher", "student"):
+        xs = page.eval(f"Array.from(document.querySelectorAll('{sel} g.series.{role} circle.pt'))"
+                       ".map(c => [c.dataset.bucket, c.getBoundingClientRect().x])")
+        assert [b for b, _ in xs] == LADDER and [x for _, x in xs] == sorted(x for _, x in xs)
+        bars = page.eval(f"Array.from(document.querySelectorAll('{sel} g.series.{role} g.ci-bar'))"
+                         ".map(g => g.getBoundingClientRect().height)")
+        assert len(bars) == 3
+    # the student's 'mid' bucket has a real interval: its bar is drawn with a visible height
+    assert page.eval(f"document.querySelector('{sel} g.series.student g.ci-bar[data-bucket=mid]')"
+                     ".getBoundingClientRect().height") > 5
+    mark = page.eval(f"(function(){{var r=document.querySelector('{sel} rect.break-mark');"
+                     "var b=r.getBoundingClientRect(); return [r.dataset.bucket, b.width, b.height, "
+                     "getComputedStyle(r).fill];})()")
+    assert mark[0] == "hard" and mark[1] > 20 and mark[2] > 50 and mark[3] != "none"
+    page.eval("document.getElementById('ladders').scrollIntoView()")
+    _shot(page, tmp_path, "report-ladders-synthetic.png")
     assert page.errors() == []

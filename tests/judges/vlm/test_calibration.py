@@ -72,7 +72,7 @@ def oracle(good_hashes: set[str], informative: bool = True):
         ims = decode_images(body)
         if len(ims) == 2:        # pairwise: prefer the clean one
             first_good = image_sha256(ims[0]) in good_hashes
-            return Reply(body=chat_reply(json.dumps({"better": "first" if first_good else "second",
+            return Reply(body=chat_reply(json.dumps({"reasoning": "r", "better": "first" if first_good else "second",
                                                      "category": "noise"})))
         pq = (9 if image_sha256(ims[0]) in good_hashes else 3) if informative else 5
         return Reply(body=chat_reply(t2i_json(8, pq)))
@@ -101,6 +101,10 @@ def test_calibrate_and_cli(capsys):
     with ScriptedServer(oracle(good)) as s:
         r = calibrate(VLMT2IJudge(url=s.url, model="m"), "typography-mini", n=4, seed=1)
         assert r["accuracy"] == 1.0 and r["n"] == 4
-        rc = main(["--pack", "typography-mini", "--n", "4", "--seed", "1", "--vlm-url", s.url, "--vlm-model", "m",
+        rc = main(["--pack", "typography-mini", "--n", "4", "--seed", "1", "--vlm-url", s.url, "--vlm-model", "judge-m",
                    "--json"])
-    assert rc == 0 and json.loads(capsys.readouterr().out)["accuracy"] == 1.0
+        assert rc == 0 and json.loads(capsys.readouterr().out)["accuracy"] == 1.0
+        asked = len(s.requests)
+        # a model the server does not serve: refused before any pair is judged
+        assert main(["--pack", "typography-mini", "--n", "4", "--vlm-url", s.url, "--vlm-model", "m"]) == 2
+        assert "not --vlm-model 'm'" in capsys.readouterr().out and len(s.requests) == asked

@@ -40,13 +40,15 @@ def run_cli(url: str, model: str, run_dir: Path, pack: str, judges: str, *extra:
 
 
 def vocab(model_dir: Path) -> int:
-    return json.loads((model_dir / "tiny_vlm.json").read_text())["vocab"]
+    """Logits per position (the tokenizer's vocabulary padded to a multiple of 64): asking for all
+    of them lists every answer token, whatever the random weights."""
+    return json.loads((model_dir / "config.json").read_text())["text_config"]["vocab_size"]
 
 
 # judge: (pack, --limit, extra flags, requests per item)
 CONFIGS = {
-    "vlm-edit": ("edit", 2, [], 1),                                   # 2 cases x 2 seeds
-    "vlm-t2i": ("t2i-general", 1, [], 1),                             # 1 case x 4 seeds
+    "vlm-edit": ("edit", 2, [], 2),                                   # 2 cases x 2 seeds; SC and PQ
+    "vlm-t2i": ("t2i-general", 1, [], 2),                             # 1 case x 4 seeds; SC and PQ
     "vlm-pairwise": ("typography", 2, ["--teacher", "pattern:5"], 2),  # both orders
     "vlm-yesno": ("typography", 1, [], 3),                            # 3 questions per case
 }
@@ -81,6 +83,8 @@ def test_done_when_command_runs_each_judge_and_resumes(vllm_server, tmp_path, ju
     assert counts["items"] == items and counts["failures"] == 0 and counts["error_kinds"] == {}
     if judge == "vlm-pairwise":
         assert counts["win"] + counts["tie"] + counts["loss"] == items
+        assert counts["win_rate"] == pytest.approx((counts["win"] + counts["tie"] / 2) / items)
+        assert counts["tie_rate"] == pytest.approx(counts["tie"] / items)
         assert sum(counts["categories"]["loss"].values()) == counts["loss"]
         assert "teacher" not in summary["vlm"][judge]            # the teacher is the reference
     assert summary["timing"]["judged"] == items
@@ -91,6 +95,8 @@ def test_done_when_command_runs_each_judge_and_resumes(vllm_server, tmp_path, ju
     desc = next(j for j in run_json["judges"] if j["name"] == judge)
     assert desc["config"]["model"] == model and desc["config"]["image_format"] == "PNG"
     assert len(desc["config"]["prompt_hash"]) == 16 and desc["config"]["temperature"] == 0.0
+    # the fingerprint holds what the server reported at preflight (GET /v1/models)
+    assert desc["fingerprint"]["served_model"] == model and desc["fingerprint"]["served_root"] == model
     store = RunStore(run_dir)
     try:
         verdicts = list(store.verdicts_for("student", [desc["id"]]))
@@ -115,7 +121,7 @@ def test_done_when_command_runs_each_judge_and_resumes(vllm_server, tmp_path, ju
 
 
 # (pack, judges, calibration requests per pair)
-CALIBRATION = {"vlm-t2i": ("typography", 2), "vlm-edit": ("edit", 2), "vlm-pairwise": ("typography", 4)}
+CALIBRATION = {"vlm-t2i": ("typography", 4), "vlm-edit": ("edit", 4), "vlm-pairwise": ("typography", 4)}
 
 
 def test_calibration_per_run(vllm_server, tmp_path):
@@ -130,7 +136,7 @@ def test_calibration_per_run(vllm_server, tmp_path):
         before = request_count(url)
         rc, summary = run_cli(url, model, run_dir, pack, judge, "--vlm-calibrate", str(n), *extra)
         sent = request_count(url) - before
-        judged = summary["timing"]["judged"] * (2 if judge == "vlm-pairwise" else 1)
+        judged = summary["timing"]["judged"] * 2          # SC and PQ, or both pairwise orders
         assert sent == judged + n * per_pair, (judge, sent)
         cal = summary["calibration"][judge]
         trials = n * (2 if judge == "vlm-pairwise" else 1)        # pairwise asks each pair both ways round

@@ -16,6 +16,7 @@ import pytest
 
 from evalsuite.runner import judge_verdicts
 from tests.judges.vlm.conftest import ROOT, VLLM_PY, require_vllm
+from tests.judges.vlm.test_vllm_server import assert_top_matches
 
 pytestmark = pytest.mark.slow
 
@@ -28,13 +29,13 @@ from judges.vlm.t2i import VLMT2IJudge
 
 
 def main(model):
-    eo = {"dtype": "float32", "max_model_len": 512, "max_num_seqs": 2, "enforce_eager": True, "seed": 0}
+    eo = {"dtype": "float32", "max_model_len": 1024, "max_num_seqs": 2, "enforce_eager": True, "seed": 0}
     red = Image.new("RGB", (64, 48), (220, 20, 20))
     judge = VLMT2IJudge(backend="vllm", model=model, engine_options=eo)
     rs = judge.client.generate([
         VLMRequest("Describe it.", (red,), max_tokens=3, top_logprobs=5),
         VLMRequest("Pick one.", (red,), max_tokens=8, constraint=Constraint("choice", ["first", "second", "tie"])),
-        VLMRequest("hi " * 600, (), max_tokens=4)])
+        VLMRequest("hi " * 1200, (), max_tokens=4)])
     vs = judge_verdicts(judge, [JudgeInput(Case("c1", "t2i", "a red square", (0,)), 0, red, image_sha256(red))])
     print("RESULT " + json.dumps({
         "responses": [{"ok": r.ok, "text": r.text, "error_kind": r.error_kind, "error": r.error,
@@ -63,9 +64,11 @@ def test_offline_engine(tiny_idefics3, tmp_path, reference_logprobs):
     assert described["ok"] and described["completion_tokens"] == 3
     n_prompt, ref_top = reference_logprobs(tiny_idefics3, "Describe it.")
     assert described["prompt_tokens"] == n_prompt
-    assert sorted(described["top"].values(), reverse=True) == pytest.approx(ref_top, abs=2e-3)
+    assert_top_matches(described["top"], ref_top)
     assert choice["ok"] and choice["text"] in {"first", "second", "tie"}
-    assert not too_long["ok"] and too_long["error_kind"] == "rejected" and "512" in too_long["error"]
-    assert {v["metric"] for v in res["verdicts"]} == {"semantic_consistency", "perceptual_quality", "overall",
-                                                      "artefacts"}
+    assert not too_long["ok"] and too_long["error_kind"] == "rejected" and "1024" in too_long["error"]
+    assert {v["metric"] for v in res["verdicts"]} == {"semantic_consistency", "naturalness", "artifact_free",
+                                                      "perceptual_quality", "overall", "defect_flags"}
     assert all(v["ok"] and 0 <= v["value"] <= 10 and v["model"] == str(tiny_idefics3) for v in res["verdicts"])
+    by = {v["metric"]: v["value"] for v in res["verdicts"]}
+    assert by["perceptual_quality"] == min(by["naturalness"], by["artifact_free"])

@@ -21,11 +21,12 @@ from evalsuite.runner import judge_verdicts
 from evalsuite.types import Case, JudgeInput, image_sha256
 from judges.vlm.backends.base import Constraint, VLMRequest, make_client
 from judges.vlm.backends.openai import OpenAIClient
-from judges.vlm.common import reply_regex
+from evalsuite.types import EvalsuiteError
+from judges.vlm.common import render_prompt, reply_regex
 from judges.vlm.edit import VLMEditJudge
 from judges.vlm.pairwise import VLMPairwiseJudge
-from judges.vlm.t2i import FIELDS as T2I_FIELDS
-from judges.vlm.t2i import VLMT2IJudge
+from judges.vlm.t2i import PQ_PROMPT, VLMT2IJudge, t2i_prompt
+from judges.vlm.viescore import PQ_FIELDS, T2I_SC_FIELDS
 from judges.vlm.yesno import VLMYesNoJudge
 from tests.judges.vlm.conftest import MAX_IMAGES, MAX_MODEL_LEN
 
@@ -72,6 +73,16 @@ def reference(vllm_server):
     return proc.tokenizer, run
 
 
+def assert_top_matches(top: dict[str, float], ref_top: list[float], k: int = 5) -> None:
+    """The server's top-k first-token log-probs equal the reference's. The client keys them by
+    token text, so tokens that decode to the same text (e.g. two partial UTF-8 byte tokens, both
+    "") share one entry: up to k entries, each equal to one of the reference's top k."""
+    ref = sorted(ref_top, reverse=True)
+    got = sorted(top.values(), reverse=True)
+    assert 1 <= len(got) <= k and got[0] == pytest.approx(ref[0], abs=2e-3)
+    assert all(any(abs(v - r) < 2e-3 for r in ref) for v in got), (got, ref)
+
+
 def test_usage_and_image_delivery_match_a_transformers_forward(client, reference):
     _, ref = reference
     reqs = [VLMRequest("Describe it.", imgs, max_tokens=3, top_logprobs=5) for imgs in ((), (RED,), (RED, RED), (BLUE,))]
@@ -81,26 +92,27 @@ def test_usage_and_image_delivery_match_a_transformers_forward(client, reference
         n_prompt, logprobs = ref(req.prompt, list(req.images))
         assert resp.prompt_tokens == n_prompt          # every image arrived and was expanded
         assert resp.completion_tokens == 3 and resp.finish_reason == "length"
-        assert len(resp.logprobs) == 3 and len(resp.logprobs[0].top) == 5
-        top = sorted(resp.logprobs[0].top.values(), reverse=True)
-        assert top == pytest.approx(sorted(logprobs.topk(5).values.tolist(), reverse=True), abs=2e-3)
+        assert len(resp.logprobs) == 3
+        assert_top_matches(resp.logprobs[0].top, logprobs.topk(5).values.tolist())
     # the pixels matter: red and blue give different first-token distributions
     assert resps[1].logprobs[0].top != resps[3].logprobs[0].top
 
 
 def test_constrained_output(client):
-    regex = reply_regex(T2I_FIELDS)
+    regex = reply_regex(PQ_FIELDS)
     resps = client.generate([
         VLMRequest("Pick one.", (RED,), max_tokens=8, constraint=Constraint("choice", ["first", "second", "tie"])),
-        VLMRequest("Rate it.", (RED,), max_tokens=120, constraint=Constraint("regex", regex)),
+        VLMRequest("Rate it.", (RED,), max_tokens=512, constraint=Constraint("regex", regex)),
     ])
     assert all(r.ok for r in resps), [r.error for r in resps]
     assert resps[0].text in {"first", "second", "tie"}
-    assert re.fullmatch(regex, resps[1].text) and set(json.loads(resps[1].text)) == {f.name for f in T2I_FIELDS}
+    assert re.fullmatch(regex, resps[1].text) and list(json.loads(resps[1].text)) == [f.name for f in PQ_FIELDS]
+    assert len(json.loads(resps[1].text)["reasoning"]) <= 300     # the reasoning comes first, bounded
 
 
-def test_judges_score_with_provenance(vllm_server):
+def test_judges_score_with_provenance(vllm_server, reference):
     url, model, _ = vllm_server
+    _, ref = reference
     kw = dict(url=url, model=model, revision="tiny-random-0", timeout=300)
     t2i = {v.metric: v for v in judge_verdicts(VLMT2IJudge(**kw), [item(CASE, RED)])}
     assert all(v.ok for v in t2i.values()), [v.error for v in t2i.values()]
@@ -108,26 +120,53 @@ def test_judges_score_with_provenance(vllm_server):
     assert 0 <= sc <= 10 and 0 <= pq <= 10 and t2i["overall"].value == pytest.approx(math.sqrt(sc * pq))
     d = t2i["overall"].detail
     assert d["judge_model"] == model and d["revision"] == "tiny-random-0" and d["decoding"]["temperature"] == 0.0
-    assert d["replies"][0]["prompt_tokens"] > 0 and d["replies"][0]["finish_reason"] == "stop"
+    assert [r["part"] for r in d["replies"]] == ["sc", "pq"]
+    assert all(r["prompt_tokens"] > 0 and r["finish_reason"] == "stop" for r in d["replies"])
+    # what the server saw: SC the prompt and the image, PQ the image alone with the PQ question
+    assert d["replies"][0]["prompt_tokens"] == ref(t2i_prompt(CASE), [RED])[0]
+    assert d["replies"][1]["prompt_tokens"] == ref(render_prompt(PQ_PROMPT), [RED])[0]
+    answers = d["answers"][0]
+    assert t2i["perceptual_quality"].value == min(answers["pq"]["naturalness"], answers["pq"]["artifacts"])
+    assert t2i["semantic_consistency"].value == answers["sc"]["prompt_following"]
     # deterministic at temperature 0: the same verdict again
     again = {v.metric: v.value for v in judge_verdicts(VLMT2IJudge(**kw), [item(CASE, RED)])}
     assert again == {m: v.value for m, v in t2i.items()}
 
     edit = judge_verdicts(VLMEditJudge(**kw), [item(EDIT, BLUE, source=RED)])
     assert all(v.ok for v in edit) and {v.metric for v in edit} == set(VLMEditJudge.metrics)
+    # edit SC sees source and result; edit PQ the result alone (one image's tokens, no instruction)
+    replies = edit[0].detail["replies"]
+    assert replies[0]["prompt_tokens"] == ref(render_prompt("edit_sc_v2", prompt=EDIT.prompt), [RED, BLUE])[0]
+    assert replies[1]["prompt_tokens"] == ref(render_prompt(PQ_PROMPT), [BLUE])[0]
     pair = {v.metric: v for v in judge_verdicts(VLMPairwiseJudge(**kw), [item(CASE, BLUE, teacher=RED)])}
-    assert pair["win"].ok and pair["win"].value in (-1.0, 0.0, 1.0)
+    assert pair["win_rate"].ok and pair["win_rate"].value in (0.0, 0.5, 1.0)
+    assert pair["tie_rate"].value == (1.0 if pair["win_rate"].value == 0.5 else 0.0)
     assert pair["swap_agreement"].value in (0.0, 1.0)
-    assert len(pair["win"].detail["replies"]) == 2
+    assert len(pair["win_rate"].detail["replies"]) == 2
+
+
+def test_preflight_against_the_server(vllm_server):
+    """GET /v1/models of the real server: the served name and root go into the fingerprint; a
+    model the server does not serve, or a port with no server, is a one-line error (exit 2)."""
+    url, model, _ = vllm_server
+    j = VLMT2IJudge(url=url, model=model)
+    j.preflight()
+    assert j.fingerprint()["served_model"] == model and j.fingerprint()["served_root"] == model
+    with pytest.raises(EvalsuiteError, match="not --vlm-model 'other-model'") as e:
+        VLMT2IJudge(url=url, model="other-model").preflight()
+    assert e.value.exit_code == 2
 
 
 def test_yesno_reads_real_logprobs(vllm_server, reference):
     """P(Yes) from the server's log-probs equals the transformers forward pass's (whole vocabulary
     asked for, so the answer tokens are always listed), and top-20 behaves as in production."""
-    url, model, _ = vllm_server
+    url, model, model_dir = vllm_server
     tok, ref = reference
     vocab = len(tok)
-    v = judge_verdicts(VLMYesNoJudge(url=url, model=model, timeout=300, top_logprobs=vocab), [item(CASE, RED)])[0]
+    # every logit, the padding rows past the tokenizer's vocabulary included: asking for only
+    # len(tok) alternatives can drop an answer token whose random logit ranks below a padding row
+    n_logits = json.loads((model_dir / "config.json").read_text())["text_config"]["vocab_size"]
+    v = judge_verdicts(VLMYesNoJudge(url=url, model=model, timeout=300, top_logprobs=n_logits), [item(CASE, RED)])[0]
     assert v.ok, v.error
     assert v.detail["replies"][0]["completion_tokens"] == 1
     _, lp = ref("Is it red? Answer Yes or No.\n", [RED])
@@ -204,16 +243,16 @@ def test_json_schema_constrained_reply(vllm_server, structured_backend):
     url, model, _ = vllm_server
     kw = dict(url=url, model=model, timeout=300, structured_backend=structured_backend)
     judge = VLMT2IJudge(structured="json", **kw)
-    body = judge.client.payload(judge.request("p", [RED], 0, judge.constraint(T2I_FIELDS), tag="t"))
+    body = judge.client.payload(judge.request("p", [RED], 0, judge.constraint(PQ_FIELDS), tag="t"))
     assert ("response_format" in body) == (structured_backend == "openai")
     assert ("structured_outputs" in body) == (structured_backend == "vllm")
     vs = {v.metric: v for v in judge_verdicts(judge, [item(CASE, RED), item(CASE2, BLUE)]) if v.case_id == "c1"}
     assert all(v.ok for v in vs.values()), [v.error for v in vs.values()]
     reply = vs["overall"].detail["replies"][0]
     assert reply["finish_reason"] == "stop" and reply["model"] == model
-    obj = json.loads(reply["text"])
-    assert set(obj) == {f.name for f in T2I_FIELDS}
-    assert vs["semantic_consistency"].value == obj["semantic_consistency"]
+    obj = json.loads(reply["text"], strict=False)     # xgrammar's JSON grammar admits raw control characters
+    assert list(obj) == [f.name for f in T2I_SC_FIELDS]      # reasoning first
+    assert vs["semantic_consistency"].value == obj["prompt_following"]
     free = judge_verdicts(VLMT2IJudge(structured="none", **kw), [item(CASE, RED)])
     assert all(not v.ok for v in free) and free[0].detail["error_kind"] in ("parse", "truncated")
 
@@ -253,5 +292,5 @@ def test_runner_counts_failures_in_the_summary(vllm_server, tmp_path):
     st = summary["metrics"]["student"]
     assert st["vlm-t2i.overall"]["n"] == 2 and st["vlm-t2i.overall"]["failures"] == 1
     assert st["vlm-edit.overall"]["n"] + st["vlm-edit.overall"]["failures"] == 1
-    assert st["vlm-pairwise.win"]["n"] + st["vlm-pairwise.win"]["failures"] == 4
-    assert st["vlm-pairwise.win"]["failures"] >= 1     # the too-long case fails in both orders
+    assert st["vlm-pairwise.win_rate"]["n"] + st["vlm-pairwise.win_rate"]["failures"] == 4
+    assert st["vlm-pairwise.win_rate"]["failures"] >= 1     # the too-long case fails in both orders

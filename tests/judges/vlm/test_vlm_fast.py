@@ -27,8 +27,8 @@ from judges.vlm.backends.base import Constraint, VLMRequest, make_client
 from judges.vlm.common import Field, ReplyError, json_schema, parse_reply, reply_regex
 from judges.vlm.edit import VLMEditJudge
 from judges.vlm.pairwise import VLMPairwiseJudge, student_view
-from judges.vlm.t2i import FIELDS as T2I_FIELDS
 from judges.vlm.t2i import VLMT2IJudge
+from judges.vlm.viescore import PQ_FIELDS, T2I_SC_FIELDS
 from judges.vlm.yesno import VLMYesNoJudge
 from tests.fixtures.scripted_server import (
     Reply,
@@ -43,8 +43,15 @@ GREEN = Image.new("RGB", (32, 24), (20, 200, 20))
 
 
 def t2i_json(sc: int, pq: int, grain: bool = False, letters: bool = False) -> str:
-    return json.dumps({"semantic_consistency": sc, "perceptual_quality": pq, "grain_on_flat_areas": grain,
-                       "malformed_letters": letters, "grid_pattern": False, "oversaturation": False})
+    """One reply that reads as both vlm-t2i questions (SC and PQ; naturalness = artifacts = pq)."""
+    return json.dumps({"reasoning": "looks fine", "prompt_following": sc, "naturalness": pq, "artifacts": pq,
+                       "grain_on_flat_areas": grain, "malformed_letters": letters, "grid_pattern": False,
+                       "oversaturation": False})
+
+
+def is_pq(body: dict) -> bool:
+    """Whether a request is the PQ question (the image alone, naturalness and artifacts)."""
+    return '"naturalness"' in body["messages"][-1]["content"][-1]["text"]
 
 
 def item(case: Case, image: Image.Image, teacher: Image.Image | None = None,
@@ -78,25 +85,34 @@ def judge(cls, url, **kw):
 
 # --- rubric parsing -------------------------------------------------------------------------------
 def test_reply_regex_and_schema_accept_exactly_the_compact_json():
-    obj = json.loads(t2i_json(7, 10, grain=True))
-    assert re.fullmatch(reply_regex(T2I_FIELDS), json.dumps(obj))
-    assert not re.fullmatch(reply_regex(T2I_FIELDS), json.dumps({**obj, "perceptual_quality": 11}))
-    schema = json_schema(T2I_FIELDS)
-    assert schema["required"] == [f.name for f in T2I_FIELDS] and schema["additionalProperties"] is False
-    assert schema["properties"]["semantic_consistency"]["enum"] == list(range(11))
+    obj = {k: v for k, v in json.loads(t2i_json(7, 10, grain=True)).items() if k != "prompt_following"}
+    assert re.fullmatch(reply_regex(PQ_FIELDS), json.dumps(obj))
+    assert not re.fullmatch(reply_regex(PQ_FIELDS), json.dumps({**obj, "naturalness": 11}))
+    # the reasoning comes first, is bounded, and holds no quote or newline (a finite compact layout)
+    assert list(obj)[0] == "reasoning"
+    assert not re.fullmatch(reply_regex(PQ_FIELDS), json.dumps({"naturalness": 3, **obj}))
+    assert not re.fullmatch(reply_regex(PQ_FIELDS), json.dumps({**obj, "reasoning": "x" * 301}))
+    assert re.fullmatch(reply_regex(PQ_FIELDS), json.dumps({**obj, "reasoning": "x" * 300}))
+    assert not re.fullmatch(reply_regex(PQ_FIELDS), json.dumps({**obj, "reasoning": "a\nb"}))
+    schema = json_schema(PQ_FIELDS)
+    assert schema["required"] == [f.name for f in PQ_FIELDS] and schema["additionalProperties"] is False
+    assert list(schema["properties"])[0] == "reasoning" and schema["properties"]["reasoning"]["maxLength"] == 300
+    assert schema["properties"]["naturalness"]["enum"] == list(range(11))
 
 
 def test_parse_reply_strict():
-    assert parse_reply("```json\n" + t2i_json(3, 4) + "\n```", T2I_FIELDS)["perceptual_quality"] == 4
+    assert parse_reply("```json\n" + t2i_json(3, 4) + "\n```", PQ_FIELDS)["naturalness"] == 4
+    assert parse_reply(t2i_json(3, 4), T2I_SC_FIELDS) == {"reasoning": "looks fine", "prompt_following": 3}
     for bad, kind in [("", "parse"), ("SC: 7, PQ: 8", "parse"), (t2i_json(3, 11), "parse"),
-                      ('{"semantic_consistency": 3}', "parse"), ("[1, 2]", "parse"),
+                      ('{"naturalness": 3}', "parse"), ("[1, 2]", "parse"),
                       ("I'm sorry, I cannot evaluate this image.", "refusal"),
-                      (t2i_json(3.5, 4), "parse")]:
+                      (t2i_json(3, 4.5), "parse"),
+                      (t2i_json(3, 4).replace('"looks fine"', "7"), "parse")]:
         with pytest.raises(ReplyError) as e:
-            parse_reply(bad, T2I_FIELDS)
+            parse_reply(bad, PQ_FIELDS)
         assert e.value.kind == kind, bad
     with pytest.raises(ReplyError) as e:
-        parse_reply('{"semantic_consistency": 3, "perc', T2I_FIELDS, finish_reason="length")
+        parse_reply('{"reasoning": "ok", "natur', PQ_FIELDS, finish_reason="length")
     assert e.value.kind == "truncated"
     enum = [Field("better", "enum", ("first", "second", "tie"))]
     with pytest.raises(ReplyError):
@@ -158,17 +174,33 @@ def test_cli_flags_map_to_every_vlm_judge():
 
 # --- the openai backend against the scripted double -----------------------------------------------
 def test_t2i_scores_request_shape_and_provenance():
-    with ScriptedServer(lambda body, n: Reply(body=chat_reply(t2i_json(8, 2, grain=True), prompt_tokens=77))) as s:
+    def script(body, n):
+        if is_pq(body):
+            reply = '{"reasoning": "grainy sky", "naturalness": 6, "artifacts": 2, "grain_on_flat_areas": true, ' \
+                    '"malformed_letters": false, "grid_pattern": false, "oversaturation": false}'
+        else:
+            reply = '{"reasoning": "all there", "prompt_following": 8}'
+        return Reply(body=chat_reply(reply, prompt_tokens=77))
+
+    with ScriptedServer(script) as s:
         j = judge(VLMT2IJudge, s.url)
         vs = {v.metric: v for v in judge_verdicts(j, [item(CASE, RED)])}
-        body = s.requests[0]
+        body = next(b for b in s.requests if not is_pq(b))
+        pq_body = next(b for b in s.requests if is_pq(b))
+        assert len(s.requests) == 2
     assert all(v.ok for v in vs.values())
+    # VIEScore: SC = min([8]), PQ = min(naturalness 6, artifacts 2) = 2, O = sqrt(8 * 2) = 4
     assert vs["semantic_consistency"].value == 8 and vs["perceptual_quality"].value == 2
-    assert vs["overall"].value == pytest.approx(4.0) and vs["artefacts"].value == 1
+    assert vs["naturalness"].value == 6 and vs["artifact_free"].value == 2
+    assert vs["overall"].value == pytest.approx(4.0) and vs["defect_flags"].value == 1
+    assert vs["overall"].detail["answers"][0]["pq"]["reasoning"] == "grainy sky"
+    # PQ sees the image alone: no prompt text, one image
+    pq_text = pq_body["messages"][0]["content"][-1]["text"]
+    assert "a red square" not in pq_text and '"HI"' not in pq_text and len(decode_images(pq_body)) == 1
     d = vs["overall"].detail
     assert d["judge_model"] == "judge-m" and d["revision"] == "r1" and d["prompt_hash"] == j.prompt_hash
     assert d["decoding"]["temperature"] == 0.0 and d["replies"][0]["prompt_tokens"] == 77
-    assert d["replies"][0]["text"] == t2i_json(8, 2, grain=True)
+    assert {r["part"] for r in d["replies"]} == {"sc", "pq"} and d["served"]["served_model"] is None
     # request: model, temperature 0, seed, one lossless PNG image before the prompt, regex constraint
     assert body["model"] == "judge-m" and body["temperature"] == 0.0 and body["seed"] == 0
     content = body["messages"][0]["content"]
@@ -176,7 +208,7 @@ def test_t2i_scores_request_shape_and_provenance():
     assert np.array_equal(np.asarray(decode_images(body)[0]), np.asarray(RED))
     assert 'Prompt: a red square' in content[1]["text"] and '"HI"' in content[1]["text"]
     assert set(body["structured_outputs"]) == {"regex"}
-    assert re.fullmatch(body["structured_outputs"]["regex"], t2i_json(8, 2, grain=True))
+    assert re.fullmatch(body["structured_outputs"]["regex"], '{"reasoning": "all there", "prompt_following": 8}')
 
 
 def test_structured_modes():
@@ -184,30 +216,35 @@ def test_structured_modes():
         judge_verdicts(judge(VLMT2IJudge, s.url, structured="json"), [item(CASE, RED)])
         judge_verdicts(judge(VLMT2IJudge, s.url, structured_backend="openai"), [item(CASE, RED)])
         judge_verdicts(judge(VLMT2IJudge, s.url, structured="none"), [item(CASE, RED)])
-        b_json, b_openai, b_none = s.requests
-    assert b_json["structured_outputs"]["json"] == json_schema(T2I_FIELDS)
-    assert b_openai["response_format"]["json_schema"]["schema"] == json_schema(T2I_FIELDS)
-    assert "structured_outputs" not in b_none and "response_format" not in b_none
+        b_json, b_openai, b_none = (sorted(s.requests[k:k + 2], key=is_pq) for k in (0, 2, 4))
+    assert b_json[0]["structured_outputs"]["json"] == json_schema(T2I_SC_FIELDS)
+    assert b_json[1]["structured_outputs"]["json"] == json_schema(PQ_FIELDS)
+    assert b_openai[1]["response_format"]["json_schema"]["schema"] == json_schema(PQ_FIELDS)
+    assert all("structured_outputs" not in b and "response_format" not in b for b in b_none)
 
 
 def test_retries_on_5xx_and_429_then_succeeds():
-    def script(body, n):
-        if n == 0:
-            return Reply(503, {"error": {"message": "overloaded"}})
-        if n == 1:
-            return Reply(429, {"error": {"message": "slow down"}}, headers={"Retry-After": "0.05"})
+    sc_calls = []
+
+    def script(body, n):      # the SC question fails twice, then succeeds; PQ succeeds at once
+        if not is_pq(body):
+            sc_calls.append(n)
+            if len(sc_calls) == 1:
+                return Reply(503, {"error": {"message": "overloaded"}})
+            if len(sc_calls) == 2:
+                return Reply(429, {"error": {"message": "slow down"}}, headers={"Retry-After": "0.05"})
         return Reply(body=chat_reply(t2i_json(6, 6)))
 
     with ScriptedServer(script) as s:
         vs = judge_verdicts(judge(VLMT2IJudge, s.url), [item(CASE, RED)])
-        assert len(s.requests) == 3
-    assert all(v.ok for v in vs) and vs[0].detail["replies"][0]["attempts"] == 3
+        assert len(s.requests) == 4          # SC: 503, 429, ok; PQ: ok
+    assert all(v.ok for v in vs) and [r["attempts"] for r in vs[0].detail["replies"]] == [3, 1]
 
 
 def test_retries_exhausted_is_a_failure_with_the_status():
     with ScriptedServer(lambda body, n: Reply(502, "bad gateway")) as s:
         vs = judge_verdicts(judge(VLMT2IJudge, s.url), [item(CASE, RED)])
-        assert len(s.requests) == 3          # 1 + retries=2
+        assert len(s.requests) == 6          # (1 + retries=2) for each of SC and PQ
     assert all(not v.ok and v.value is None for v in vs)
     assert vs[0].error.startswith("http: HTTP 502") and vs[0].detail["error_kind"] == "http"
 
@@ -215,7 +252,7 @@ def test_retries_exhausted_is_a_failure_with_the_status():
 def test_400_is_not_retried():
     with ScriptedServer(lambda body, n: Reply(400, {"error": {"message": "Invalid image data"}})) as s:
         vs = judge_verdicts(judge(VLMT2IJudge, s.url), [item(CASE, RED)])
-        assert len(s.requests) == 1
+        assert len(s.requests) == 2          # SC and PQ, neither retried
     assert not vs[0].ok and "HTTP 400: Invalid image data" in vs[0].error
 
 
@@ -224,7 +261,7 @@ def test_timeout_is_a_failure_not_retried():
         t0 = time.perf_counter()
         vs = judge_verdicts(VLMT2IJudge(url=s.url, model="m", timeout=0.2, retries=3), [item(CASE, RED)])
         wall = time.perf_counter() - t0
-        assert len(s.requests) == 1
+        assert len(s.requests) == 2          # SC and PQ, neither retried
     assert wall < 0.9
     assert not vs[0].ok and vs[0].error.startswith("timeout") and vs[0].detail["error_kind"] == "timeout"
 
@@ -245,7 +282,7 @@ def test_connection_refused_is_a_failure():
 def test_malformed_and_refused_replies_fail_honestly(reply, kind):
     with ScriptedServer(lambda body, n: reply) as s:
         vs = judge_verdicts(judge(VLMT2IJudge, s.url), [item(CASE, RED)])
-    assert len(vs) == 4 and all(not v.ok and v.value is None for v in vs)
+    assert len(vs) == 6 and all(not v.ok and v.value is None for v in vs)
     assert vs[0].detail["error_kind"] == kind and vs[0].error.startswith(kind)
 
 
@@ -289,15 +326,15 @@ def test_several_endpoints_share_requests_each_with_its_own_limit():
 
 
 def test_repeats_report_the_judges_own_spread():
-    scores = [4, 6, 8]
-    with ScriptedServer(lambda body, n: Reply(body=chat_reply(t2i_json(scores[n % 3], 5)))) as s:
+    scores = [4, 6, 8]      # by seed: the SC and PQ questions of one repeat share it
+    with ScriptedServer(lambda body, n: Reply(body=chat_reply(t2i_json(scores[body["seed"]], 5)))) as s:
         vs = {v.metric: v for v in judge_verdicts(judge(VLMT2IJudge, s.url, repeats=3, temperature=0.7), [item(CASE, RED)])}
         seeds = sorted(b["seed"] for b in s.requests)
     sc = vs["semantic_consistency"]
     assert sc.value == pytest.approx(6.0)
     assert sorted(sc.detail["repeat_values"]) == [4, 6, 8]
     assert sc.detail["repeat_std"] == pytest.approx(np.std([4, 6, 8]))
-    assert seeds == [0, 1, 2]
+    assert seeds == [0, 0, 1, 1, 2, 2]
     # the judge's own spread is a metric of its own, so the summary reports it
     assert vs["repeat_std"].value == pytest.approx(np.std([math.sqrt(4 * 5), math.sqrt(6 * 5), math.sqrt(8 * 5)]))
     assert "repeat_std" in judge(VLMT2IJudge, "u", repeats=2).metrics
@@ -308,29 +345,37 @@ def test_pairwise_repeats_that_disagree():
     def script(body, n):      # seed 0 prefers the student (blue), seed 1 the teacher (red)
         want = "blue" if body["seed"] == 0 else "red"
         better = "first" if colour(decode_images(body)[0]) == want else "second"
-        return Reply(body=chat_reply(json.dumps({"better": better, "category": "grid"})))
+        return Reply(body=chat_reply(json.dumps({"reasoning": "r", "better": better, "category": "grid"})))
 
     with ScriptedServer(script) as s:
         vs = {v.metric: v for v in judge_verdicts(judge(VLMPairwiseJudge, s.url, repeats=2), [item(CASE, BLUE, teacher=RED)])}
         assert len(s.requests) == 4
-    assert vs["win"].value == 0.0 and vs["swap_agreement"].value == 1.0
-    assert vs["repeat_std"].value == pytest.approx(1.0)
-    assert [r["result"] for r in vs["win"].detail["rounds"]] == [1, -1]
+    assert vs["win_rate"].value == 0.5 and vs["tie_rate"].value == 0.0 and vs["swap_agreement"].value == 1.0
+    assert vs["repeat_std"].value == pytest.approx(0.5)
+    assert [r["result"] for r in vs["win_rate"].detail["rounds"]] == [1, -1]
 
 
 def test_edit_sends_source_then_result_and_scores():
     def script(body, n):
+        if is_pq(body):     # PQ on the output alone: the source is not in view
+            assert [colour(im) for im in decode_images(body)] == ["blue"]
+            assert "make it blue" not in body["messages"][0]["content"][-1]["text"]
+            return Reply(body=chat_reply('{"reasoning": "clean", "naturalness": 8, "artifacts": 4, '
+                                         '"grain_on_flat_areas": false, "malformed_letters": false, '
+                                         '"grid_pattern": true, "oversaturation": false}'))
         assert [colour(im) for im in decode_images(body)] == ["red", "blue"]
-        return Reply(body=chat_reply('{"edit_success": 9, "over_editing": 3, "perceptual_quality": 4}'))
+        return Reply(body=chat_reply('{"reasoning": "done", "editing_success": 9, "minimal_edit": 7}'))
 
     with ScriptedServer(script) as s:
         j = judge(VLMEditJudge, s.url)
         vs = {v.metric: v for v in judge_verdicts(j, [item(EDIT, BLUE, source=RED)])}
         missing = judge_verdicts(j, [item(EDIT, BLUE)])
-        assert len(s.requests) == 1
+        assert len(s.requests) == 2
     assert all(v.ok for v in vs.values())
-    assert vs["overall"].value == pytest.approx(math.sqrt(min(9, 10 - 3) * 4))
-    assert vs["over_editing"].value == 3
+    # VIEScore: SC = min(9, 7) = 7, PQ = min(8, 4) = 4, O = sqrt(7 * 4)
+    assert vs["semantic_consistency"].value == 7 and vs["perceptual_quality"].value == 4
+    assert vs["overall"].value == pytest.approx(math.sqrt(7 * 4))
+    assert vs["minimal_edit"].value == 7 and vs["edit_success"].value == 9 and vs["defect_flags"].value == 1
     assert all(not v.ok for v in missing) and "no source image" in missing[0].error
     assert not j.applies_to(CASE) and j.applies_to(EDIT)
 
@@ -344,21 +389,22 @@ def pairwise_script(prefers: str):
         else:
             want = "blue" if prefers == "student" else "red"
             better = "first" if first == want else "second"
-        return Reply(body=chat_reply(json.dumps({"better": better, "category": "text"})))
+        return Reply(body=chat_reply(json.dumps({"reasoning": "r", "better": better, "category": "text"})))
     return script
 
 
-@pytest.mark.parametrize("prefers, win, agree", [("student", 1.0, 1.0), ("teacher", -1.0, 1.0), ("first", 0.0, 0.0)])
+@pytest.mark.parametrize("prefers, win, agree", [("student", 1.0, 1.0), ("teacher", 0.0, 1.0), ("first", 0.5, 0.0)])
 def test_pairwise_both_orders(prefers, win, agree):
     with ScriptedServer(pairwise_script(prefers)) as s:
         j = judge(VLMPairwiseJudge, s.url)
         vs = {v.metric: v for v in judge_verdicts(j, [item(CASE, BLUE, teacher=RED)])}
         orders = [[colour(im) for im in decode_images(b)] for b in s.requests]
     assert sorted(orders) == [["blue", "red"], ["red", "blue"]]
-    assert vs["win"].value == win and vs["swap_agreement"].value == agree
-    d = vs["win"].detail
-    assert d["outcome"] == {1.0: "win", 0.0: "tie", -1.0: "loss"}[win]
-    assert d["category"] == ("none" if win == 0 else "text")
+    assert vs["win_rate"].value == win and vs["swap_agreement"].value == agree
+    assert vs["tie_rate"].value == (1.0 if win == 0.5 else 0.0)
+    d = vs["win_rate"].detail
+    assert d["outcome"] == {1.0: "win", 0.5: "tie", 0.0: "loss"}[win]
+    assert d["category"] == ("none" if win == 0.5 else "text")
     assert d["position_swap_agreement"] == agree
     assert VLMPairwiseJudge.reference == "required"
 
@@ -366,7 +412,8 @@ def test_pairwise_both_orders(prefers, win, agree):
 def test_pairwise_one_failed_order_fails_the_item():
     def script(body, n):
         first = colour(decode_images(body)[0])
-        return Reply(body=chat_reply("garbage" if first == "blue" else '{"better": "second", "category": "noise"}'))
+        return Reply(body=chat_reply("garbage" if first == "blue" else
+                                     '{"reasoning": "r", "better": "second", "category": "noise"}'))
 
     with ScriptedServer(script) as s:
         vs = judge_verdicts(judge(VLMPairwiseJudge, s.url), [item(CASE, BLUE, teacher=RED)])

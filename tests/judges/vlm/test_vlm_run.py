@@ -72,24 +72,25 @@ def test_rerun_sends_nothing_and_retry_failed_re_asks_only_failures(tmp_path, ca
 
     with ScriptedServer(script) as s:
         rc, summary = run(s.url, tmp_path)
-        assert rc == 3 and len(s.requests) == 8                 # 2 cases x 4 seeds
+        assert rc == 3 and len(s.requests) == 16                # 2 cases x 4 seeds x (SC, PQ)
         overall = summary["metrics"]["student"]["vlm-t2i.overall"]
         assert overall["n"] == 4 and overall["failures"] == 4 and overall["mean"] == pytest.approx(np.sqrt(35))
         assert summary["vlm"]["vlm-t2i"]["student"] == {"items": 8, "failures": 4, "error_kinds": {"parse": 4}}
 
         rc, again = run(s.url, tmp_path)                        # resume: nothing is asked again
-        assert rc == 3 and len(s.requests) == 8 and again["timing"]["judge_cached"] == 8
+        assert rc == 3 and len(s.requests) == 16 and again["timing"]["judge_cached"] == 8
         assert again["metrics"] == summary["metrics"]
 
         state["broken"] = False
         rc, retried = run(s.url, tmp_path, "vlm-t2i", "--retry-failed")
-        assert rc == 0 and len(s.requests) == 12                # only the 4 failures
-        assert all(f"Prompt: {first.prompt}" in prompt_of(b) for b in s.requests[8:])
+        assert rc == 0 and len(s.requests) == 24                # only the 4 failures (SC and PQ each)
+        sc_again = [b for b in s.requests[16:] if "Prompt:" in prompt_of(b)]
+        assert len(sc_again) == 4 and all(f"Prompt: {first.prompt}" in prompt_of(b) for b in sc_again)
         assert retried["metrics"]["student"]["vlm-t2i.overall"]["n"] == 8
         assert retried["metrics"]["student"]["vlm-t2i.overall"]["failures"] == 0
 
         rc, _ = run(s.url, tmp_path, "vlm-t2i", "--retry-failed")
-        assert rc == 0 and len(s.requests) == 12
+        assert rc == 0 and len(s.requests) == 24
     capsys.readouterr()
 
 
@@ -145,7 +146,7 @@ def test_vlm_calibrate_reports_an_oracles_exact_accuracy(tmp_path, capsys):
         s.script = oracle(good)
         rc, summary = run(s.url, tmp_path / "c", "vlm-t2i", "--vlm-calibrate", str(n), "--retry-failed", limit=1)
         assert rc == 0 and summary["calibration"]["vlm-t2i"]["accuracy"] == 1.0
-        assert len(s.requests) == asked + 2 * n                        # the calibration only, again
+        assert len(s.requests) == asked + 4 * n                # the calibration only, again (2 images x SC, PQ)
 
 
 def test_vlm_calibrate_bad_input(tmp_path, capsys):
@@ -154,6 +155,43 @@ def test_vlm_calibrate_bad_input(tmp_path, capsys):
     assert main(["run", "--pack", PACK, "--model", "pattern:0", "--judges", "vlm-t2i", "--vlm-url", "u",
                  "--vlm-model", "m", "--vlm-calibrate", "0", "--run-dir", str(tmp_path)]) == 2
     assert "--vlm-calibrate" in capsys.readouterr().err
+
+
+def test_rerun_of_an_old_run_re_judges_only_the_judge_whose_version_changed(tmp_path, monkeypatch):
+    """A run judged by vlm-t2i v1 and OCR, re-run with the current vlm-t2i (v2): the VLM verdicts are
+    asked again (the version is in the judge id), the OCR verdicts and the images are reused, and
+    the summary holds the v2 verdicts only (the v1 rows stay in the store, not counted)."""
+    state = {"sc": 3}
+
+    def script(body, n):
+        return Reply(body=chat_reply(t2i_json(state["sc"], 5)))
+
+    with ScriptedServer(script) as s:
+        with monkeypatch.context() as m:
+            m.setattr(VLMT2IJudge, "version", 1)
+            rc, old = run(s.url, tmp_path, "vlm-t2i,ocr")
+        assert rc == 0 and len(s.requests) == 16               # 2 cases x 4 seeds x (SC, PQ)
+        assert old["metrics"]["student"]["vlm-t2i.overall"]["mean"] == pytest.approx(np.sqrt(15))
+        old_judges = {j["name"]: j for j in json.loads((tmp_path / "run.json").read_text())["judges"]}
+        assert old_judges["vlm-t2i"]["fingerprint"]["version"] == 1 and "fingerprint" not in old_judges["ocr"]
+
+        state["sc"] = 7                                        # the new judge answers otherwise
+        rc, new = run(s.url, tmp_path, "vlm-t2i,ocr")
+        assert rc == 0 and len(s.requests) == 32               # every VLM item asked again, once
+        n_ocr = old["timing"]["judged"] - 8                     # OCR's units (the cases with expected text)
+        t = new["timing"]
+        assert n_ocr > 0 and t["rendered"] == 0 and t["judged"] == 8 and t["judge_cached"] == n_ocr
+
+        rc, third = run(s.url, tmp_path, "vlm-t2i,ocr")       # and now both are cached
+        assert rc == 0 and len(s.requests) == 32 and third["timing"]["judged"] == 0
+        assert third["timing"]["judge_cached"] == 8 + n_ocr
+    overall = new["metrics"]["student"]["vlm-t2i.overall"]
+    assert overall["n"] == 8 and overall["mean"] == pytest.approx(np.sqrt(35))   # v2 only, no v1 mixed in
+    ocr = {k: v for k, v in old["metrics"]["student"].items() if k.startswith("ocr.")}
+    assert ocr and ocr == {k: v for k, v in new["metrics"]["student"].items() if k.startswith("ocr.")}
+    judges = {j["name"]: j for j in json.loads((tmp_path / "run.json").read_text())["judges"]}
+    assert judges["vlm-t2i"]["fingerprint"]["version"] == 2 and judges["ocr"]["id"] == old_judges["ocr"]["id"]
+    assert judges["vlm-t2i"]["id"] != old_judges["vlm-t2i"]["id"]
 
 
 # --- pairwise counts in summary.json -----------------------------------------------------------------
@@ -165,8 +203,9 @@ def test_pairwise_win_tie_loss_and_categories_in_the_summary(tmp_path):
         student_first = np.asarray(ims[0]).mean() < np.asarray(ims[1]).mean()   # pattern:0 is darker
         if f"Request: {cases[0].prompt}" in prompt_of(body):      # the teacher wins on text, both orders
             better = "second" if student_first else "first"
-            return Reply(body=chat_reply(json.dumps({"better": better, "category": "text"})))
-        return Reply(body=chat_reply(json.dumps({"better": "first", "category": "grid"})))   # position bias
+            return Reply(body=chat_reply(json.dumps({"reasoning": "r", "better": better, "category": "text"})))
+        # position bias: the orders disagree, a tie
+        return Reply(body=chat_reply(json.dumps({"reasoning": "r", "better": "first", "category": "grid"})))
 
     with ScriptedServer(script) as s:
         rc, summary = run(s.url, tmp_path, "vlm-pairwise", "--teacher", "pattern:5")
@@ -174,8 +213,12 @@ def test_pairwise_win_tie_loss_and_categories_in_the_summary(tmp_path):
     assert rc == 0
     counts = summary["vlm"]["vlm-pairwise"]["student"]
     assert counts == {"items": 8, "failures": 0, "error_kinds": {}, "win": 0, "tie": 4, "loss": 4,
+                      "win_rate": 0.25, "win_rate_ci": [0.0, 0.5], "tie_rate": 0.5, "n_cases": 2,
                       "categories": {"loss": {"text": 4}, "win": {}}}
-    assert summary["metrics"]["student"]["vlm-pairwise.win"]["mean"] == -0.5
+    # a tie counts half: (0 wins + 4 ties / 2) / 8 items; the CI resamples the 2 cases (their win
+    # rates 0 and 0.5), not the 8 images, so it spans both
+    assert summary["metrics"]["student"]["vlm-pairwise.win_rate"]["mean"] == 0.25
+    assert summary["metrics"]["student"]["vlm-pairwise.tie_rate"]["mean"] == 0.5
     assert summary["metrics"]["student"]["vlm-pairwise.swap_agreement"]["mean"] == 0.5
 
 
@@ -229,7 +272,7 @@ class CountingClient(OpenAIClient):
 def test_each_image_is_encoded_once_per_call_off_the_event_loop():
     blue = Image.new("RGB", (32, 24), (20, 20, 220))
     red_again = Image.new("RGB", (32, 24), (220, 20, 20))        # same pixels as RED, another object
-    with ScriptedServer(lambda b, n: Reply(body=chat_reply(json.dumps({"better": "tie", "category": "none"})))) as s:
+    with ScriptedServer(lambda b, n: Reply(body=chat_reply(json.dumps({"reasoning": "r", "better": "tie", "category": "none"})))) as s:
         j = VLMPairwiseJudge(url=s.url, model="m", repeats=3, temperature=0.5)
         j.client = CountingClient(url=s.url, model="m")
         vs = judge_verdicts(j, [item(CASE, blue, teacher=RED), item(Case("c2", "t2i", "x", (0,)), blue, teacher=red_again)])
@@ -277,7 +320,7 @@ def test_retried_statuses_are_exactly_429_and_500_502_503_504(status):
         vs = judge_verdicts(VLMT2IJudge(url=s.url, model="m", retries=2, backoff=0.001), [item(CASE, RED)])
         asked = len(s.requests)
     assert not vs[0].ok and vs[0].detail["replies"][0]["status"] == status
-    assert asked == (3 if status in (429, 500, 502, 503, 504) else 1)
+    assert asked == 2 * (3 if status in (429, 500, 502, 503, 504) else 1)      # SC and PQ
 
 
 # --- provenance and configuration --------------------------------------------------------------------
