@@ -138,6 +138,7 @@ class JudgeHost:
         self.judges: dict[str, Judge] = {}
         for spec in specs:
             j = resolve(spec["target"])(**spec["config"])
+            j.preflight()          # what it records there (e.g. a served model) is part of its id
             self.judges[j.judge_id()] = j
         self.cases = {c.id: c for c in cases}
         self.folder = ImageFolder(images_dir) if images_dir else None

@@ -317,7 +317,8 @@ def test_several_endpoints_share_requests_each_with_its_own_limit():
         j = judge(VLMT2IJudge, f"{a.url},{b.url}", concurrency=2)
         vs = judge_verdicts(j, [item(CASE, RED)] * 12)
         assert a.max_in_flight == 2 and b.max_in_flight == 2
-        assert len(a.requests) + len(b.requests) == 12 and min(len(a.requests), len(b.requests)) >= 4
+        n = len(a.requests) + len(b.requests)                     # every request went to one of them
+        assert n >= 12 and min(len(a.requests), len(b.requests)) >= n // 3
     assert all(v.ok for v in vs)
     args = argparse.ArgumentParser()
     add_arguments(args)
