@@ -68,18 +68,23 @@ def write_folder_pack(root: Path, n: int) -> tuple[Path, Path]:
     return pack, images
 
 
+# Runs a command and prints the peak RSS (KB) of its process tree. A small process of its own: a
+# child forked straight from this benchmark (torch and Ray loaded) would count our pages until exec.
+_RSS_WRAPPER = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL); "
+                "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(rc)")
+
+
 def peak_rss_mb(pack: Path, images: Path, run_dir: Path) -> tuple[float, float]:
     """(peak RSS in MB of the `evalsuite score` process tree's largest process, wall seconds)."""
     argv = [sys.executable, "-m", "evalsuite.cli.main", "score", "--pack", str(pack), "--images", str(images),
             "--run-dir", str(run_dir), "--json"]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
-    _, status, usage = os.wait4(proc.pid, 0)
+    out = subprocess.run([sys.executable, "-c", _RSS_WRAPPER, *argv], cwd=REPO, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
     wall = time.perf_counter() - t0
-    if status != 0:
-        raise SystemExit(f"evalsuite score failed: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
-    return usage.ru_maxrss / 1024, wall
+    if out.returncode != 0:
+        raise SystemExit(f"evalsuite score failed: {out.stderr[-2000:]}")
+    return int(out.stdout.split()[-1]) / 1024, wall
 
 
 def threads_change_pixels(model: str, pack: str, n: int = 4) -> int:
