@@ -91,8 +91,13 @@ def _bundled(attr: str) -> Any:
     return load
 
 
+# known-truth suites of `evalsuite validate`, by judge name (a callable (judge_factory, quick,
+# seed) -> list of checks; judges/validity/)
+VALIDITY: Registry[Any] = Registry("validity suite")
+
 JUDGES.add_loader(_bundled("JUDGES"))
 FAMILIES.add_loader(_bundled("FAMILIES"))
+VALIDITY.add_loader(_bundled("VALIDITY"))
 
 for _name, _target in {
     "diffusers": "evalsuite.renderers.diffusers_renderer:DiffusersRenderer",
@@ -113,7 +118,8 @@ def _load_entry_points() -> None:
 
     for group, reg in (("evalsuite.judges", JUDGES), ("evalsuite.renderers", RENDERERS),
                        ("evalsuite.pipelines", PIPELINES), ("evalsuite.families", FAMILIES),
-                       ("evalsuite.default_models", DEFAULT_MODELS)):
+                       ("evalsuite.default_models", DEFAULT_MODELS),
+                       ("evalsuite.validity", VALIDITY)):
         for ep in entry_points(group=group):
             if ep.name not in reg._targets:   # no lookup: keeps the bundled loaders lazy
                 reg.register(ep.name, ep.value)

@@ -25,3 +25,16 @@ FAMILIES: dict[str, str] = {
     "vlm": "judges.vlm.family:VLMFamily",
     "typography": "judges.ocr_family:TypographyFamily",
 }
+
+# known-truth suites of `evalsuite validate` (judges/validity/), by judge name
+VALIDITY: dict[str, str] = {
+    "ocr": "judges.validity.ocr:suite",
+    "flatbg": "judges.validity.flatbg:suite",
+    "fidelity": "judges.validity.fidelity:suite",
+    "diversity": "judges.validity.diversity:suite",
+    "colorfulness": "judges.validity.colorfulness:suite",
+    "vlm-t2i": "judges.validity.vlm:suite",
+    "vlm-edit": "judges.validity.vlm:suite",
+    "vlm-pairwise": "judges.validity.vlm:suite",
+    "vlm-yesno": "judges.validity.vlm:suite",
+}

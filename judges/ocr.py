@@ -221,7 +221,8 @@ class OCRJudge(Judge):
 
     def metrics_for(self, item: JudgeInput) -> list[str]:
         """Every metric; engine_disagreement only with a cross_check engine."""
-        return list(METRICS) + ([CROSS_METRIC] if "cross_check" in self.config else [])
+        return [m for m in self.metrics if m != CROSS_METRIC] + \
+            ([CROSS_METRIC] if "cross_check" in self.config and CROSS_METRIC in self.metrics else [])
 
     def score(self, items: Sequence[JudgeInput]) -> list[Scores | None]:
         images = [it.image for it in items]

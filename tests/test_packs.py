@@ -22,6 +22,7 @@ from PIL import Image
 from evalsuite.runner import judge_verdicts
 from evalsuite.packs import Pack, load_pack
 from evalsuite.types import EvalsuiteError, JudgeInput, image_sha256
+from tests.requirements import require
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "benchmarks"
@@ -175,15 +176,15 @@ def edit_assets_module():
     return mod
 
 
-@pytest.mark.skipif(not Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf").is_file(),
-                    reason="DejaVu fonts not installed")
 def test_edit_assets_are_reproducible(tmp_path: Path) -> None:
     """scripts/make_edit_assets.py redraws the committed PNGs pixel for pixel."""
+    require(Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf").is_file(), "DejaVu fonts",
+            "apt-get install fonts-dejavu-core")
     mod = edit_assets_module()
     try:
         written = mod.make_all(tmp_path)
     except SystemExit as e:   # no CJK font on this machine
-        pytest.skip(str(e))
+        require(False, "a CJK font", str(e))
     assert len(written) == len(list((BENCH / "edit" / "assets").glob("*.png")))
     if mod.find_font(mod.CJK_FONTS) != mod.CJK_FONTS[0]:   # drawn with another CJK font here
         written = [p for p in written if p.name != "zh_banner.png"]
@@ -273,7 +274,7 @@ def test_expected_text_of_every_pack_is_readable_by_the_ocr_judge() -> None:
     try:
         mod.find_font(mod.LATIN_FONTS), mod.find_font(mod.CJK_FONTS)
     except SystemExit as e:
-        pytest.skip(str(e))
+        require(False, "the edit assets' fonts", str(e))
     judge = JUDGES.get("ocr")()
     try:
         items = [JudgeInput(c, 0, render_expected_text(c, mod), f"perfect-{c.id}")
@@ -553,14 +554,14 @@ def test_generators_reproduce_the_committed_cases(script: str, pack: str, tmp_pa
     assert ids[:len(hand)] == hand
 
 
-@pytest.mark.skipif(not Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf").is_file(),
-                    reason="DejaVu fonts not installed")
 def test_generated_edit_sources_are_reproducible(tmp_path: Path) -> None:
+    require(Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf").is_file(), "DejaVu fonts",
+            "apt-get install fonts-dejavu-core")
     mod = load_script("make_packs_edit")
     try:
         written = mod.make_assets(tmp_path)
     except SystemExit as e:
-        pytest.skip(str(e))
+        require(False, "the edit sources' fonts", str(e))
     assert len(written) == len(list((BENCH / "edit" / "assets" / "gen").glob("*.png"))) == 30
     edit_mod = edit_assets_module()
     same_cjk = edit_mod.find_font(edit_mod.CJK_FONTS) == edit_mod.CJK_FONTS[0]

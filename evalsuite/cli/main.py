@@ -20,6 +20,8 @@ VERBS = {
     "compare": "evalsuite.cli.compare",
     "judges": "evalsuite.cli.judges",
     "plan": "evalsuite.cli.plan",
+    "validate": "evalsuite.cli.validate",
+    "agreement": "evalsuite.cli.agreement",
 }
 
 

@@ -20,8 +20,6 @@ __all__ = ["Renderer", "load_renderer"]
 def load_renderer(ckpt: str, **opts: Any) -> Renderer:
     """"images:DIR" or a folder of images -> ImagesRenderer; a folder with model_index.json ->
     DiffusersRenderer; "NAME:ARG" with a registered renderer NAME -> that renderer."""
-    from evalsuite.registry import RENDERERS
-
     cls, arg = resolve(ckpt)
     return cls.from_checkpoint(arg, **cls.take(opts))
 

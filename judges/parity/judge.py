@@ -49,7 +49,8 @@ class ParityTextJudge(OCRJudge):
         "cvtg.ned": MetricSpec(True, (0.0, 1.0), "CVTG-2K: 1 - normalised edit distance"),
     }
 
-    def _scores(self, it: JudgeInput, res: OCRResult) -> Scores:
+    def _scores(self, it: JudgeInput, res: OCRResult, cross: Any = None) -> Scores:
+        """The official per-image quantities (a second-engine cross-check does not apply)."""
         text = "\n".join(ln.text for ln in reading_order(res.lines))
         values, detail = parity_values(it.case.expected_text, text)
         detail["text"] = text

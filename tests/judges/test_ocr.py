@@ -12,6 +12,7 @@ from evalsuite.runner import judge_verdicts
 from evalsuite.types import EvalsuiteError
 from judges.ocr import METRICS, OCRJudge
 from judges.ocr_backends import OCRBackend, OCRLine, OCRResult, prepare, unmap_box
+from tests.requirements import require
 from tests.judges.conftest import cjk_font, latin_fonts, make_case, make_item, render_text
 
 WORDS = ["HELLO", "Garden", "open 24", "SALE", "Bakery", "NOVEMBER", "Quick Fox", "2026"]
@@ -109,8 +110,7 @@ def test_text_touching_the_border(ocr_judge: OCRJudge) -> None:
 
 def test_chinese_text(ocr_judge: OCRJudge) -> None:
     font = cjk_font()
-    if font is None:
-        pytest.skip("no CJK font installed (e.g. apt-get install fonts-wqy-microhei); Chinese OCR untested")
+    require(font is not None, "a CJK font", "apt-get install fonts-noto-cjk fonts-wqy-microhei")
     items = [make_item(make_case(f"zh{i}", [t]), render_text(t, size=(360, 110), font=font, font_size=44))
              for i, t in enumerate(["你好世界", "春节快乐", "欢迎光临"])]
     v = judge_verdicts(ocr_judge, items)
@@ -230,12 +230,12 @@ def test_optional_backends_fail_with_one_clear_line(tmp_path, monkeypatch) -> No
 
 
 def test_tesseract_backend_when_installed() -> None:
-    """The optional tesseract backend on clean flat text (skipped without tesseract + pytesseract)."""
+    """The optional tesseract backend on clean flat text (tesseract + pytesseract are test deps)."""
     import importlib.util
     import shutil
 
-    if importlib.util.find_spec("pytesseract") is None or shutil.which("tesseract") is None:
-        pytest.skip("tesseract backend not installed (apt-get install tesseract-ocr; pip install pytesseract)")
+    require(importlib.util.find_spec("pytesseract") is not None and shutil.which("tesseract") is not None,
+            "the tesseract backend", "apt-get install tesseract-ocr tesseract-ocr-eng; pip install pytesseract")
     j = OCRJudge(backend="tesseract")
     font = latin_fonts()[0]
     items = [make_item(make_case("t1", ["HELLO WORLD"]), render_text("HELLO WORLD", size=(400, 120), font=font, font_size=40)),

@@ -5,7 +5,6 @@ correctly must pass strict. Missing fonts or tesseract fail under CI (CI=true) i
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from evalsuite.runner import judge_verdicts
 from judges.ocr import CROSS_METRIC, OCRJudge
 from judges.ocr_backends import OCRBackend, OCRLine, OCRResult, importable
 from tests.judges.conftest import make_case, make_item, render_text
+from tests.requirements import require
 
 ROOT = Path(__file__).resolve().parents[2]
 FONTS = {
@@ -35,11 +35,8 @@ PLANTED = [("$9.99", "$999", "punctuation"), ("50% OFF!", "50 OFF", "punctuation
 
 
 def need(ok: bool, what: str) -> None:
-    """Skip locally when a test dependency is missing, fail under CI (no silent skips)."""
-    if not ok:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"missing test dependency under CI: {what}")
-        pytest.skip(f"missing test dependency: {what}")
+    """A missing test dependency fails the test (tests/requirements.py; no silent skips)."""
+    require(ok, what, "apt-get install fonts-noto-cjk tesseract-ocr; pip install pytesseract")
 
 
 def font(name: str) -> str:
