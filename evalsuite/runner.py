@@ -12,26 +12,33 @@ import logging
 import subprocess
 import time
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from PIL import Image
 
 from evalsuite import __version__
+from evalsuite.executors import ExecOptions, execute
 from evalsuite.family import families
 from evalsuite.judge import Failure, Judge, Scores
-from evalsuite.packs import Pack, load_pack, pack_asset_hash
+from evalsuite.packs import load_pack, pack_asset_hash
 from evalsuite.renderers.base import Renderer
 from evalsuite.registry import JUDGES
-from evalsuite.store import Item, RunStore
+from evalsuite.schedule import JudgeTask, JudgeUnit, RunPlan, batches, load_source
+from evalsuite.store import RunStore
 from evalsuite.summary import summarise
-from evalsuite.types import (Case, EvalsuiteError, JudgeInput, RenderRequest, Verdict,
-                             group_hash)
+from evalsuite.types import Case, EvalsuiteError, JudgeInput, Verdict
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["JudgeTask", "JudgeUnit", "RunConfig", "execute_judge_task", "judge_verdicts", "run_eval"]
+
+
+class ImageSource(Protocol):
+    def load_image(self, image_hash: str) -> Image.Image: ...
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PACK = "typography-mini"
@@ -64,6 +71,8 @@ class RunConfig:
     # options a judge family's flags give every member judge: family name -> options (explicit
     # judge_opts win); applied to the selected members only
     family_opts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # how to execute (local pipelined / Ray; worker counts): changes speed, never a result
+    exec: ExecOptions = field(default_factory=ExecOptions)
 
 
 class _Progress:
@@ -72,6 +81,7 @@ class _Progress:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self._p: Any = None
+        self._status: Any = None
 
     def __enter__(self) -> "_Progress":
         if self.enabled:
@@ -96,6 +106,15 @@ class _Progress:
     def advance(self, task: Any, n: int = 1) -> None:
         if self._p is not None and task is not None:
             self._p.advance(task, n)
+
+    def status(self, text: str) -> None:
+        """One line under the bars: workers alive and throughput."""
+        if self._p is None:
+            return
+        if self._status is None:
+            self._status = self._p.add_task(text, total=None)
+        else:
+            self._p.update(self._status, description=text)
 
 
 def _git_revision() -> str | None:
@@ -218,14 +237,21 @@ def run_eval(cfg: RunConfig) -> dict[str, Any]:
         for role in store.roles():
             if role not in renderers:    # e.g. the teacher of an earlier run into this directory
                 store.clear_role(role)
+        plan = RunPlan(store, pack, {role: r.fingerprint() for role, r in renderers.items()},
+                       {role: r.batch_size for role, r in renderers.items()}, judges, stats, cfg.retry_failed)
+        plan.plan()
+        for r in renderers.values():    # workers (or the executor in this process) load their own
+            r.close()
         with _Progress(cfg.progress) as progress:
-            items: dict[str, dict[tuple[str, int], Item]] = {}
-            for role, renderer in renderers.items():
-                items[role] = _render_role(store, pack, role, renderer, progress, stats)
-            for judge in judges:
-                _judge_all(store, pack, judge, items, progress, stats, cfg.fail_fast, cfg.retry_failed)
+            bars = {("render", role): progress.task(f"render {role}", n) for role, n in plan.render_totals().items()}
+            bars.update({("judge", name): progress.task(f"judge {name}", n)
+                         for name, n in plan.judge_totals().items() if n})
+            plan.on_render = lambda role, n: progress.advance(bars.get(("render", role)), n)
+            plan.on_judge = lambda name, n: progress.advance(bars.get(("judge", name)), n)
+            workers = execute(plan, models, cfg.exec, cfg.fail_fast, progress.status)
         summary = summarise(store, pack, judges, descriptions, ci_method=cfg.ci_method)
-        summary["timing"] = {"wall_s": round(time.perf_counter() - t0, 3), **stats}
+        summary["timing"] = {"wall_s": round(time.perf_counter() - t0, 3), **stats,
+                             "executor": cfg.exec.executor, "workers": workers}
         store.write_json("summary.json", summary)
         if cfg.calibrate:
             # the whole pack, not the --limit/--tags selection: every run of it measures the judge
@@ -248,123 +274,11 @@ def run_eval(cfg: RunConfig) -> dict[str, Any]:
         store.close()
 
 
-def _batches(seq: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(seq), max(1, n)):
-        yield seq[i:i + n]
-
-
-def _load_source(case: Case) -> Image.Image | None:
-    if case.source is None:
-        return None
-    try:
-        with Image.open(case.source) as im:
-            return im.convert("RGB")
-    except OSError as e:
-        raise EvalsuiteError(f"case '{case.id}': cannot read source image {case.source} ({e})") from e
-
-
-# --- rendering: planned as tasks, executed, committed by one writer ---------------------------
-# A RenderTask holds the role and (case id, seed) pairs of one batch (picklable); a worker rebuilds
-# the renderer from the role's spec (load_model(checkpoint, options): RunConfig / resolve_models)
-# and returns the images; the driver stores them and commits the rows.
-
-@dataclass(frozen=True)
-class RenderTask:
-    """One renderer batch: cases of the same kind and size."""
-
-    role: str
-    fingerprint: str
-    pairs: tuple[tuple[str, int], ...]    # (case id, seed)
-
-
-def plan_render_tasks(store: RunStore, pack: Pack, role: str, fingerprint: str, batch_size: int,
-                      stats: dict[str, Any]) -> tuple[list[RenderTask], dict[tuple[str, int], Item]]:
-    """The batches still to render for `role`, and the items already rendered (recorded now)."""
-    done: dict[tuple[str, int], Item] = {}
-    groups: dict[tuple[str, int | None, int | None], list[tuple[str, int]]] = defaultdict(list)
-    store.clear_role(role)
-    for case in pack.cases:
-        ch = case.content_hash()
-        for seed in case.seeds:
-            h = store.get_render(fingerprint, ch, seed)
-            if h is None:   # grouped by what a batch must share: kind and size
-                groups[(case.kind, case.width, case.height)].append((case.id, seed))
-            else:
-                it = Item(role, case.id, seed, ch, fingerprint, h)
-                store.add_item(it)
-                done[(case.id, seed)] = it
-                stats["render_cached"] += 1
-    tasks = [RenderTask(role, fingerprint, tuple(b)) for g in groups.values() for b in _batches(g, batch_size)]
-    return tasks, done
-
-
-def execute_render_task(renderer: Renderer, task: RenderTask, cases: dict[str, Case]) -> list[Any]:
-    """Render one task: one Rendered per (case, seed), in order."""
-    reqs = [RenderRequest(cid, cases[cid].prompt, seed, cases[cid].width, cases[cid].height,
-                          _load_source(cases[cid]), cases[cid].kind) for cid, seed in task.pairs]
-    outs = renderer.render(reqs)
-    if len(outs) != len(reqs):
-        raise EvalsuiteError(f"renderer for {task.role} returned {len(outs)} images for {len(reqs)} requests")
-    return outs
-
-
-def commit_render(store: RunStore, task: RenderTask, outs: Sequence[Any], cases: dict[str, Case],
-                  stats: dict[str, Any]) -> dict[tuple[str, int], Item]:
-    """Store a task's images and commit its render and item rows (the single writer)."""
-    rows, items = [], {}
-    for (cid, seed), out in zip(task.pairs, outs):
-        h = store.put_image(out.image)
-        ch = cases[cid].content_hash()
-        rows.append((task.fingerprint, ch, seed, h, out.latency_s, out.image.width, out.image.height))
-        items[(cid, seed)] = Item(task.role, cid, seed, ch, task.fingerprint, h)
-    store.add_renders(rows)
-    for it in items.values():
-        store.add_item(it)
-    stats["rendered"] += len(task.pairs)
-    return items
-
-
-def _render_role(store: RunStore, pack: Pack, role: str, renderer: Renderer, progress: _Progress,
-                 stats: dict[str, Any]) -> dict[tuple[str, int], Item]:
-    tasks, done = plan_render_tasks(store, pack, role, renderer.fingerprint(), renderer.batch_size, stats)
-    if not tasks:
-        return done
-    cases = {c.id: c for c in pack.cases}
-    bar = progress.task(f"render {role}", sum(len(t.pairs) for t in tasks))
-    for task in tasks:
-        done.update(commit_render(store, task, execute_render_task(renderer, task, cases), cases, stats))
-        progress.advance(bar, len(task.pairs))
-    return done
-
-
 # --- judging: planned as tasks, executed, committed by one writer ------------------------------
-# The seam for a pool / Ray executor (issue 14): a JudgeTask holds only hashes and ids (picklable);
-# a worker rebuilds the judge from Judge.spec() (JUDGES.get(name)(**config)), loads the images by
-# hash from the run directory, and returns plain Verdict rows from execute_judge_task(); the
-# driver alone commits them (ResultWriter), in whatever order they arrive.
-
-@dataclass(frozen=True)
-class JudgeUnit:
-    """One thing to judge: an image (with its reference), all seeds of a case, or a role's pack."""
-
-    case_id: str                 # "*" for a pack
-    seed: int                    # -1 for case and pack granularity
-    role: str
-    image_hashes: tuple[str, ...]   # one for an image; the case's seeds; the pack's images
-    seeds: tuple[int, ...]
-    case_ids: tuple[str, ...]       # the case of each image
-    ref_hash: str                # teacher image hash, "" when none
-    key_image: str               # verdict key: the image hash, or the group hash
-    case_hash: str
-
-
-@dataclass(frozen=True)
-class JudgeTask:
-    """A batch of units for one judge (one role per task: verdicts are keyed by case and seed)."""
-
-    judge_id: str
-    units: tuple[JudgeUnit, ...]
-
+# The plan (evalsuite.schedule) holds the tasks: a JudgeTask holds only hashes and ids (picklable);
+# a worker (evalsuite.executors) rebuilds the judge from Judge.spec() (JUDGES.get(name)(**config)),
+# loads the images by hash, and returns plain Verdict rows from execute_judge_task(); the driver
+# alone commits them (RunPlan.commit_judged), in whatever order they arrive.
 
 @dataclass
 class JudgeResult:
@@ -376,78 +290,7 @@ class JudgeResult:
     units: int = 0
 
 
-class ResultWriter:
-    """The single writer of results.db: commits each result as it arrives (one transaction)."""
-
-    def __init__(self, store: RunStore, stats: dict[str, Any]) -> None:
-        self.store, self.stats = store, stats
-
-    def commit(self, result: JudgeResult) -> None:
-        self.store.add_verdicts(result.judge_id, result.verdicts)
-        if result.abstentions:
-            self.store.add_abstentions(result.judge_id, result.abstentions)
-        self.stats["judged"] += result.units
-
-
-def plan_judge_tasks(store: RunStore, pack: Pack, judge: Judge, items: dict[str, dict[tuple[str, int], Item]],
-                     stats: dict[str, Any], retry_failed: bool = False) -> list[JudgeTask]:
-    """What `judge` still has to judge (cached verdicts are skipped), as tasks of batch_size units."""
-    jid = judge.judge_id()
-    done = store.has_verdicts(jid, include_failed=not retry_failed)
-    cases = [c for c in pack.cases if judge.applies_to(c)]
-    units: list[JudgeUnit] = []
-
-    def want(key: tuple[str, str, str, int]) -> bool:
-        if key in done:
-            stats["judge_cached"] += 1
-            return False
-        done.add(key)     # the same image in two roles is judged once
-        return True
-
-    if judge.granularity == "pack":
-        for role, role_items in items.items():
-            its = [role_items[(c.id, s)] for c in cases for s in c.seeds if (c.id, s) in role_items]
-            if its:
-                gh, ch = store.pack_key(role)
-                if want((gh, "", ch, -1)):
-                    units.append(JudgeUnit("*", -1, role, tuple(i.image_hash for i in its),
-                                           tuple(i.seed for i in its), tuple(i.case_id for i in its),
-                                           "", gh, ch))
-        return [JudgeTask(jid, (u,)) for u in units]
-    if judge.granularity == "case":
-        for role, role_items in items.items():
-            for case in cases:
-                its = [role_items[(case.id, s)] for s in case.seeds if (case.id, s) in role_items]
-                if not its:
-                    continue
-                gh = group_hash([i.image_hash for i in its])
-                if want((gh, "", its[0].case_hash, -1)):
-                    units.append(JudgeUnit(case.id, -1, role, tuple(i.image_hash for i in its),
-                                           tuple(i.seed for i in its), (case.id,) * len(its), "", gh,
-                                           its[0].case_hash))
-        return [JudgeTask(jid, (u,)) for u in units]
-    teacher_items = items.get("teacher", {})
-    by_role: dict[str, list[JudgeUnit]] = defaultdict(list)
-    for role, role_items in items.items():
-        for case in cases:
-            ref_mode = judge.reference_for(case)
-            if ref_mode == "required" and role == "teacher":
-                continue
-            for seed in case.seeds:
-                it = role_items.get((case.id, seed))
-                if it is None:
-                    continue
-                ref = teacher_items.get((case.id, seed)) if (ref_mode != "none" and role != "teacher") else None
-                if ref_mode == "required" and ref is None:
-                    continue
-                rh = ref.image_hash if ref else ""
-                if want((it.image_hash, rh, it.case_hash, seed)):
-                    by_role[role].append(JudgeUnit(case.id, seed, role, (it.image_hash,), (seed,), (case.id,), rh,
-                                                   it.image_hash, it.case_hash))
-    return [JudgeTask(jid, tuple(b)) for group in by_role.values() for b in _batches(group, judge.batch_size)]
-
-
-def _inputs(store: RunStore, cases: dict[str, Case], unit: JudgeUnit) -> list[JudgeInput]:
+def _inputs(store: ImageSource, cases: dict[str, Case], unit: JudgeUnit) -> list[JudgeInput]:
     """Rebuild a unit's JudgeInputs from the run directory (images by hash)."""
     ref = store.load_image(unit.ref_hash) if unit.ref_hash else None
     sources: dict[str, Image.Image | None] = {}
@@ -455,7 +298,7 @@ def _inputs(store: RunStore, cases: dict[str, Case], unit: JudgeUnit) -> list[Ju
     for h, s, cid in zip(unit.image_hashes, unit.seeds, unit.case_ids):
         case = cases[cid]
         if cid not in sources:
-            sources[cid] = _load_source(case)
+            sources[cid] = load_source(case)
         out.append(JudgeInput(case=case, seed=s, image=store.load_image(h), image_hash=h, role=unit.role,
                               teacher_image=ref, teacher_hash=unit.ref_hash or None, source_image=sources[cid]))
     return out
@@ -527,7 +370,7 @@ def score_case(judge: Judge, inputs: Sequence[JudgeInput], fail_fast: bool = Fal
 def score_pack(judge: Judge, inputs: Sequence[JudgeInput], fail_fast: bool = False) -> Scores:
     """Pack granularity: update() over batches of the selection, then compute()."""
     def run(xs: list[JudgeInput]) -> Scores:
-        for batch in _batches(xs, judge.batch_size):
+        for batch in batches(xs, judge.batch_size):
             judge.update(batch)
         return judge.compute()
     out = _call(judge, run, list(inputs), fail_fast)
@@ -548,9 +391,10 @@ def judge_verdicts(judge: Judge, inputs: Sequence[JudgeInput], fail_fast: bool =
             for v in stamp(judge, it.case.id, it.seed, sc) or []]
 
 
-def execute_judge_task(judge: Judge, task: JudgeTask, store: RunStore, cases: dict[str, Case],
+def execute_judge_task(judge: Judge, task: JudgeTask, store: ImageSource, cases: dict[str, Case],
                        fail_fast: bool = False) -> JudgeResult:
-    """Judge one task; pure apart from reading images (safe in a worker process)."""
+    """Judge one task; pure apart from reading images (`store`: anything with load_image(hash),
+    e.g. the run's RunStore or a worker's image folder), so it is safe in a worker process."""
     res = JudgeResult(task.judge_id, units=len(task.units))
     if judge.granularity in ("pack", "case"):
         for unit in task.units:
@@ -567,17 +411,3 @@ def execute_judge_task(judge: Judge, task: JudgeTask, store: RunStore, cases: di
         else:
             res.verdicts += [(unit.key_image, unit.ref_hash, unit.case_hash, v) for v in vs]
     return res
-
-
-def _judge_all(store: RunStore, pack: Pack, judge: Judge, items: dict[str, dict[tuple[str, int], Item]],
-               progress: _Progress, stats: dict[str, Any], fail_fast: bool,
-               retry_failed: bool = False) -> None:
-    tasks = plan_judge_tasks(store, pack, judge, items, stats, retry_failed)
-    if not tasks:
-        return
-    writer = ResultWriter(store, stats)
-    cases = {c.id: c for c in pack.cases}
-    bar = progress.task(f"judge {judge.name}", sum(len(t.units) for t in tasks))
-    for task in tasks:
-        writer.commit(execute_judge_task(judge, task, store, cases, fail_fast))
-        progress.advance(bar, len(task.units))

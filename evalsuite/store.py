@@ -64,6 +64,61 @@ ROLE_VERDICTS_SQL = (
 error, detail, judge_id, ref_hash)."""
 
 
+def encode_png(image: Image.Image) -> tuple[str, bytes]:
+    """(pixel hash, PNG bytes): the one encoding of an image for the run directory, used by the
+    driver and by workers alike so that both write the same bytes."""
+    import io
+
+    if image.mode not in ("RGB", "RGBA", "L"):
+        image = image.convert("RGB")
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return image_sha256(image), buf.getvalue()
+
+
+class ImageFolder:
+    """Content-addressed PNGs (<hash>.png): a run's images/ or a --shared-dir. Needs no database, so
+    worker processes read (and write) images through it."""
+
+    def __init__(self, folder: Path | str) -> None:
+        self.dir = Path(folder)
+
+    def image_path(self, image_hash: str) -> Path:
+        return self.dir / f"{image_hash}.png"
+
+    def put_image(self, image: Image.Image) -> str:
+        h, data = encode_png(image)
+        return self.put_png(h, data)
+
+    def put_png(self, image_hash: str, data: bytes) -> str:
+        """Write atomically (temp file + rename); an existing file is left as it is."""
+        path = self.image_path(image_hash)
+        if not path.exists():
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        return image_hash
+
+    def adopt(self, image_hash: str, src: Path) -> str:
+        path = self.image_path(image_hash)
+        if not path.exists():
+            try:
+                os.link(src, path)
+            except OSError:
+                self.put_png(image_hash, Path(src).read_bytes())
+        return image_hash
+
+    def load_image(self, image_hash: str) -> Image.Image:
+        path = self.image_path(image_hash)
+        try:
+            with Image.open(path) as im:
+                im.load()
+                return im.copy()
+        except (OSError, FileNotFoundError) as e:
+            raise EvalsuiteError(f"{path}: image missing or unreadable; delete its row or re-run with --force-render") from e
+
+
 class RunStore:
     """One run directory. Thread-unsafe by design: the runner writes from one thread."""
 
@@ -74,6 +129,7 @@ class RunStore:
             (self.dir / "images").mkdir(exist_ok=True)
         except OSError as e:
             raise EvalsuiteError(f"{self.dir}: cannot create run directory ({e.strerror})") from e
+        self.images = ImageFolder(self.dir / "images")
         self.db_path = self.dir / "results.db"
         try:
             self.db = sqlite3.connect(self.db_path, timeout=30)
@@ -91,29 +147,22 @@ class RunStore:
 
     # --- images ---------------------------------------------------------------------------
     def image_path(self, image_hash: str) -> Path:
-        return self.dir / "images" / f"{image_hash}.png"
+        return self.images.image_path(image_hash)
 
     def put_image(self, image: Image.Image) -> str:
         """Store an image content-addressed; atomic (temp file + rename)."""
-        if image.mode not in ("RGB", "RGBA", "L"):
-            image = image.convert("RGB")
-        h = image_sha256(image)
-        path = self.image_path(h)
-        if not path.exists():
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            os.close(fd)
-            image.save(tmp, format="PNG")
-            os.replace(tmp, path)
-        return h
+        return self.images.put_image(image)
+
+    def put_png(self, image_hash: str, data: bytes) -> str:
+        """Store PNG bytes encoded elsewhere (a worker) under their pixel hash."""
+        return self.images.put_png(image_hash, data)
+
+    def adopt_image(self, image_hash: str, src: Path) -> str:
+        """Take an image a worker wrote to a shared folder (hard link, else copy)."""
+        return self.images.adopt(image_hash, src)
 
     def load_image(self, image_hash: str) -> Image.Image:
-        path = self.image_path(image_hash)
-        try:
-            with Image.open(path) as im:
-                im.load()
-                return im.copy()
-        except (OSError, FileNotFoundError) as e:
-            raise EvalsuiteError(f"{path}: image missing or unreadable; delete its row or re-run with --force-render") from e
+        return self.images.load_image(image_hash)
 
     # --- renders & items ---------------------------------------------------------------------
     def get_render(self, fingerprint: str, case_hash: str, seed: int) -> str | None:
@@ -147,6 +196,13 @@ class RunStore:
             self.db.execute("INSERT OR REPLACE INTO items VALUES(?,?,?,?,?,?)",
                             (item.role, item.case_id, item.seed, item.case_hash, item.fingerprint,
                              item.image_hash))
+
+    def add_items(self, items: Iterable[Item]) -> None:
+        """Record (role, case, seed) -> image for many items in one transaction."""
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO items VALUES(?,?,?,?,?,?)",
+                                [(i.role, i.case_id, i.seed, i.case_hash, i.fingerprint, i.image_hash)
+                                 for i in items])
 
     def clear_role(self, role: str) -> None:
         with self.db:

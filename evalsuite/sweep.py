@@ -68,6 +68,7 @@ class SweepConfig:
     base: Path | None = None                 # the pipeline LoRA files / weights are applied over
     tensorboard: Path | None = None          # event files go here (None: <sweep_dir>/tensorboard)
     write_tensorboard: bool = True
+    exec: Any = None                         # evalsuite.executors.ExecOptions (None: local)
 
 
 @dataclass(frozen=True)
@@ -333,7 +334,8 @@ class Sweep:
                                      judge_opts=self.cfg.judge_opts,
                                      explicit_judge_opts=self.cfg.explicit_judge_opts, limit=self.cfg.limit,
                                      tags=self.cfg.tags, progress=False,
-                                     command=f"evalsuite sweep {self.cfg.checkpoints}"))
+                                     command=f"evalsuite sweep {self.cfg.checkpoints}",
+                                     **({"exec": self.cfg.exec} if self.cfg.exec is not None else {})))
         compact_run(run_dir)
         return summary
 

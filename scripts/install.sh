@@ -42,7 +42,7 @@ fi
 # torch first, pinned: an unpinned torch would pull a multi-GB CUDA build.
 .venv/bin/pip install -q torch==2.13.0
 if [[ $WITH_TEST == 1 ]]; then
-  .venv/bin/pip install -q -e ".[test]"
+  .venv/bin/pip install -q -e ".[test,ray]"
   if [[ -f scripts/setup_vllm.sh ]]; then
     bash scripts/setup_vllm.sh
   fi

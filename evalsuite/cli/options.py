@@ -81,6 +81,7 @@ def model_opts(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]
                      ("batch_size", args.batch_size)):
         if val is not None:
             common[key] = val
+    common.update(placement_model_opts(args))
     # options for both models go under SHARED: each renderer takes those it declares (an image
     # folder has no --device); the per-model ones below are checked strictly by their renderer
     from evalsuite.renderers.base import SHARED
@@ -149,3 +150,57 @@ def add_selection_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--retry-failed", action="store_true", help="re-judge verdicts that failed before")
     p.add_argument("--ci", choices=["percentile", "bca"], default="percentile", dest="ci_method",
                    help="summary CIs (both resample cases): percentile (default) or bca")
+
+
+def add_executor_arguments(p: argparse.ArgumentParser) -> None:
+    """Where and how the run executes (docs/scale.md); none of these changes a result."""
+    g = p.add_argument_group("execution (docs/scale.md)")
+    g.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local: this machine, judges pipelined beside the renderer (default); "
+                   "ray: render and judge actors on a Ray cluster (pip install 'evalsuite[ray]')")
+    g.add_argument("--ray-address", help="Ray cluster: auto, ray://HOST:10001 or HOST:PORT "
+                   "(default: start a local cluster with this machine's CPUs)")
+    g.add_argument("--workers", type=int, help="ray: render actors per model (default: one per GPU, "
+                   "else the CPUs not taken by judge workers)")
+    g.add_argument("--judge-workers", type=int, help="judge processes (local) or actors (ray); "
+                   "0 judges in the driver after each render batch (default: 1)")
+    g.add_argument("--gpus-per-worker", type=float, default=1.0,
+                   help="ray: GPUs per render actor; above 1 the pipeline is spread with device_map")
+    g.add_argument("--cpus-per-worker", type=float, default=1.0, help="ray: CPUs per render actor without GPUs")
+    g.add_argument("--cpu-offload", action="store_true",
+                   help="diffusers model CPU offload (a model larger than one GPU's memory)")
+    g.add_argument("--shared-dir", help="ray: a folder every node sees; workers write images there "
+                   "and only hashes travel back")
+    g.add_argument("--render-threads", type=int, help="torch threads per renderer on CPU (default: "
+                   "this process's default; every executor uses the same number, so pixels match)")
+
+
+def exec_options(args: argparse.Namespace) -> Any:
+    """ExecOptions from the execution flags (one-line errors for impossible values)."""
+    from evalsuite.executors import ExecOptions
+
+    for flag in ("workers", "judge_workers", "render_threads"):
+        v = getattr(args, flag, None)
+        if v is not None and v < (0 if flag == "judge_workers" else 1):
+            raise EvalsuiteError(f"--{flag.replace('_', '-')} {v}: must be at least "
+                                 f"{0 if flag == 'judge_workers' else 1}")
+    if args.gpus_per_worker <= 0 or args.cpus_per_worker <= 0:
+        raise EvalsuiteError("--gpus-per-worker and --cpus-per-worker must be > 0")
+    if args.executor != "ray":
+        for flag in ("ray_address", "workers", "shared_dir"):
+            if getattr(args, flag, None) is not None:
+                raise EvalsuiteError(f"--{flag.replace('_', '-')} needs --executor ray")
+    return ExecOptions(executor=args.executor, judge_workers=args.judge_workers,
+                       render_threads=args.render_threads, ray_address=args.ray_address,
+                       workers=args.workers, gpus_per_worker=args.gpus_per_worker,
+                       cpus_per_worker=args.cpus_per_worker, shared_dir=args.shared_dir)
+
+
+def placement_model_opts(args: argparse.Namespace) -> dict[str, Any]:
+    """Renderer options that place a large model: several GPUs (device_map) or CPU offload."""
+    out: dict[str, Any] = {}
+    if getattr(args, "gpus_per_worker", 1.0) > 1:
+        out["device_map"] = "balanced"
+    if getattr(args, "cpu_offload", False):
+        out["cpu_offload"] = True
+    return out

@@ -30,6 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     options.add_model_arguments(p)
     options.add_judge_arguments(p, run=True)
     options.add_selection_arguments(p)
+    p.add_argument("--full", action="store_true",
+                   help="with no --model: every case of the pack (default: its 'quick' subset, about a minute)")
+    options.add_executor_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -44,7 +47,7 @@ def run_evaluation(args: argparse.Namespace, model: str | None, teacher: str | N
                     model_opts=student_opts, teacher_opts=teacher_opts,
                     judges=options.split_list(args.judges), judge_opts=options.judge_options(args),
                     explicit_judge_opts=frozenset(options.parse_judge_opts(args.judge_opt)),
-                    limit=args.limit, tags=options.split_list(args.tags),
+                    limit=args.limit, tags=options.split_list(args.tags), exec=options.exec_options(args),
                     progress=not (args.json or args.no_progress) and err_console.is_terminal,
                     command="evalsuite " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
                     retry_failed=args.retry_failed,
@@ -65,13 +68,17 @@ def run_evaluation(args: argparse.Namespace, model: str | None, teacher: str | N
         console.print(f"run directory: {escape(str(run_dir))}  ·  rendered {t.get('rendered', 0)} "
                       f"(cached {t.get('render_cached', 0)}), judged {t.get('judged', 0)} "
                       f"(cached {t.get('judge_cached', 0)}) in {t.get('wall_s', 0):.1f} s", highlight=False)
+        if getattr(args, "quick_default", False):
+            console.print("evaluated the pack's 'quick' subset; add --full for every case", highlight=False)
     fails = total_failures(summary)
     fails += sum(fam.extra_failures(summary) for fam in fams)
     if fails:
         err_console.print(f"[yellow]{fails} judge failure(s) recorded[/] (not scored as zero; see "
                           f"{escape(str(run_dir / 'summary.json'))}); re-run with --retry-failed to retry them")
-        return EXIT_JUDGE_FAILURES
-    return 0
+    if not args.json:      # the last line: what to do next
+        report = "evalsuite report " + shlex.quote(str(run_dir)) + " -o " + shlex.quote(str(run_dir / "report.html"))
+        console.print(f"next: [bold]{escape(report)}[/]", highlight=False)
+    return EXIT_JUDGE_FAILURES if fails else 0
 
 
 def _judge_names(cfg: RunConfig) -> list[str]:
@@ -86,4 +93,17 @@ def run(args: argparse.Namespace) -> int:
     teacher = args.teacher
     if args.model is None and args.teacher is None and args.no_teacher:
         teacher = ""
+    if args.full and (args.model is not None or args.tags or args.limit is not None):
+        raise options.EvalsuiteError("--full: only with the bundled default (no --model, --tags or --limit)")
+    # a newcomer's first `evalsuite run` (bundled models, no selection) takes the pack's quick subset
+    args.quick_default = (args.model is None and not args.full and args.tags is None
+                          and args.limit is None and _has_quick(args.pack))
+    if args.quick_default:
+        args.tags = "quick"
     return run_evaluation(args, args.model, teacher, student_opts, teacher_opts)
+
+
+def _has_quick(pack: str) -> bool:
+    from evalsuite.packs import load_pack
+
+    return any("quick" in c.tags for c in load_pack(pack).cases)

@@ -17,6 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--teacher-images", help="folder of the teacher's images, same naming")
     options.add_judge_arguments(p)
     options.add_selection_arguments(p)
+    options.add_executor_arguments(p)
     p.set_defaults(func=run)
 
 

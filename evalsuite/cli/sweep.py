@@ -44,6 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     options.add_model_arguments(p)
     options.add_judge_arguments(p)
     options.add_selection_arguments(p)
+    options.add_executor_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -60,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
                       explicit_judge_opts=frozenset(options.parse_judge_opts(args.judge_opt)),
                       model_opts=student_opts, teacher_opts=teacher_opts, watch=args.watch,
                       poll_s=args.poll, idle_timeout_s=args.idle_timeout,
+                      exec=options.exec_options(args),
+
                       base=Path(args.base) if args.base else None,
                       tensorboard=Path(args.tensorboard) if args.tensorboard else None,
                       write_tensorboard=not args.no_tensorboard)

@@ -50,12 +50,16 @@ class SamplerSettings:
     lora_scale: float = 1.0
     weights: str | None = None
     call_kwargs: dict[str, Any] = field(default_factory=dict)
+    # placement only (same pixels, so not in the fingerprint): spread over GPUs / offload to CPU
+    device_map: str | None = None
+    cpu_offload: bool = False
 
 
 _INT_KEYS = {"num_inference_steps", "width", "height", "batch_size"}
 _FLOAT_KEYS = {"guidance_scale", "shift", "lora_scale"}
-_STR_KEYS = {"negative_prompt", "dtype", "device", "lora", "weights"}
-OPTION_KEYS = _INT_KEYS | _FLOAT_KEYS | _STR_KEYS | {"call_kwargs"}
+_STR_KEYS = {"negative_prompt", "dtype", "device", "lora", "weights", "device_map"}
+_BOOL_KEYS = {"cpu_offload"}
+OPTION_KEYS = _INT_KEYS | _FLOAT_KEYS | _STR_KEYS | _BOOL_KEYS | {"call_kwargs"}
 
 
 def _coerce(key: str, value: Any, where: str) -> Any:
@@ -78,13 +82,18 @@ def _coerce(key: str, value: Any, where: str) -> Any:
             if not isinstance(value, str):
                 raise ValueError
             return value
+        if key in _BOOL_KEYS:
+            if not isinstance(value, bool):
+                raise ValueError
+            return value
         if key == "call_kwargs":
             if not isinstance(value, dict):
                 raise ValueError
             return dict(value)
     except (TypeError, ValueError):
         kind = ("a positive integer" if key in _INT_KEYS else "a number" if key in _FLOAT_KEYS
-                else "a string" if key in _STR_KEYS else "a JSON object")
+                else "a string" if key in _STR_KEYS else "true or false" if key in _BOOL_KEYS
+                else "a JSON object")
         raise EvalsuiteError(f"{where}: option '{key}' must be {kind}, got {value!r}") from None
     raise EvalsuiteError(f"{where}: unknown option '{key}'")
 
@@ -319,7 +328,8 @@ class DiffusersRenderer(Renderer):
                                  "pass device=cpu (--device cpu)")
         t0 = time.perf_counter()
         try:
-            pipe = cls.from_pretrained(str(self.path), dtype=dtype)
+            extra = {"device_map": self.settings.device_map} if self.settings.device_map else {}
+            pipe = cls.from_pretrained(str(self.path), dtype=dtype, **extra)
         except EvalsuiteError:
             raise
         except Exception as e:  # noqa: BLE001 - any load failure is a user-facing checkpoint problem
@@ -333,7 +343,11 @@ class DiffusersRenderer(Renderer):
             self._load_weights(pipe)
         if self.settings.lora:
             self._load_lora(pipe)
-        pipe = pipe.to(self._device())
+        if self.settings.cpu_offload:
+            # weights stay in CPU memory, each component moves to the GPU while it runs
+            pipe.enable_model_cpu_offload(device=self._device())
+        elif not self.settings.device_map:    # device_map already placed the components
+            pipe = pipe.to(self._device())
         if hasattr(pipe, "set_progress_bar_config"):
             pipe.set_progress_bar_config(disable=True)
         logger.info("loaded %s (%s) in %.1fs", self.path, self.class_name, time.perf_counter() - t0)

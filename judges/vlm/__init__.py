@@ -21,7 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     if any("--vlm-url" in a.option_strings for a in parser._actions):
         return
     g = parser.add_argument_group("VLM judges (vlm-t2i, vlm-edit, vlm-pairwise, vlm-yesno)")
-    g.add_argument("--vlm-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (a vLLM server)")
+    g.add_argument("--vlm-url", action="append", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 "
+                   "(a vLLM server); repeat it for several servers: requests are balanced across them, "
+                   "each with its own --vlm-concurrency")
     g.add_argument("--vlm-model", help="judge model: the served model name, or a local folder for "
                    "--vlm-backend vllm/transformers")
     g.add_argument("--vlm-backend", choices=["openai", "vllm", "transformers"], default=None,
@@ -50,6 +52,8 @@ def common_options(args: argparse.Namespace) -> dict[str, Any]:
                       ("vlm_revision", "revision"), ("vlm_concurrency", "concurrency"),
                       ("vlm_timeout", "timeout"), ("vlm_temperature", "temperature"), ("repeats", "repeats")):
         val = getattr(args, flag, None)
+        if isinstance(val, list):       # --vlm-url repeated: one comma-separated string
+            val = ",".join(val)
         if val is not None:
             opts[key] = val
     return opts

@@ -268,8 +268,10 @@ class VLMJudge(Judge):
 
         c = self.config
         if c["backend"] == "openai":
-            entry = check_endpoint(c["url"], c["model"], api_key=c.get("api_key"),
-                                   timeout=min(float(c.get("timeout", 10.0)), 30.0))
+            urls = [u for u in str(c["url"]).split(",") if u.strip()]   # --vlm-url repeated: check each
+            entries = [check_endpoint(u.strip(), c["model"], api_key=c.get("api_key"),
+                                      timeout=min(float(c.get("timeout", 10.0)), 30.0)) for u in urls]
+            entry = entries[0]
             self.served = served_identity(entry)
         else:
             root = Path(c["model"]).expanduser()

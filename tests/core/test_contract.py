@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from evalsuite.executors import ExecOptions
 from evalsuite.family import JudgeFamily
 from evalsuite.judge import Failure, Judge, Scores
 from evalsuite.runner import RunConfig, judge_verdicts, run_eval
@@ -21,7 +22,8 @@ from tests.core.test_runner import cfg as runner_cfg
 
 
 def cfg(tmp_path, pack, **kw):
-    return runner_cfg(tmp_path, pack, **{"judges": ["spread", "mean"], **kw})
+    # judged in this process (judge_workers=0): the tests read the doubles' call records
+    return runner_cfg(tmp_path, pack, **{"judges": ["spread", "mean"], "exec": ExecOptions(judge_workers=0), **kw})
 
 
 def test_pack_level_judge_sees_the_whole_selection_once_per_role(tmp_path):

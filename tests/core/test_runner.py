@@ -8,6 +8,7 @@ import sqlite3
 import numpy as np
 import pytest
 
+from evalsuite.executors import ExecOptions
 from evalsuite.runner import RunConfig, run_eval
 from evalsuite.stats import mean_ci
 from tests.core.conftest import write_pack
@@ -86,7 +87,8 @@ def test_determinism_same_scores(tmp_path):
 def test_judge_failures_are_not_zeros(tmp_path):
     pack = write_pack(tmp_path / "p", n=4, extra=[
         {"id": "bad", "kind": "t2i", "prompt": "x", "seeds": [0, 1], "tags": ["breaks"]}])
-    s = run_eval(cfg(tmp_path, pack, teacher=None))
+    # judged in this process (judge_workers=0), so that MeanJudge.calls can be read here
+    s = run_eval(cfg(tmp_path, pack, teacher=None, exec=ExecOptions(judge_workers=0)))
     m = s["metrics"]["student"]["mean.brightness"]
     assert m["failures"] == 2 and m["n"] == 8
     ok_vals = [v for v in MeanJudge.calls]  # judged in batches

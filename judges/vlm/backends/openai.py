@@ -14,6 +14,7 @@ Log-probs use the standard `logprobs` / `top_logprobs` fields.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -43,12 +44,15 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class OpenAIClient(VLMClient):
-    """Chat-completions client. `url` is the server root or its /v1 (both accepted)."""
+    """Chat-completions client. `url` is the server root or its /v1 (both accepted); several
+    endpoints (a list, or comma-separated) share the requests: each gets the next request when it
+    has the fewest outstanding, each has its own `concurrency` limit, and a full set of endpoints
+    back-pressures the caller."""
 
     backend = "openai"
     supports_logprobs = True
 
-    def __init__(self, url: str, model: str, revision: str | None = None, api_key: str | None = None,
+    def __init__(self, url: str | list[str], model: str, revision: str | None = None, api_key: str | None = None,
                  concurrency: int = 8, timeout: float = 60.0, retries: int = 3, backoff: float = 0.5,
                  max_backoff: float = 8.0, structured: str = "vllm", image_format: str = "PNG",
                  png_compress_level: int = PNG_COMPRESS_LEVEL) -> None:
@@ -59,8 +63,11 @@ class OpenAIClient(VLMClient):
             raise EvalsuiteError(f"vlm openai backend: structured='{structured}' must be vllm, openai or none")
         if int(concurrency) < 1:
             raise EvalsuiteError(f"vlm openai backend: concurrency must be >= 1, got {concurrency}")
-        base = url.rstrip("/")
-        self.base_url = base if base.endswith("/v1") else base + "/v1"
+        urls = [u.strip().rstrip("/") for u in (url.split(",") if isinstance(url, str) else url) if u.strip()]
+        if not urls:
+            raise EvalsuiteError("vlm openai backend: no url given (use --vlm-url http://HOST:PORT/v1)")
+        self.base_urls = [u if u.endswith("/v1") else u + "/v1" for u in urls]
+        self.base_url = self.base_urls[0]
         self.api_key = api_key
         self.concurrency = int(concurrency)
         self.timeout = float(timeout)
@@ -130,15 +137,20 @@ class OpenAIClient(VLMClient):
         loop; at most `concurrency` built bodies wait for a slot (memory stays bounded). Each
         distinct image is encoded once per call (pairwise and repeats reuse it).
         """
-        sem = asyncio.Semaphore(self.concurrency)
-        ahead = asyncio.Semaphore(self.concurrency)
+        n = len(self.base_urls)
+        sems = [asyncio.Semaphore(self.concurrency) for _ in range(n)]     # per endpoint
+        outstanding = [0] * n
+        ahead = asyncio.Semaphore(self.concurrency * n)
         encoder = _Encoder(self.encode_image, requests)
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        async with httpx.AsyncClient(base_url=self.base_url, headers=headers, limits=limits,
-                                     timeout=httpx.Timeout(self.timeout)) as client:
+        async with contextlib.AsyncExitStack() as stack:
+            clients = [await stack.enter_async_context(httpx.AsyncClient(
+                base_url=u, headers=headers, limits=limits, timeout=httpx.Timeout(self.timeout)))
+                for u in self.base_urls]
+
             async def one(req: VLMRequest) -> VLMResponse:
                 async with ahead:
                     try:
@@ -148,11 +160,14 @@ class OpenAIClient(VLMClient):
                         return VLMResponse.failure("backend", f"cannot encode the request: {type(e).__name__}: {e}")
                     finally:
                         encoder.done(req)
-                    await sem.acquire()
+                    i = min(range(n), key=lambda k: outstanding[k])   # least outstanding first
+                    outstanding[i] += 1
+                    await sems[i].acquire()
                 try:
-                    return await self._post(client, body, req)
+                    return await self._post(clients[i], body, req)
                 finally:
-                    sem.release()
+                    sems[i].release()
+                    outstanding[i] -= 1
             return list(await asyncio.gather(*(one(r) for r in requests)))
 
     async def _post(self, client: httpx.AsyncClient, body: bytes, req: VLMRequest) -> VLMResponse:
@@ -166,7 +181,7 @@ class OpenAIClient(VLMClient):
                 return VLMResponse.failure("timeout", f"timeout after {self.timeout:g} s ({type(e).__name__})",
                                            latency_s=time.perf_counter() - t0, attempts=attempt)
             except httpx.HTTPError as e:
-                return VLMResponse.failure("connection", f"cannot reach {self.base_url}: {type(e).__name__}: {e}",
+                return VLMResponse.failure("connection", f"cannot reach {client.base_url}: {type(e).__name__}: {e}",
                                            latency_s=time.perf_counter() - t0, attempts=attempt)
             if r.status_code in RETRY_STATUSES and attempt <= self.retries:
                 delay = self._delay(attempt, r.headers.get("retry-after"))
@@ -190,7 +205,7 @@ class OpenAIClient(VLMClient):
         return base * (0.5 + random.random() / 2)   # jitter: concurrent retries do not align
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "url": self.base_url, "structured": self.structured}
+        return {**super().describe(), "url": ",".join(self.base_urls), "structured": self.structured}
 
 
 def _serialise(body: dict[str, Any]) -> bytes:

@@ -309,6 +309,23 @@ def test_bounded_concurrency():
     # bound on the wall time: on a loaded CI machine it says nothing, max_in_flight == 4 does
 
 
+def test_several_endpoints_share_requests_each_with_its_own_limit():
+    """--vlm-url repeated: requests are balanced across the servers, each server sees at most
+    `concurrency` at once, and both together run twice as many."""
+    reply = lambda body, n: Reply(body=chat_reply(t2i_json(5, 5)))   # noqa: E731
+    with ScriptedServer(reply, latency=0.2) as a, ScriptedServer(reply, latency=0.2) as b:
+        j = judge(VLMT2IJudge, f"{a.url},{b.url}", concurrency=2)
+        vs = judge_verdicts(j, [item(CASE, RED)] * 12)
+        assert a.max_in_flight == 2 and b.max_in_flight == 2
+        n = len(a.requests) + len(b.requests)                     # every request went to one of them
+        assert n >= 12 and min(len(a.requests), len(b.requests)) >= n // 3
+    assert all(v.ok for v in vs)
+    args = argparse.ArgumentParser()
+    add_arguments(args)
+    ns = args.parse_args(["--vlm-url", "http://h1:8000/v1", "--vlm-url", "http://h2:8000/v1"])
+    assert cli_options(ns)["vlm-t2i"]["url"] == "http://h1:8000/v1,http://h2:8000/v1"
+
+
 def test_repeats_report_the_judges_own_spread():
     scores = [4, 6, 8]      # by seed: the SC and PQ questions of one repeat share it
     with ScriptedServer(lambda body, n: Reply(body=chat_reply(t2i_json(scores[body["seed"]], 5)))) as s:
