@@ -307,9 +307,7 @@ def lowfreq_defects(img: np.ndarray, mask: np.ndarray, degree: int = 8, block: i
         raise ValueError(f"flat region too small for the blotch/banding test ({int(ok.sum())} blocks)")
     cy = (np.arange(hb) + 0.5) * bh / h * 2 - 1
     cx = (np.arange(wb) + 0.5) * bw / w * 2 - 1
-    py = _powers(cy, degree)
     n_all = left_n + right_n
-    mean_all = (left_s + right_s) / np.maximum(n_all, 1)[..., None]
     # the fit itself on a grid of at most ~48 cells a side (sums of f x f blocks): same fit, less work
     f = max(1, int(np.ceil(max(hb, wb) / 48)))
     gh, gw = hb // f, wb // f

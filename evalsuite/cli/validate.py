@@ -21,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Build a known-truth suite for each judge on the fly (text in "
                        "several fonts and sizes with planted typography errors, flat backgrounds with "
                        "planted defects at several strengths, PSNR/SSIM pairs, edits with known "
-                       "preserved regions, VLM pairs whose answer is known), measure each judge's "
+                       "preserved regions, image pairs whose preference is known for model-based judges), measure each judge's "
                        "agreement with the truth, print a table, write validity.json, and exit 1 when a "
                        "judge falls below its documented floor (docs/validity.md).")
     p.add_argument("--full", action="store_true", help="the full suites (about 3x the quick ones)")
