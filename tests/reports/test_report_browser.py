@@ -387,10 +387,15 @@ def test_real_sweeps_feed_report_and_compare(browser, tmp_path, capsys):
         means = {cp.name: sum(v := list(cp.run.values("student", "fidelity.psnr").values())) / len(v) for cp in cps}
         assert best[recipe]["checkpoint"] == max(means, key=means.get)
         assert best[recipe]["mean"] == pytest.approx(max(means.values()))
+    # the default pick is honest: checkpoints picked on one half of the cases, compared on the other
     (v,) = res["verdicts"]
+    assert v["delta"]["n"] == 4 and v["delta"]["n_cases"] == 1 and not v["delta"]["selected_on_test"]
+    # picked and compared on the same (all) cases: the same numbers as the runs, marked as selected on test
+    assert main(["compare", *map(str, sweeps), "--json", "--metrics", "fidelity.psnr", "--pick", "best-on-test"]) == 0
+    (v,) = json.loads(capsys.readouterr().out)["verdicts"]
     a = next(cp for cp in load_sweep(sweeps[0]).checkpoints if cp.name == v["a_checkpoint"]).run.values("student", "fidelity.psnr")
     b = next(cp for cp in load_sweep(sweeps[1]).checkpoints if cp.name == v["b_checkpoint"]).run.values("student", "fidelity.psnr")
-    assert v["delta"]["n"] == 8 and v["delta"]["excluded"] == 0
+    assert v["delta"]["n"] == 8 and v["delta"]["excluded"] == 0 and v["delta"]["selected_on_test"]
     assert v["delta"]["delta"] == pytest.approx(sum(b[k] - a[k] for k in a) / 8)
     _shot(page, tmp_path, "report-real-sweep.png")
 
