@@ -169,7 +169,8 @@ def test_rerun_of_an_old_run_re_judges_only_the_judge_whose_version_changed(tmp_
     with ScriptedServer(script) as s:
         with monkeypatch.context() as m:
             m.setattr(VLMT2IJudge, "version", 1)
-            rc, old = run(s.url, tmp_path, "vlm-t2i,ocr")
+            # judged in this process: a judge worker process would rebuild the real (v2) class
+            rc, old = run(s.url, tmp_path, "vlm-t2i,ocr", "--judge-workers", "0")
         assert rc == 0 and len(s.requests) == 16               # 2 cases x 4 seeds x (SC, PQ)
         assert old["metrics"]["student"]["vlm-t2i.overall"]["mean"] == pytest.approx(np.sqrt(15))
         old_judges = {j["name"]: j for j in json.loads((tmp_path / "run.json").read_text())["judges"]}
