@@ -52,6 +52,20 @@ def _result(run_dir: Path) -> dict:
     return {"items": items, "pngs": pngs, "verdicts": verdicts, "counts": counts}
 
 
+def _committed_renders(run_dir: Path) -> int:
+    """Render rows committed to results.db so far (0 before the database exists)."""
+    if not (run_dir / "results.db").is_file():
+        return 0
+    try:
+        db = sqlite3.connect(f"file:{run_dir / 'results.db'}?mode=ro", uri=True, timeout=1)
+        try:
+            return db.execute("SELECT COUNT(*) FROM renders").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error:         # created but the schema not yet committed
+        return 0
+
+
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory):
     """The local (pipelined) executor's run: the reference."""
@@ -126,7 +140,7 @@ def test_driver_sigkill_then_same_command_resumes(ray_cluster, local_run, tmp_pa
     proc = subprocess.Popen(_cli(run_dir, address), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     t0 = time.monotonic()
     while time.monotonic() - t0 < 300 and proc.poll() is None:
-        if len(list((run_dir / "images").glob("*.png"))) >= BATCH:     # a render batch committed
+        if _committed_renders(run_dir) >= BATCH:     # a render batch committed (its images come first)
             break
         time.sleep(0.05)
     assert proc.poll() is None, f"the driver ended before it could be killed: {(tmp_path / 'first.log').read_text()[-2000:]}"
