@@ -10,8 +10,8 @@ import sys
 import numpy as np
 from rich.console import Console
 from PIL import Image, ImageDraw, ImageFont
-from judges import bgdefects
 from judges.flatbg import flat_metrics
+from judges.validity import auc
 rng = np.random.default_rng(int(sys.argv[1]))
 SIZES = [(512, 288), (200, 200), (160, 96), (288, 512)]
 def bg(size, kind):
@@ -63,8 +63,6 @@ for rep in range(2):
             try: v = flat_metrics(b)[0]["blotch"]
             except ValueError: v = None
             rows.append((kind, size, obj, round(g), label, s, v))
-def auc(p, n):
-    p, n = np.array(p), np.array(n); return ((p[:, None] > n[None]).mean() + 0.5 * (p[:, None] == n[None]).mean())
 def rep_(key):
     groups = collections.defaultdict(lambda: ([], []))
     for r in rows:
@@ -72,7 +70,6 @@ def rep_(key):
         groups[key(r)][0 if r[4] == "blotch" else 1].append(r[6])
     for k, (p, n) in sorted(groups.items(), key=lambda t: str(t[0])):
         if not p or not n: continue
-        if k == "all" and 0: pass
         Console(highlight=False).print(f"  {str(k):20s} auc {auc(p, n):.3f}  clean med {np.median(n):.2f} max {np.max(n):.2f}  pos med {np.median(p):.2f} min {np.min(p):.2f} (n {len(p)}/{len(n)})")
 for name, f in [("all", lambda r: "all"), ("kind", lambda r: r[0]), ("size", lambda r: r[1]), ("obj", lambda r: r[2]), ("strength", lambda r: r[5] if r[5] else "clean")]:
     Console(highlight=False).print(name); rep_(f)

@@ -16,6 +16,7 @@ from skimage.restoration import estimate_sigma
 
 from judges import bgdefects
 from judges.flatbg import flat_metrics
+from judges.validity import auc
 
 BACKGROUNDS = ("flat", "linx", "liny", "diag", "radial2", "cone")
 
@@ -75,12 +76,6 @@ def plant(kind: str, img: np.ndarray, strength: float, seed: int) -> np.ndarray:
     else:
         raise ValueError(kind)
     return a
-
-
-def auc(pos: list[float], neg: list[float]) -> float:
-    """P(a defective image scores above a clean one), ties count half."""
-    p, n = np.asarray(pos)[:, None], np.asarray(neg)[None, :]
-    return float(((p > n).sum() + 0.5 * (p == n).sum()) / (p.size * n.size))
 
 
 @pytest.fixture(scope="module")
