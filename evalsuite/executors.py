@@ -40,12 +40,13 @@ EXECUTORS = ("local", "ray")
 
 @dataclass
 class ExecOptions:
-    """How to execute a run (none of it changes a result)."""
+    """How to execute a run. None of it changes a result, except `render_threads` for a renderer
+    on CPU, which is therefore part of that renderer's render key (`render_key`)."""
 
     executor: str = "local"
     judge_workers: int | None = None     # judge processes/actors; None: 1 when there is rendering to
                                          # overlap (local) / 1 (ray); 0: inline
-    render_threads: int | None = None    # torch threads per renderer on CPU (None: this process's default)
+    render_threads: int | None = None    # torch threads per renderer on CPU (None: DEFAULT_RENDER_THREADS)
     ray_address: str | None = None       # None: start a local cluster with this machine's CPUs
     workers: int | None = None           # render actors per model (None: one per GPU, else CPUs left)
     gpus_per_worker: float = 1.0
@@ -64,14 +65,34 @@ def quiet_diffusers() -> None:
         pass
 
 
-def default_render_threads() -> int:
-    """The torch thread count a renderer in this process uses by default; workers get the same
-    number, since CPU kernels (and so pixels) depend on it."""
+DEFAULT_RENDER_THREADS = 1
+"""Torch threads per renderer on CPU unless --render-threads says otherwise. CPU kernels (and so
+pixels) depend on the thread count, so the default is a constant, never this machine's core count
+or whatever torch.set_num_threads an earlier caller left in the process: the same seeds,
+checkpoint and pack give the same images on any machine, and a resumed run matches a fresh one."""
+
+
+def render_threads(opts: ExecOptions) -> int:
+    return int(opts.render_threads or DEFAULT_RENDER_THREADS)
+
+
+def _torch_threads() -> int | None:
     try:
         import torch
     except ImportError:
-        return 1
+        return None
     return int(torch.get_num_threads())
+
+
+def render_key(renderer: Any, opts: ExecOptions) -> str:
+    """The key a renderer's images are cached under: its fingerprint, plus the thread count when it
+    renders on CPU with other than the default (cached images never mix thread counts; the
+    default keeps the plain fingerprint, so runs made at one thread stay cached)."""
+    fp = renderer.fingerprint()
+    threads = render_threads(opts)
+    if threads != DEFAULT_RENDER_THREADS and renderer.threads_matter():
+        fp = f"{fp}-t{threads}"
+    return fp
 
 
 # --- worker bodies (rebuilt in any process from plain data) ------------------------------------
@@ -200,7 +221,7 @@ def execute(plan: RunPlan, models: dict[str, tuple[str, dict[str, Any]]], opts: 
     if opts.executor not in EXECUTORS:
         raise EvalsuiteError(f"--executor '{opts.executor}': not one of {', '.join(EXECUTORS)}")
     quiet_diffusers()
-    threads = opts.render_threads or (default_render_threads() if plan.render_batches else None)
+    threads = render_threads(opts) if plan.render_batches else None
     if opts.executor == "ray":
         return _run_ray(plan, models, opts, threads, fail_fast, status)
     return _run_local(plan, models, opts, threads, fail_fast, status)
@@ -264,6 +285,7 @@ def _run_local(plan: RunPlan, models: dict[str, tuple[str, dict[str, Any]]], opt
                                    initargs=(_specs(plan), list(plan.pack.cases), str(plan.store.images.dir),
                                              fail_fast))
     hosts: dict[str, RenderHost] = {}
+    caller_threads = _torch_threads()     # renders run in the caller's process: restored at the end
     try:
         dispatch()
         for batch in plan.render_batches:
@@ -287,6 +309,10 @@ def _run_local(plan: RunPlan, models: dict[str, tuple[str, dict[str, Any]]], opt
     finally:
         for h in hosts.values():
             h.close()
+        if caller_threads:
+            import torch
+
+            torch.set_num_threads(caller_threads)
         if pool is not None:
             for f in futures:
                 f.cancel()

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from PIL import Image
 
 from evalsuite import __version__
-from evalsuite.executors import ExecOptions, execute
+from evalsuite.executors import ExecOptions, execute, render_key, render_threads
 from evalsuite.family import families
 from evalsuite.judge import Failure, Judge, Scores
 from evalsuite.packs import load_pack, pack_asset_hash
@@ -219,7 +219,10 @@ def run_eval(cfg: RunConfig) -> dict[str, Any]:
     stats: dict[str, Any] = {"rendered": 0, "render_cached": 0, "judged": 0, "judge_cached": 0}
     try:
         store.put_cases(pack.cases)
-        descriptions = {role: {**r.describe(), "checkpoint": models[role][0]} for role, r in renderers.items()}
+        keys = {role: render_key(r, cfg.exec) for role, r in renderers.items()}
+        descriptions = {role: {**r.describe(), "checkpoint": models[role][0], "render_key": keys[role],
+                               **({"cpu_threads": render_threads(cfg.exec)} if r.threads_matter() else {})}
+                        for role, r in renderers.items()}
         run_json = {
             "format_version": 1, "name": store.dir.name,
             "created": (store.read_json("run.json") or {}).get(
@@ -237,7 +240,7 @@ def run_eval(cfg: RunConfig) -> dict[str, Any]:
         for role in store.roles():
             if role not in renderers:    # e.g. the teacher of an earlier run into this directory
                 store.clear_role(role)
-        plan = RunPlan(store, pack, {role: r.fingerprint() for role, r in renderers.items()},
+        plan = RunPlan(store, pack, keys,
                        {role: r.batch_size for role, r in renderers.items()}, judges, stats, cfg.retry_failed)
         plan.plan()
         for r in renderers.values():    # workers (or the executor in this process) load their own

@@ -9,11 +9,14 @@
    1.2x: memory flat in the pack size).
 
 Every timed run renders into a fresh run directory (nothing cached) except judge-only, which
-re-judges renders cached by the render-only run. Defaults: the bundled student on the first
---cases cases of typography-mini with its judges, which are CPU-bound on this machine.
+re-judges renders cached by the render-only run. Defaults: the bundled teacher (16 steps + CFG,
+CPU-bound: about a second per image at one thread, so a render task is seconds, not the
+milliseconds of Ray's per-task overhead) on the first --cases cases of typography-mini, render
+batches of 4 (several tasks per worker); pipelining on --pipeline-cases cases with the pack's
+judges, which are CPU-bound on this machine.
 
-    python benchmarks/perf/scale.py [--model CKPT] [--pack P] [--cases N] [--big 5000] [--small 500]
-                                    [--parts threads,pipeline,ray,rss]
+    python benchmarks/perf/scale.py [--model CKPT] [--pack P] [--cases N] [--pipeline-cases N]
+                                    [--big 5000] [--small 500] [--parts threads,pipeline,ray,rss]
 """
 
 from __future__ import annotations
@@ -113,19 +116,24 @@ def threads_change_pixels(model: str, pack: str, n: int = 4) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=str(REPO / "distill" / "models" / "student"),
-                    help="the CPU-bound model of the Ray measurements (default: the bundled student)")
+    ap.add_argument("--model", default=str(REPO / "distill" / "models" / "teacher-base"),
+                    help="the CPU-bound model of the Ray measurements (default: the bundled teacher; the "
+                    "4-step student renders a batch in about 0.3 s, too short to measure Ray workers with)")
     ap.add_argument("--pipeline-model", default=str(REPO / "distill" / "models" / "teacher-base"),
                     help="the model of the pipelining measurement (default: the bundled teacher, whose "
                     "renders take longer than judging them, as in real runs)")
     ap.add_argument("--pack", default="typography-mini")
-    ap.add_argument("--cases", type=int, default=8, help="cases of the pack (x its seeds) per timed run")
-    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--cases", type=int, default=6, help="cases of the pack (x its seeds) of the smaller Ray "
+                    "runs (the larger ones: 3x)")
+    ap.add_argument("--pipeline-cases", type=int, default=16,
+                    help="cases of the pack (x its seeds) of the pipelining runs")
+    ap.add_argument("--batch-size", type=int, default=4, help="render batch size")
     ap.add_argument("--big", type=int, default=5000)
     ap.add_argument("--small", type=int, default=500)
     ap.add_argument("--parts", default="threads,pipeline,ray,rss", help="which measurements (comma-separated)")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
+    cli_cases = args.cases
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min) on "
           f"{os.cpu_count()} CPUs", flush=True)
     if "threads" in parts:
@@ -136,7 +144,8 @@ def main() -> None:
         out: dict[str, float] = {}
         if "pipeline" in parts:
             pm = args.pipeline_model
-            print(f"pipelining (local executor, one render thread, {Path(pm).name}):", flush=True)
+            args = argparse.Namespace(**{**vars(args), "cases": args.pipeline_cases})
+            print(f"pipelining (local executor, one render thread, {Path(pm).name}, {args.cases} cases):", flush=True)
             out["render"] = timed(root, "render only", args, judges=[], model=pm, render_threads=1, judge_workers=0)
             out["judge"] = timed(root, "judge only (renders cached)", args, run_dir=root / "render only",
                                  model=pm, render_threads=1, judge_workers=0)
@@ -144,6 +153,7 @@ def main() -> None:
                                       judge_workers=0)
             out["pipelined"] = timed(root, "pipelined (1 judge process)", args, model=pm, render_threads=1,
                                      judge_workers=1)
+        args = argparse.Namespace(**{**vars(args), "cases": cli_cases})
         if "ray" in parts:
             from evalsuite.ray_pool import init_ray
 

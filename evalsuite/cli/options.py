@@ -171,8 +171,8 @@ def add_executor_arguments(p: argparse.ArgumentParser) -> None:
                    help="diffusers model CPU offload (a model larger than one GPU's memory)")
     g.add_argument("--shared-dir", help="ray: a folder every node sees; workers write images there "
                    "and only hashes travel back")
-    g.add_argument("--render-threads", type=int, help="torch threads per renderer on CPU (default: "
-                   "this process's default; every executor uses the same number, so pixels match)")
+    g.add_argument("--render-threads", type=int, help="torch threads per renderer on CPU (default 1, "
+                   "on any machine: CPU pixels depend on it, so another number is part of the render key)")
 
 
 def exec_options(args: argparse.Namespace) -> Any:

@@ -46,6 +46,10 @@ class Renderer(ABC):
     def fingerprint(self) -> str:
         """Weights hash + sampler settings; keys the render cache."""
 
+    def threads_matter(self) -> bool:
+        """Whether this renderer's pixels depend on the torch thread count (a model on CPU)."""
+        return False
+
     def describe(self) -> dict[str, Any]:
         """Human-readable settings recorded in run.json (steps/NFE, guidance, dtype, ...)."""
         return {"renderer": self.name, "fingerprint": self.fingerprint()}

@@ -208,6 +208,9 @@ class DiffusersRenderer(Renderer):
             self._auto_device = _default_device()
         return self._auto_device
 
+    def threads_matter(self) -> bool:
+        return self._device().split(":")[0] == "cpu"
+
     def _dtype(self) -> str:
         if self.settings.dtype:
             return self.settings.dtype
