@@ -326,6 +326,24 @@ def _task_pngs(plan: RunPlan, task: JudgeTask) -> dict[str, bytes]:
     return {h: plan.store.image_path(h).read_bytes() for h in hashes}
 
 
+def render_placement(gpus: float, cpus: float, opts: ExecOptions, n_judge: int) -> tuple[int, dict[str, float]]:
+    """(render actors per model, each actor's Ray resources) on a cluster with `gpus` GPUs and
+    `cpus` CPUs: one actor per `--gpus-per-worker` GPUs when the cluster has GPUs, else one per
+    `--cpus-per-worker` CPUs not taken by the judge actors (at least one). --workers overrides
+    the count."""
+    if gpus >= 1:
+        per = max(1.0, opts.gpus_per_worker)
+        return opts.workers or max(1, int(gpus // per)), {"num_gpus": per, "num_cpus": 0}
+    left = max(opts.cpus_per_worker, cpus - n_judge)
+    n_render = opts.workers or max(1, int(left // opts.cpus_per_worker))
+    if n_render * opts.cpus_per_worker + n_judge > cpus:
+        fit = max(1, int((cpus - n_judge) // opts.cpus_per_worker))
+        logger.warning("%d render worker(s) x %g CPU + %d judge worker(s) do not fit the cluster's %g "
+                       "CPUs; using %d render worker(s)", n_render, opts.cpus_per_worker, n_judge, cpus, fit)
+        n_render = fit
+    return n_render, {"num_gpus": 0, "num_cpus": opts.cpus_per_worker}
+
+
 def _run_ray(plan: RunPlan, models: dict[str, tuple[str, dict[str, Any]]], opts: ExecOptions,
              threads: int | None, fail_fast: bool, status: Any) -> list[dict[str, Any]]:
     from evalsuite.ray_pool import WorkerPool, init_ray, wait_any
@@ -341,19 +359,7 @@ def _run_ray(plan: RunPlan, models: dict[str, tuple[str, dict[str, Any]]], opts:
     if n_judge and not _portable(plan):
         raise EvalsuiteError("--executor ray: every judge class must be importable by module path "
                              "(not defined in __main__ or inside a function)")
-    if gpus >= 1:
-        per = max(1.0, opts.gpus_per_worker)
-        n_render = opts.workers or max(1, int(gpus // per))
-        render_res = {"num_gpus": per, "num_cpus": 0}
-    else:
-        left = max(opts.cpus_per_worker, cpus - n_judge)
-        n_render = opts.workers or max(1, int(left // opts.cpus_per_worker))
-        if n_render * opts.cpus_per_worker + n_judge > cpus:
-            fit = max(1, int((cpus - n_judge) // opts.cpus_per_worker))
-            logger.warning("%d render worker(s) x %g CPU + %d judge worker(s) do not fit the cluster's %g "
-                           "CPUs; using %d render worker(s)", n_render, opts.cpus_per_worker, n_judge, cpus, fit)
-            n_render = fit
-        render_res = {"num_gpus": 0, "num_cpus": opts.cpus_per_worker}
+    n_render, render_res = render_placement(gpus, cpus, opts, n_judge)
     stats_rows: list[dict[str, Any]] = []
     judge_pool = (WorkerPool("judge", "evalsuite.executors:JudgeHost",
                              {"specs": _specs(plan), "cases": list(plan.pack.cases), "images_dir": shared,

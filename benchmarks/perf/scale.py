@@ -146,6 +146,10 @@ def main() -> None:
             pm = args.pipeline_model
             args = argparse.Namespace(**{**vars(args), "cases": args.pipeline_cases})
             print(f"pipelining (local executor, one render thread, {Path(pm).name}, {args.cases} cases):", flush=True)
+            # untimed: the first run in a process pays one-time imports and file-cache misses, which
+            # would inflate whichever timed run came first (render-only, the denominator)
+            timed(root, "warm-up (1 case, untimed)", argparse.Namespace(**{**vars(args), "cases": 1}), model=pm,
+                  render_threads=1, judge_workers=0)
             out["render"] = timed(root, "render only", args, judges=[], model=pm, render_threads=1, judge_workers=0)
             out["judge"] = timed(root, "judge only (renders cached)", args, run_dir=root / "render only",
                                  model=pm, render_threads=1, judge_workers=0)

@@ -296,6 +296,8 @@ class DiffusersRenderer(Renderer):
             "dtype": self._dtype(), "device": self._device(), "batch_size": self.batch_size,
             "lora": self.settings.lora, "lora_scale": self.settings.lora_scale if self.settings.lora else None,
             "weights": self.settings.weights,
+            **({"device_map": self.settings.device_map} if self.settings.device_map else {}),
+            **({"cpu_offload": True} if self.settings.cpu_offload else {}),
         }
 
     # --- loading -------------------------------------------------------------------------------
