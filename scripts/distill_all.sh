@@ -6,6 +6,8 @@
 #                                          # same-cost baselines, factor table, bundled student chosen
 #   bash scripts/distill_all.sh evaluate-teacher  # teacher full / 4 NFE no CFG / 4 steps + CFG on
 #                                          # typography-mini (seeds 0-3), teacher on held-out words
+#   bash scripts/distill_all.sh teacher-6d # stage 6d: the bundled teacher trained on, every checkpoint
+#                                          # swept on strict OCR (selection seeds) as it is written
 #   bash scripts/distill_all.sh evaluate   # the bundled student and its step-0 checkpoint beside
 #                                          # them (seeds 0-3: not used for choosing), latency
 set -euo pipefail
@@ -28,6 +30,19 @@ teacher)
   "$PY" -m distill teacher --config distill/configs/teacher-base-stage6b.yaml --max-minutes 12 > distill/runs/teacher-base-stage6b.log 2>&1
   "$PY" -m distill teacher --config distill/configs/teacher-base-stage6c.yaml --max-minutes 17 > distill/runs/teacher-base-stage6c.log 2>&1
   "$PY" -m distill.bundle "distill/runs/teacher-base-stage6c/$(last_ckpt distill/runs/teacher-base-stage6c)" distill/models/teacher-base
+  ;;
+teacher-6d)
+  # Stage 6d continues the bundled teacher (its config's init) for up to --max-minutes; a sweep
+  # follows the run (--watch) and reads every checkpoint's words with strict OCR on the selection
+  # seeds (typography-mini-select, text cases only). A checkpoint is bundled only if it writes.
+  MIN=${MIN:-90}
+  rm -rf distill/runs/teacher-base-stage6d "$SWEEPS/teacher-6d"
+  "$PY" -m distill teacher --config distill/configs/teacher-base-stage6d.yaml --max-minutes "$MIN" \
+    > distill/runs/teacher-base-stage6d.log 2>&1 &
+  "$PY" -m evalsuite.cli.sweep distill/runs/teacher-base-stage6d --watch --pack "$SELECT" \
+    --tags typography,cluttered --judges ocr --judge-opt ocr.casefold=false --judge-opt ocr.punctuation=keep \
+    --batch-size 16 --no-progress --sweep-dir "$SWEEPS/teacher-6d" > distill/runs/sweep-teacher-6d.log 2>&1
+  wait
   ;;
 students)
   "$PY" -m distill bank --recipe distill/recipes/default.yaml > distill/runs/bank-base.log 2>&1
@@ -83,5 +98,5 @@ evaluate)
   "$PY" -m distill.evaluate_bundled --report --latency
   ;;
 *)
-  echo "usage: $0 teacher|students|evaluate-teacher|evaluate" >&2; exit 2 ;;
+  echo "usage: $0 teacher|teacher-6d|students|evaluate-teacher|evaluate" >&2; exit 2 ;;
 esac
