@@ -6,7 +6,7 @@ the NFE), and the student's step-0 checkpoint (before any distillation), plus la
 Runs go through the ordinary evalsuite runner (one run directory per role under --out) with the
 strict OCR judge (case and punctuation count); the teacher's full-step images are exported once
 and every other role is compared with them (fidelity = distance to the teacher). Paired deltas
-(student - each baseline) come with 95% case-clustered bootstrap CIs (distill.clustered: cases
+(student - each baseline) come with 95% case-clustered bootstrap CIs (evalsuite.stats.two_stage_keyed_delta: cases
 resampled, seeds nested). Roles can run in parallel processes (`--only ROLE`); `--report` then
 only aggregates.
 
@@ -108,12 +108,12 @@ def role_values(out: Path, role: str, metric: str) -> dict[tuple[str, int], floa
 
 def paired(out: Path, a: str, b: str, metric: str) -> dict[str, Any] | None:
     """Paired mean difference a - b over (case, seed) with its 95% case-clustered bootstrap CI."""
-    from distill.clustered import clustered_delta_ci
+    from evalsuite.stats import two_stage_keyed_delta
 
-    mean, lo, hi, n_cases, n = clustered_delta_ci(role_values(out, a, metric), role_values(out, b, metric))
-    if n == 0:
+    d = two_stage_keyed_delta(role_values(out, a, metric), role_values(out, b, metric))
+    if d.n_images == 0:
         return None
-    return {"mean": round(mean, 5), "ci": [round(lo, 5), round(hi, 5)], "n": n, "cases": n_cases}
+    return {"mean": round(d.mean, 5), "ci": [round(d.lo, 5), round(d.hi, 5)], "n": d.n_images, "cases": d.n_cases}
 
 
 def latency(ckpt: Path, opts: dict[str, Any], n: int = 10) -> dict[str, float]:

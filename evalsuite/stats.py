@@ -241,6 +241,35 @@ def paired_keyed_delta(x: Mapping[tuple[str, int], float], y: Mapping[tuple[str,
     return clustered_mean_ci([x[k] - y[k] for k in ks], [k[0] for k in ks], method, n_boot, seed, alpha)
 
 
+def two_stage_keyed_delta(x: Mapping[tuple[Hashable, int], float], y: Mapping[tuple[Hashable, int], float],
+                          n_boot: int = N_BOOT, seed: int = 0, alpha: float = 0.05) -> CI:
+    """Mean paired difference x − y over shared (case, seed) keys, with a two-stage percentile
+    bootstrap: cases resampled with replacement, then, inside each drawn case, its seeds with
+    replacement. Wider than `paired_keyed_delta` (which keeps a drawn case's seeds whole) when
+    seeds vary within cases; the distill measurements (docs/distill.md) use it. Keys are taken in
+    string order, cases in order of first appearance; deterministic by `seed`."""
+    by_case: dict[Hashable, list[float]] = {}
+    for key in sorted(set(x) & set(y), key=str):
+        by_case.setdefault(key[0], []).append(float(x[key]) - float(y[key]))
+    if not by_case:
+        return CI(math.nan, math.nan, math.nan, 0, 0, "two-stage")
+    groups = [np.asarray(v) for v in by_case.values()]
+    n_pairs = sum(g.size for g in groups)
+    mean = float(np.concatenate(groups).mean())
+    rng = np.random.default_rng(seed)
+    boots = np.empty(n_boot)
+    for i in range(n_boot):
+        tot = cnt = 0.0
+        for c in rng.integers(0, len(groups), size=len(groups)):
+            g = groups[c]
+            picked = g[rng.integers(0, g.size, size=g.size)]
+            tot += picked.sum()
+            cnt += picked.size
+        boots[i] = tot / cnt
+    lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
+    return CI(mean, float(lo), float(hi), len(groups), n_pairs, "two-stage", _pvalue(boots))
+
+
 def clustered_win_rate(a: Sequence[float], b: Sequence[float], clusters: Sequence[Hashable],
                        higher_is_better: bool = True, eps: float = 0.0, n_boot: int = N_BOOT, seed: int = 0,
                        alpha: float = 0.05) -> WinRate:
