@@ -35,7 +35,7 @@ teacher-6d)
   # Stage 6d continues the bundled teacher (its config's init) for up to --max-minutes; a sweep
   # follows the run (--watch) and reads every checkpoint's words with strict OCR on the selection
   # seeds (typography-mini-select, text cases only). A checkpoint is bundled only if it writes.
-  MIN=${MIN:-90}
+  MIN=${MIN:-120}
   rm -rf distill/runs/teacher-base-stage6d "$SWEEPS/teacher-6d"
   "$PY" -m distill teacher --config distill/configs/teacher-base-stage6d.yaml --max-minutes "$MIN" \
     > distill/runs/teacher-base-stage6d.log 2>&1 &
@@ -43,6 +43,14 @@ teacher-6d)
     --tags typography,cluttered --judges ocr --judge-opt ocr.casefold=false --judge-opt ocr.punctuation=keep \
     --batch-size 16 --no-progress --sweep-dir "$SWEEPS/teacher-6d" > distill/runs/sweep-teacher-6d.log 2>&1
   wait
+  # The bundled teacher (6d's init) on the same cases and seeds, and the last checkpoint against it
+  # (paired, cases resampled).
+  "$PY" -m evalsuite.cli.main run --model distill/models/teacher-base --pack "$SELECT" --tags typography,cluttered \
+    --judges ocr --judge-opt ocr.casefold=false --judge-opt ocr.punctuation=keep --batch-size 16 --no-progress \
+    --run-dir "$SWEEPS/teacher-6d/init"
+  "$PY" -m evalsuite.cli.main compare "$SWEEPS/teacher-6d/init" \
+    "$SWEEPS/teacher-6d/$(basename "$(ls -d "$SWEEPS"/teacher-6d/step-* | sort | tail -1)")" \
+    --metrics ocr.exact_match,ocr.ned,ocr.err_missing,ocr.err_substitution
   ;;
 students)
   "$PY" -m distill bank --recipe distill/recipes/default.yaml > distill/runs/bank-base.log 2>&1
