@@ -35,7 +35,7 @@ teacher-6d)
   # Stage 6d continues the bundled teacher (its config's init) for up to --max-minutes; a sweep
   # follows the run (--watch) and reads every checkpoint's words with strict OCR on the selection
   # seeds (typography-mini-select, text cases only). A checkpoint is bundled only if it writes.
-  MIN=${MIN:-120}
+  MIN=${MIN:-180}   # the config's budget; this session stopped its run earlier (docs/distill.md)
   rm -rf distill/runs/teacher-base-stage6d "$SWEEPS/teacher-6d"
   "$PY" -m distill teacher --config distill/configs/teacher-base-stage6d.yaml --max-minutes "$MIN" \
     > distill/runs/teacher-base-stage6d.log 2>&1 &
@@ -48,9 +48,17 @@ teacher-6d)
   "$PY" -m evalsuite.cli.main run --model distill/models/teacher-base --pack "$SELECT" --tags typography,cluttered \
     --judges ocr --judge-opt ocr.casefold=false --judge-opt ocr.punctuation=keep --batch-size 16 --no-progress \
     --run-dir "$SWEEPS/teacher-6d/init"
-  "$PY" -m evalsuite.cli.main compare "$SWEEPS/teacher-6d/init" \
-    "$SWEEPS/teacher-6d/$(basename "$(ls -d "$SWEEPS"/teacher-6d/step-* | sort | tail -1)")" \
+  LAST=$(basename "$(ls -d distill/runs/teacher-base-stage6d/step-* | sort | tail -1)")
+  "$PY" -m evalsuite.cli.main compare "$SWEEPS/teacher-6d/init" "$SWEEPS/teacher-6d/$LAST" \
     --metrics ocr.exact_match,ocr.ned,ocr.err_missing,ocr.err_substitution
+  # The last checkpoint (not chosen on these images) on the reporting seeds (typography-mini,
+  # seeds 0-3, 64 text cases) and on held-out words; kept, not bundled, as the next run's init.
+  for P in typography-mini:typography,cluttered typography-heldout:heldout; do
+    "$PY" -m evalsuite.cli.main run --model "distill/runs/teacher-base-stage6d/$LAST" --pack "${P%%:*}" \
+      --tags "${P#*:}" --judges ocr --judge-opt ocr.casefold=false --judge-opt ocr.punctuation=keep \
+      --batch-size 16 --no-progress --run-dir "distill/results/teacher-6d-last/${P%%:*}"
+  done
+  "$PY" -m distill.bundle "distill/runs/teacher-base-stage6d/$LAST" distill/checkpoints/teacher-base-stage6d
   ;;
 students)
   "$PY" -m distill bank --recipe distill/recipes/default.yaml > distill/runs/bank-base.log 2>&1
