@@ -133,7 +133,6 @@ def main() -> None:
     ap.add_argument("--parts", default="threads,pipeline,ray,rss", help="which measurements (comma-separated)")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
-    cli_cases = args.cases
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min) on "
           f"{os.cpu_count()} CPUs", flush=True)
     if "threads" in parts:
@@ -144,20 +143,19 @@ def main() -> None:
         out: dict[str, float] = {}
         if "pipeline" in parts:
             pm = args.pipeline_model
-            args = argparse.Namespace(**{**vars(args), "cases": args.pipeline_cases})
-            print(f"pipelining (local executor, one render thread, {Path(pm).name}, {args.cases} cases):", flush=True)
+            pargs = argparse.Namespace(**{**vars(args), "cases": args.pipeline_cases})
+            print(f"pipelining (local executor, one render thread, {Path(pm).name}, {pargs.cases} cases):", flush=True)
             # untimed: the first run in a process pays one-time imports and file-cache misses, which
             # would inflate whichever timed run came first (render-only, the denominator)
             timed(root, "warm-up (1 case, untimed)", argparse.Namespace(**{**vars(args), "cases": 1}), model=pm,
                   render_threads=1, judge_workers=0)
-            out["render"] = timed(root, "render only", args, judges=[], model=pm, render_threads=1, judge_workers=0)
-            out["judge"] = timed(root, "judge only (renders cached)", args, run_dir=root / "render only",
+            out["render"] = timed(root, "render only", pargs, judges=[], model=pm, render_threads=1, judge_workers=0)
+            out["judge"] = timed(root, "judge only (renders cached)", pargs, run_dir=root / "render only",
                                  model=pm, render_threads=1, judge_workers=0)
-            out["sequential"] = timed(root, "render then judge (inline)", args, model=pm, render_threads=1,
+            out["sequential"] = timed(root, "render then judge (inline)", pargs, model=pm, render_threads=1,
                                       judge_workers=0)
-            out["pipelined"] = timed(root, "pipelined (1 judge process)", args, model=pm, render_threads=1,
+            out["pipelined"] = timed(root, "pipelined (1 judge process)", pargs, model=pm, render_threads=1,
                                      judge_workers=1)
-        args = argparse.Namespace(**{**vars(args), "cases": cli_cases})
         if "ray" in parts:
             from evalsuite.ray_pool import init_ray
 
