@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("baselines")
     b.add_argument("--pack", default="typography-mini-select")
     b.add_argument("--out", default="distill/results/sweeps/baselines")
+    b.add_argument("--tags", default="quick", help="comma-separated case tags (default: quick)")
     r = sub.add_parser("report")
     r.add_argument("--sweeps", default="distill/results/sweeps")
     r.add_argument("--select", default=None, help="bundle the chosen checkpoint here")
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     torch.set_num_threads(1)
     if args.verb == "baselines":
-        baselines(args.pack, Path(args.out))
+        baselines(args.pack, Path(args.out), tags=args.tags.split(","))
     else:
         report(Path(args.sweeps), Path(args.select) if args.select else None)
     return 0

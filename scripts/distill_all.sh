@@ -6,8 +6,9 @@
 #                                          # same-cost baselines, factor table, bundled student chosen
 #   bash scripts/distill_all.sh evaluate-teacher  # teacher full / 4 NFE no CFG / 4 steps + CFG on
 #                                          # typography-mini (seeds 0-3), teacher on held-out words
-#   bash scripts/distill_all.sh teacher-6d # stage 6d: the bundled teacher trained on, every checkpoint
+#   bash scripts/distill_all.sh teacher-6d # stage 6d: the 6c teacher trained on, every checkpoint
 #                                          # swept on strict OCR (selection seeds) as it is written
+#   bash scripts/distill_all.sh teacher-6e # stage 6e: 6d trained on the same way; bundled
 #   bash scripts/distill_all.sh evaluate   # the bundled student and its step-0 checkpoint beside
 #                                          # them (seeds 0-3: not used for choosing), latency
 set -euo pipefail
@@ -16,6 +17,9 @@ PY=${PY:-.venv/bin/python}
 RECIPES=(default score ablate-clean ablate-budget)
 SWEEPS=distill/results/sweeps
 SELECT=typography-mini-select
+# The students are swept on the selection pack's text cases (64 cases x seeds 10-11 = 128 images:
+# strict OCR and flat-background grain are measured on text images).
+STUDENT_TAGS=typography,cluttered
 mkdir -p distill/runs
 
 last_ckpt() { "$PY" -c "import json,sys; print(json.load(open(sys.argv[1]+'/done.json'))['last'])" "$1"; }
@@ -31,34 +35,43 @@ teacher)
   "$PY" -m distill teacher --config distill/configs/teacher-base-stage6c.yaml --max-minutes 17 > distill/runs/teacher-base-stage6c.log 2>&1
   "$PY" -m distill.bundle "distill/runs/teacher-base-stage6c/$(last_ckpt distill/runs/teacher-base-stage6c)" distill/models/teacher-base
   ;;
-teacher-6d)
-  # Stage 6d continues the bundled teacher (its config's init) for up to --max-minutes; a sweep
-  # follows the run (--watch) and reads every checkpoint's words with strict OCR on the selection
-  # seeds (typography-mini-select, text cases only). A checkpoint is bundled only if it writes.
-  MIN=${MIN:-180}   # the config's budget; this session stopped its run earlier (docs/distill.md)
-  rm -rf distill/runs/teacher-base-stage6d "$SWEEPS/teacher-6d"
-  "$PY" -m distill teacher --config distill/configs/teacher-base-stage6d.yaml --max-minutes "$MIN" \
-    > distill/runs/teacher-base-stage6d.log 2>&1 &
-  "$PY" -m evalsuite.cli.sweep distill/runs/teacher-base-stage6d --watch --pack "$SELECT" \
+teacher-6d|teacher-6e)
+  # Stage 6d continues the bundled 6c teacher, stage 6e continues 6d's last checkpoint (the
+  # configs' init), each for up to --max-minutes; a sweep follows the run (--watch) and reads
+  # every checkpoint's words with strict OCR on the selection seeds (typography-mini-select, text
+  # cases only). Then the run's init and its last checkpoint on the same images (paired, cases
+  # resampled), and the last checkpoint (not chosen on these images) on the reporting seeds and on
+  # held-out words.
+  STAGE=${1#teacher-}
+  RUN=distill/runs/teacher-base-stage$STAGE
+  case $STAGE in
+    6d) MIN=${MIN:-180}; INIT=distill/checkpoints/teacher-base-stage6c ;;   # 6d was stopped at step 4776 (docs)
+    6e) MIN=${MIN:-95};  INIT=distill/checkpoints/teacher-base-stage6d ;;
+  esac
+  rm -rf "$RUN" "$SWEEPS/teacher-$STAGE"
+  mkdir -p "$RUN"
+  "$PY" -m distill teacher --config "distill/configs/teacher-base-stage$STAGE.yaml" --max-minutes "$MIN" \
+    > "$RUN.log" 2>&1 &
+  "$PY" -m evalsuite.cli.sweep "$RUN" --watch --pack "$SELECT" \
     --tags typography,cluttered --judges ocr --judge-opt ocr.casefold=false --judge-opt ocr.punctuation=keep \
-    --batch-size 16 --no-progress --sweep-dir "$SWEEPS/teacher-6d" > distill/runs/sweep-teacher-6d.log 2>&1
+    --batch-size 16 --no-progress --sweep-dir "$SWEEPS/teacher-$STAGE" > "distill/runs/sweep-teacher-$STAGE.log" 2>&1
   wait
-  # The bundled teacher (6d's init) on the same cases and seeds, and the last checkpoint against it
-  # (paired, cases resampled).
-  "$PY" -m evalsuite.cli.main run --model distill/models/teacher-base --pack "$SELECT" --tags typography,cluttered \
+  "$PY" -m evalsuite.cli.main run --model "$INIT" --pack "$SELECT" --tags typography,cluttered \
     --judges ocr --judge-opt ocr.casefold=false --judge-opt ocr.punctuation=keep --batch-size 16 --no-progress \
-    --run-dir "$SWEEPS/teacher-6d/init"
-  LAST=$(basename "$(ls -d distill/runs/teacher-base-stage6d/step-* | sort | tail -1)")
-  "$PY" -m evalsuite.cli.main compare "$SWEEPS/teacher-6d/init" "$SWEEPS/teacher-6d/$LAST" \
+    --run-dir "$SWEEPS/teacher-$STAGE/init"
+  LAST=$(basename "$(ls -d "$RUN"/step-* | sort | tail -1)")
+  "$PY" -m evalsuite.cli.main compare "$SWEEPS/teacher-$STAGE/init" "$SWEEPS/teacher-$STAGE/$LAST" \
     --metrics ocr.exact_match,ocr.ned,ocr.err_missing,ocr.err_substitution
-  # The last checkpoint (not chosen on these images) on the reporting seeds (typography-mini,
-  # seeds 0-3, 64 text cases) and on held-out words; kept, not bundled, as the next run's init.
   for P in typography-mini:typography,cluttered typography-heldout:heldout; do
-    "$PY" -m evalsuite.cli.main run --model "distill/runs/teacher-base-stage6d/$LAST" --pack "${P%%:*}" \
+    "$PY" -m evalsuite.cli.main run --model "$RUN/$LAST" --pack "${P%%:*}" \
       --tags "${P#*:}" --judges ocr --judge-opt ocr.casefold=false --judge-opt ocr.punctuation=keep \
-      --batch-size 16 --no-progress --run-dir "distill/results/teacher-6d-last/${P%%:*}"
+      --batch-size 16 --no-progress --run-dir "distill/results/teacher-$STAGE-last/${P%%:*}"
   done
-  "$PY" -m distill.bundle "distill/runs/teacher-base-stage6d/$LAST" distill/checkpoints/teacher-base-stage6d
+  if [ "$STAGE" = 6d ]; then   # kept, not bundled: the init of stage 6e
+    "$PY" -m distill.bundle "$RUN/$LAST" distill/checkpoints/teacher-base-stage6d
+  else                         # bundled: re-make the students and every number after this
+    "$PY" -m distill.bundle "$RUN/$LAST" distill/models/teacher-base
+  fi
   ;;
 students)
   "$PY" -m distill bank --recipe distill/recipes/default.yaml > distill/runs/bank-base.log 2>&1
@@ -68,14 +81,14 @@ students)
   done
   # Baselines on the selection seeds, rendered once: the teacher at full steps (the sweeps'
   # --teacher), at 4 NFE without CFG (same cost) and at 4 steps with CFG.
-  "$PY" -m distill.sweeps baselines --pack "$SELECT" --out "$SWEEPS/baselines"
+  "$PY" -m distill.sweeps baselines --pack "$SELECT" --tags "$STUDENT_TAGS" --out "$SWEEPS/baselines"
   for r in "${RECIPES[@]}"; do
     # Step 0 is the init (teacher-base) at the student's sampler: the same model and settings as
     # the same-cost baseline swept above (baselines/teacher-4-nocfg), so it is not swept again.
     rm -rf "distill/runs/student-$r/step-000000"
     rm -rf "$SWEEPS/$r"
     mkdir -p "$SWEEPS/$r" && cp -r "$SWEEPS/baselines/teacher" "$SWEEPS/$r/"
-    "$PY" -m evalsuite.cli.sweep "distill/runs/student-$r" --pack "$SELECT" --tags quick \
+    "$PY" -m evalsuite.cli.sweep "distill/runs/student-$r" --pack "$SELECT" --tags "$STUDENT_TAGS" \
       --teacher distill/models/teacher-base --batch-size 16 --no-progress \
       --judge-opt ocr.casefold=false --judge-opt ocr.punctuation=keep \
       --sweep-dir "$SWEEPS/$r" > "distill/runs/sweep-$r.log" 2>&1
@@ -114,5 +127,5 @@ evaluate)
   "$PY" -m distill.evaluate_bundled --report --latency
   ;;
 *)
-  echo "usage: $0 teacher|teacher-6d|students|evaluate-teacher|evaluate" >&2; exit 2 ;;
+  echo "usage: $0 teacher|teacher-6d|teacher-6e|students|evaluate-teacher|evaluate" >&2; exit 2 ;;
 esac
