@@ -157,3 +157,22 @@ def test_real_sweep_over_tiny_checkpoints(tmp_path: Path) -> None:
     # step 0 is the teacher's own weights at the same sampler: identical pixels (PSNR capped/huge)
     assert psnr0 > psnr1
     assert len(list((tmp_path / "s" / "teacher" / "by-case").glob("*.png"))) == 8
+
+
+def test_summary_table_turns_to_one_row_per_metric_when_there_are_many() -> None:
+    """Past cli.WIDE metrics (OCR alone writes 16) the table has one row per metric and one column per
+    checkpoint, so the names stay readable; the flagged metric's cell is marked and counted."""
+    from evalsuite.cli import sweep as cli
+
+    metrics = [f"ocr.m{i:02d}" for i in range(cli.WIDE + 1)]
+    data = {"name": "s", "checkpoints": [
+        {"name": f"step-{s}", "step": s, "metrics": {m: {"mean": s + i / 10} for i, m in enumerate(metrics)},
+         "worse_than_best": ["ocr.m03"] if s == 20 else []} for s in (0, 20)]}
+    table = cli.summary_table(data)
+    assert [c.header for c in table.columns] == ["metric \\ step", "0", "20"]
+    assert list(table.columns[0].cells) == metrics + ["worse than best so far"]
+    assert list(table.columns[1].cells)[:2] == ["0", "0.1"]
+    assert list(table.columns[2].cells)[3] == "[red]20.3[/]" and list(table.columns[2].cells)[-1] == "[red]1[/]"
+    narrow = cli.summary_table({"name": "s", "checkpoints": [
+        {**c, "metrics": {m: c["metrics"][m] for m in metrics[:2]}} for c in data["checkpoints"]]})
+    assert [c.header for c in narrow.columns] == ["checkpoint", "step", "ocr.m00", "ocr.m01", "worse than best so far"]

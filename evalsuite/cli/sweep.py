@@ -83,22 +83,43 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+WIDE = 6   # more metrics than this: one row per metric, one column per checkpoint
+
+
 def summary_table(data: dict[str, Any]) -> Table:
-    """Checkpoints by step, the means of each metric, and the metrics flagged worse than the best so far."""
+    """The means of each metric at each checkpoint, and the metrics flagged worse than the best so
+    far. Up to WIDE metrics: one row per checkpoint (by step); more (OCR alone writes 16): one row
+    per metric and one column per checkpoint, so every metric's name stays readable in a log."""
     from rich.table import Table
 
     keys = sorted({k for c in data["checkpoints"] for k in c.get("metrics", {})})
+    cks = data["checkpoints"]
     t = Table(title=f"sweep {escape(str(data.get('name')))}", title_justify="left")
-    t.add_column("checkpoint")
-    t.add_column("step", justify="right")
+
+    def cell(c: dict[str, Any], k: str) -> str:
+        m = c.get("metrics", {}).get(k, {}).get("mean")
+        text = f"{m:.4g}" if m is not None else "—"
+        return f"[red]{text}[/]" if k in (c.get("worse_than_best") or []) else text
+
+    if len(keys) <= WIDE:
+        t.add_column("checkpoint")
+        t.add_column("step", justify="right")
+        for k in keys:
+            t.add_column(escape(k), justify="right")
+        t.add_column("worse than best so far")
+        for c in cks:
+            flagged = c.get("worse_than_best") or []
+            t.add_row(escape(c["name"]), str(c["step"]), *[cell(c, k) for k in keys],
+                      f"[red]{escape(', '.join(flagged))}[/]" if flagged else "")
+        return t
+    t.add_column("metric \\ step")
+    for c in cks:
+        t.add_column(str(c["step"]), justify="right")
     for k in keys:
-        t.add_column(escape(k), justify="right")
-    t.add_column("worse than best so far")
-    for c in data["checkpoints"]:
-        means = [c.get("metrics", {}).get(k, {}).get("mean") for k in keys]
-        flagged = c.get("worse_than_best") or []
-        t.add_row(escape(c["name"]), str(c["step"]), *[f"{m:.4g}" if m is not None else "—" for m in means],
-                  f"[red]{escape(', '.join(flagged))}[/]" if flagged else "")
+        t.add_row(escape(k), *[cell(c, k) for c in cks])
+    t.add_row("worse than best so far", *[f"[red]{len(c.get('worse_than_best') or [])}[/]"
+                                           if c.get("worse_than_best") else "0" for c in cks])
+    t.caption = "red: significantly worse than the best checkpoint so far (sweep.json names the metrics)"
     return t
 
 
