@@ -46,7 +46,7 @@ teacher-6d|teacher-6e)
   RUN=distill/runs/teacher-base-stage$STAGE
   case $STAGE in
     6d) MIN=${MIN:-180}; INIT=distill/checkpoints/teacher-base-stage6c ;;   # 6d was stopped at step 4776 (docs)
-    6e) MIN=${MIN:-95};  INIT=distill/checkpoints/teacher-base-stage6d ;;
+    6e) MIN=${MIN:-95};  INIT=distill/checkpoints/teacher-base-stage6d ;;   # stopped at step 3491 (docs)
   esac
   rm -rf "$RUN" "$SWEEPS/teacher-$STAGE"
   mkdir -p "$RUN"
@@ -66,6 +66,9 @@ teacher-6d|teacher-6e)
     "$PY" -m evalsuite.cli.main run --model "$RUN/$LAST" --pack "${P%%:*}" \
       --tags "${P#*:}" --judges ocr --judge-opt ocr.casefold=false --judge-opt ocr.punctuation=keep \
       --batch-size 16 --no-progress --run-dir "distill/results/teacher-$STAGE-last/${P%%:*}"
+  done
+  for D in "$SWEEPS/teacher-$STAGE/init" "distill/results/teacher-$STAGE-last"/*; do   # committed compact
+    "$PY" -c "import sys; from evalsuite.store import compact_run; compact_run(sys.argv[1])" "$D"
   done
   if [ "$STAGE" = 6d ]; then   # kept, not bundled: the init of stage 6e
     "$PY" -m distill.bundle "$RUN/$LAST" distill/checkpoints/teacher-base-stage6d

@@ -1,6 +1,8 @@
 """The bundled teacher writes the prompt's word, never its layout's: no input but the prompt holds
 the letters (the layout map is a box and the place across it), so swapping the layout map for
-another prompt's, or zeroing it, leaves the prompt's word as what strict OCR reads.
+another prompt's leaves the prompt's word as what strict OCR reads, and neither another prompt's
+map nor a zero one ever makes OCR read the map's word. (With a zero map the teacher does not yet
+place readable letters: an expected failure, below.)
 
 Real parts: the committed teacher (distill/models/teacher-base) and rapidocr, at the teacher's own
 sampler settings, on typography-mini prompts (trained words). Deterministic: fixed seeds.
@@ -60,13 +62,18 @@ def test_the_layout_never_supplies_the_word(reads: dict) -> None:
         assert not any(r[2] == r[1] for r in reads[cond]), reads[cond]
 
 
-@pytest.mark.xfail(strict=True, reason="the bundled teacher does not yet write legibly: strict OCR "
-                   "reads 0 of 256 typography-mini words (docs/distill.md); remove this marker "
-                   "when a teacher that writes is bundled")
 def test_the_prompts_word_is_what_ocr_reads(reads: dict) -> None:
-    """The prompt's word is read with its own layout, with another prompt's layout (at least half
-    as often) and with none (at least once)."""
+    """The prompt's word is read with its own layout (at least a third of the prompts) and with
+    another prompt's layout map (other word, other place: at least half as often). Measured with
+    the bundled stage-6e teacher: 9 and 5 of 12 (docs/distill.md)."""
     own = sum(r[2] == r[0] for r in reads["own"])
     assert own >= N // 3, reads["own"]
-    assert sum(r[2] == r[0] for r in reads["swapped"]) >= own // 2, reads["swapped"]
+    assert sum(r[2] == r[0] for r in reads["swapped"]) >= max(1, own // 2), reads["swapped"]
+
+
+@pytest.mark.xfail(strict=True, reason="with a zero layout map (no box) the bundled teacher draws "
+                   "letter-like shapes but reads 0 of 12 prompts' words: it needs the letter-free box "
+                   "to place the letters (docs/distill.md); remove this marker when it reads them")
+def test_the_prompts_word_is_read_without_any_layout(reads: dict) -> None:
+    """With a zero layout map the prompt's word is still read at least once."""
     assert sum(r[2] == r[0] for r in reads["zero"]) >= 1, reads["zero"]
