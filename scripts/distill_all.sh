@@ -84,6 +84,7 @@ students)
   done
   # Baselines on the selection seeds, rendered once: the teacher at full steps (the sweeps'
   # --teacher), at 4 NFE without CFG (same cost) and at 4 steps with CFG.
+  rm -rf "$SWEEPS/baselines"
   "$PY" -m distill.sweeps baselines --pack "$SELECT" --tags "$STUDENT_TAGS" --out "$SWEEPS/baselines"
   for r in "${RECIPES[@]}"; do
     # Step 0 is the init (teacher-base) at the student's sampler: the same model and settings as
