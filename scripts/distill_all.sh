@@ -22,6 +22,9 @@ SELECT=typography-mini-select
 STUDENT_TAGS=typography,cluttered
 mkdir -p distill/runs
 
+# Committed run data is compact: one self-contained results.db per run (a run's reader can leave
+# the WAL beside it, and WAL files are not committed: distill/results/.gitignore).
+compact_runs() { for d in "$@"; do "$PY" -c "import sys; from evalsuite.store import compact_run; compact_run(sys.argv[1])" "$d"; done; }
 last_ckpt() { "$PY" -c "import json,sys; print(json.load(open(sys.argv[1]+'/done.json'))['last'])" "$1"; }
 
 case "${1:-}" in
@@ -45,12 +48,13 @@ teacher-6d|teacher-6e)
   STAGE=${1#teacher-}
   RUN=distill/runs/teacher-base-stage$STAGE
   case $STAGE in
-    6d) MIN=${MIN:-180}; INIT=distill/checkpoints/teacher-base-stage6c ;;   # 6d was stopped at step 4776 (docs)
-    6e) MIN=${MIN:-95};  INIT=distill/checkpoints/teacher-base-stage6d ;;   # stopped at step 3491 (docs)
+    6d) INIT=distill/checkpoints/teacher-base-stage6c ;;   # stopped at step 4776 (docs)
+    6e) INIT=distill/checkpoints/teacher-base-stage6d ;;   # stopped at step 3491 (docs)
   esac
   rm -rf "$RUN" "$SWEEPS/teacher-$STAGE"
   mkdir -p "$RUN"
-  "$PY" -m distill teacher --config "distill/configs/teacher-base-stage$STAGE.yaml" --max-minutes "$MIN" \
+  # the budget is the config's max_minutes; MIN=... overrides it
+  "$PY" -m distill teacher --config "distill/configs/teacher-base-stage$STAGE.yaml" ${MIN:+--max-minutes "$MIN"} \
     > "$RUN.log" 2>&1 &
   "$PY" -m evalsuite.cli.sweep "$RUN" --watch --pack "$SELECT" \
     --tags typography,cluttered --judges ocr --judge-opt ocr.casefold=false --judge-opt ocr.punctuation=keep \
@@ -67,9 +71,7 @@ teacher-6d|teacher-6e)
       --tags "${P#*:}" --judges ocr --judge-opt ocr.casefold=false --judge-opt ocr.punctuation=keep \
       --batch-size 16 --no-progress --run-dir "distill/results/teacher-$STAGE-last/${P%%:*}"
   done
-  for D in "$SWEEPS/teacher-$STAGE/init" "distill/results/teacher-$STAGE-last"/*; do   # committed compact
-    "$PY" -c "import sys; from evalsuite.store import compact_run; compact_run(sys.argv[1])" "$D"
-  done
+  compact_runs "$SWEEPS/teacher-$STAGE/init" "distill/results/teacher-$STAGE-last"/*
   if [ "$STAGE" = 6d ]; then   # kept, not bundled: the init of stage 6e
     "$PY" -m distill.bundle "$RUN/$LAST" distill/checkpoints/teacher-base-stage6d
   else                         # bundled: re-make the students and every number after this
@@ -113,6 +115,7 @@ evaluate-teacher)
   done
   "$PY" -m distill.evaluate_bundled --pack typography-heldout --out distill/results/heldout --only teacher-full --judges ocr
   "$PY" -m distill.evaluate_bundled --pack typography-heldout --out distill/results/heldout --report
+  compact_runs "$OUT"/*/ distill/results/heldout/*/
   ;;
 evaluate)
   # The bundled student and its step-0 checkpoint beside the teacher's roles (evaluate-teacher
@@ -129,6 +132,7 @@ evaluate)
     "$PY" -m distill.evaluate_bundled --only student-step0 > distill/runs/eval-student-step0.log 2>&1
   fi
   "$PY" -m distill.evaluate_bundled --report --latency
+  compact_runs "$OUT"/*/
   ;;
 *)
   echo "usage: $0 teacher|teacher-6d|teacher-6e|students|evaluate-teacher|evaluate" >&2; exit 2 ;;
